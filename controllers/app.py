@@ -1,0 +1,302 @@
+"""Thin os-ken OpenFlow 1.3 app around ``controllers.fabric.Fabric``.
+
+It only translates: switch events -> Fabric calls, and ``Fabric.sync()`` deltas -> OFPFlowMod
+messages followed by a barrier. No forwarding decision is taken here.
+
+    switch --(features/port-desc, port-status, packet-in)--> FabricController --> Fabric
+    switch <--(OFPFC_ADD..., [barrier], OFPFC_DELETE_STRICT..., barrier)-- Fabric.sync()
+
+Packet-ins come from the table-0 miss entry, whose packets also continue to table 1, so the
+controller never sends packet-outs: it learns the source and installs flows, that is all.
+
+Configuration comes from the environment (set by ``controllers.launch``):
+  HATESTBED_FABRIC  path of the fabric JSON file (required)
+  HATESTBED_EVENTS  path of a JSONL event log to append to (optional)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+
+from os_ken.base import app_manager
+from os_ken.controller import ofp_event
+from os_ken.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
+from os_ken.ofproto import ofproto_v1_3
+
+from controllers.fabric import Fabric, FlowSpec, LinkChange
+
+ENV_FABRIC = "HATESTBED_FABRIC"
+ENV_EVENTS = "HATESTBED_EVENTS"
+
+
+class EventLog:
+    """Append-only JSONL log: one {"t": unix time, "event": name, ...} object per line,
+    flushed at once (experiments read it while the controller runs)."""
+
+    def __init__(self, path: str | None):
+        self._fh = open(path, "a", encoding="utf-8") if path else None
+        self._lock = threading.Lock()
+
+    def write(self, event: str, t: float | None = None, **fields) -> None:
+        if self._fh is None:
+            return
+        record = {"t": time.time() if t is None else t, "event": event, **fields}
+        line = json.dumps(record, sort_keys=False, default=str)
+        with self._lock:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+
+def port_is_up(ofp, desc) -> bool:
+    """Carrier present and not administratively down."""
+    return not (desc.state & ofp.OFPPS_LINK_DOWN) and not (desc.config & ofp.OFPPC_PORT_DOWN)
+
+
+_REASONS = {
+    ofproto_v1_3.OFPPR_ADD: "add",
+    ofproto_v1_3.OFPPR_DELETE: "delete",
+    ofproto_v1_3.OFPPR_MODIFY: "modify",
+}
+
+
+class FabricController(app_manager.OSKenApp):
+    # NB: OSKenApp uses self.events for its own event queue; our log is self.event_log.
+    OFP_VERSIONS = [ofproto_v1_3.OFP_VERSION]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        path = os.environ.get(ENV_FABRIC)
+        if not path:
+            raise RuntimeError(f"{ENV_FABRIC} is not set (start with python -m controllers.launch)")
+        self.fabric = Fabric.from_file(path)
+        self.event_log = EventLog(os.environ.get(ENV_EVENTS))
+        self.datapaths = {}  # dpid -> Datapath in MAIN state
+        # Barrier bookkeeping, to log when a batch of flow-mods is in place on every switch.
+        self._batch_ids = itertools.count(1)
+        self._batches = {}  # batch id -> dict
+        self._barriers = {}  # (dpid, xid) -> batch id
+        self.logger.info(
+            "fabric %s: %d switches, %d links", path, len(self.fabric.dpids), len(self.fabric.links)
+        )
+
+    # ---- switch connection ----
+
+    @set_ev_cls(ofp_event.EventOFPStateChange, [MAIN_DISPATCHER, DEAD_DISPATCHER])
+    def _state_change(self, ev):
+        dp = ev.datapath
+        t = time.time()
+        if ev.state == MAIN_DISPATCHER:
+            # MAIN is reached after os-ken's own features + port-desc exchange, so dp.ports
+            # is filled: wiping and installing here sees the ports (edge ports for flooding,
+            # ISL ports that went down while the switch was away).
+            dpid = dp.id
+            if not self.fabric.knows(dpid):
+                self.logger.warning("switch dpid %s is not in the fabric: ignored", dpid)
+                return
+            ofp = dp.ofproto
+            self.datapaths[dpid] = dp
+            self._wipe(dp)
+            self.fabric.switch_connected(dpid)
+            ports = {no: port_is_up(ofp, desc) for no, desc in list(dp.ports.items())}
+            changes = self.fabric.set_ports(dpid, ports)
+            self.logger.info("switch %s (dpid %d) connected, ports %s",
+                             self.fabric.name_of(dpid), dpid, sorted(ports))
+            self.event_log.write("switch_connected", t=t, dpid=dpid,
+                              switch=self.fabric.name_of(dpid), ports=sorted(ports))
+            self._log_link_changes(changes, t)
+            self._push("switch_connected", t, dpid=dpid)
+        elif ev.state == DEAD_DISPATCHER:
+            dpid = dp.id
+            if dpid is None or self.datapaths.get(dpid) is not dp:
+                return  # never reached MAIN, or an older connection of a reconnected switch
+            del self.datapaths[dpid]
+            self.fabric.switch_disconnected(dpid)
+            self._drop_barriers_of(dpid)
+            self.logger.warning("switch %s (dpid %d) disconnected", self.fabric.name_of(dpid), dpid)
+            self.event_log.write("switch_disconnected", t=t, dpid=dpid,
+                              switch=self.fabric.name_of(dpid))
+
+    def _wipe(self, dp):
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        dp.send_msg(parser.OFPFlowMod(
+            dp, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
+            out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()))
+        # The delete must be done before the adds that follow.
+        dp.send_msg(parser.OFPBarrierRequest(dp))
+
+    # ---- port status ----
+
+    @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
+    def _port_status(self, ev):
+        t = time.time()
+        msg = ev.msg
+        dp = msg.datapath
+        dpid = dp.id
+        if self.datapaths.get(dpid) is not dp:
+            return
+        ofp = dp.ofproto
+        desc = msg.desc
+        reason = _REASONS.get(msg.reason, str(msg.reason))
+        deleted = msg.reason == ofp.OFPPR_DELETE
+        up = not deleted and port_is_up(ofp, desc)
+        kind = self.fabric.port_kind(dpid, desc.port_no)
+        self.event_log.write("port_status", t=t, dpid=dpid, switch=self.fabric.name_of(dpid),
+                          port=desc.port_no, kind=kind, reason=reason, up=up,
+                          state=desc.state, config=desc.config)
+        self.logger.info("port-status %s:%d (%s) %s up=%s state=%#x config=%#x",
+                         self.fabric.name_of(dpid), desc.port_no, kind, reason, up,
+                         desc.state, desc.config)
+        changes = self.fabric.set_port_state(dpid, desc.port_no, up, deleted=deleted)
+        self._log_link_changes(changes, t)
+        self._push("link_change" if changes else "port_status", t, dpid=dpid, port=desc.port_no)
+
+    def _log_link_changes(self, changes: list[LinkChange], t: float):
+        for ch in changes:
+            name = "link_up" if ch.up else "link_down"
+            self.logger.warning("%s %s", name, ch.link)
+            self.event_log.write(name, t=t, **ch.link.as_dict())
+
+    # ---- learning ----
+
+    @set_ev_cls(ofp_event.EventOFPPacketIn, MAIN_DISPATCHER)
+    def _packet_in(self, ev):
+        t = time.time()
+        msg = ev.msg
+        dp = msg.datapath
+        if self.datapaths.get(dp.id) is not dp or len(msg.data) < 14:
+            return
+        in_port = msg.match.get("in_port")
+        if in_port is None:
+            return
+        out = self.fabric.learn(dp.id, in_port, bytes(msg.data[6:12]))
+        if out.kind == "new":
+            self.logger.info("host %s learned at %s:%d", out.mac, self.fabric.name_of(dp.id), in_port)
+            self.event_log.write("host_learned", t=t, mac=out.mac, dpid=dp.id,
+                              switch=self.fabric.name_of(dp.id), port=in_port)
+        elif out.kind == "moved":
+            old_dpid, old_port = out.old
+            self.logger.warning("host %s moved %s:%d -> %s:%d", out.mac,
+                                self.fabric.name_of(old_dpid), old_port,
+                                self.fabric.name_of(dp.id), in_port)
+            self.event_log.write("host_moved", t=t, mac=out.mac, dpid=dp.id,
+                              switch=self.fabric.name_of(dp.id), port=in_port,
+                              old_dpid=old_dpid, old_switch=self.fabric.name_of(old_dpid),
+                              old_port=old_port)
+        if out.changed:
+            self._push("host_" + out.kind, t, mac=out.mac)
+
+    # ---- pushing flows ----
+
+    def _push(self, cause: str, t_cause: float, **details):
+        """Send Fabric.sync() to the switches: adds (overwrite in place), a barrier, deletes,
+        and a final barrier whose replies mark the batch installed."""
+        deltas = self.fabric.sync()
+        if not deltas:
+            return
+        batch_id = next(self._batch_ids)
+        pending = set()
+        count = 0
+        for delta in deltas:
+            dp = self.datapaths.get(delta.dpid)
+            if dp is None:
+                continue
+            ofp, parser = dp.ofproto, dp.ofproto_parser
+            for f in delta.add:
+                dp.send_msg(self._flow_mod(dp, f, ofp.OFPFC_ADD))
+            if delta.delete:
+                # Make-before-break: the replacements are in place before anything goes.
+                dp.send_msg(parser.OFPBarrierRequest(dp))
+                for f in delta.delete:
+                    dp.send_msg(self._flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT))
+            barrier = parser.OFPBarrierRequest(dp)
+            dp.send_msg(barrier)  # sets barrier.xid
+            pending.add((delta.dpid, barrier.xid))
+            count += delta.count
+        t_sent = time.time()
+        if not pending:
+            return
+        self._batches[batch_id] = {
+            "cause": cause, "t_cause": t_cause, "t_sent": t_sent, "count": count,
+            "dpids": sorted(d for d, _ in pending), "pending": pending, "details": details,
+        }
+        for key in pending:
+            self._barriers[key] = batch_id
+        self.logger.debug("batch %d (%s): %d flow-mods to %s", batch_id, cause, count,
+                          sorted(d for d, _ in pending))
+
+    def _flow_mod(self, dp, f: FlowSpec, command):
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        actions, inst = [], []
+        goto = None
+        for action in f.actions:
+            if action[0] == "output":
+                actions.append(parser.OFPActionOutput(action[1]))
+            elif action[0] == "controller":
+                actions.append(parser.OFPActionOutput(ofp.OFPP_CONTROLLER, action[1]))
+            elif action[0] == "goto":
+                goto = action[1]
+            else:
+                raise ValueError(f"unknown action {action!r} in {f}")
+        if command == ofp.OFPFC_ADD:
+            if actions:
+                inst.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions))
+            if goto is not None:
+                inst.append(parser.OFPInstructionGotoTable(goto))
+        return parser.OFPFlowMod(
+            dp, table_id=f.table, command=command, priority=f.priority,
+            match=parser.OFPMatch(**f.match), instructions=inst,
+            buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
+
+    @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
+    def _barrier_reply(self, ev):
+        t = time.time()
+        key = (ev.msg.datapath.id, ev.msg.xid)
+        batch_id = self._barriers.pop(key, None)
+        if batch_id is None:
+            return  # the barrier after a wipe or between adds and deletes
+        batch = self._batches[batch_id]
+        batch["pending"].discard(key)
+        if not batch["pending"]:
+            self._finish_batch(batch_id, t)
+
+    def _drop_barriers_of(self, dpid: int):
+        t = time.time()
+        for key in [k for k in self._barriers if k[0] == dpid]:
+            batch_id = self._barriers.pop(key)
+            batch = self._batches[batch_id]
+            batch["pending"].discard(key)
+            batch.setdefault("lost", []).append(dpid)
+            if not batch["pending"]:
+                self._finish_batch(batch_id, t)
+
+    def _finish_batch(self, batch_id: int, t: float):
+        batch = self._batches.pop(batch_id)
+        fields = {
+            "cause": batch["cause"], "count": batch["count"], "dpids": batch["dpids"],
+            "t_cause": batch["t_cause"], "t_sent": batch["t_sent"],
+            "ms_since_cause": round((t - batch["t_cause"]) * 1000, 3),
+            **batch["details"],
+        }
+        if "lost" in batch:
+            fields["lost_dpids"] = batch["lost"]
+        self.event_log.write("flows_installed", t=t, **fields)
+        self.logger.info("flows installed (%s): %d flow-mods on %s, %.1f ms after the cause",
+                         batch["cause"], batch["count"], batch["dpids"], fields["ms_since_cause"])
+
+    # ---- diagnostics ----
+
+    @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
+    def _error(self, ev):
+        msg = ev.msg
+        self.logger.error("OpenFlow error from dpid %s: type=%d code=%d", msg.datapath.id,
+                          msg.type, msg.code)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a Debian 12 machine for the testbed; seconds when everything is present.
+#   1. Debian packages (daemons, Mininet's mnexec, Open vSwitch, tools) that are missing
+#   2. the Python environment .venv (Debian's python3, so Debian's Mininet is importable)
+#   3. Open vSwitch running (there is often no service manager to start it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup: must run as root: sudo ./testbed setup" >&2
+    exit 1
+fi
+
+PACKAGES=(
+    mininet openvswitch-switch            # mnexec + Mininet library, the switches
+    python3-venv python3-dev              # the project's virtual environment on Debian's python3
+    iproute2 net-tools ethtool iptables iputils-ping arping tcpdump nmap wrk curl openssl conntrack
+    haproxy keepalived nginx-light mariadb-server mariadb-client
+    prometheus prometheus-node-exporter prometheus-mysqld-exporter
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # The testbed runs its own daemons inside emulated hosts; keep package scripts from starting
+    # system-wide copies (only when no policy of the machine's own is in place).
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp=.venv/.installed-pyproject
+if [ ! -x .venv/bin/python ] || ! cmp -s pyproject.toml "$stamp"; then
+    echo "setup: creating the Python environment in .venv"
+    /usr/bin/python3 -m venv --system-site-packages .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -e .
+    cp pyproject.toml "$stamp"
+fi
+
+if ! ovs-vsctl --timeout=3 show >/dev/null 2>&1; then
+    echo "setup: starting Open vSwitch"
+    log=$(mktemp)
+    if ! /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        exit 1
+    fi
+    rm -f "$log"
+    ovs-vsctl --timeout=10 show >/dev/null
+fi

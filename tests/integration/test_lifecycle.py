@@ -1,0 +1,124 @@
+"""topo/run.py as a user runs it: modes, bad input, teardown, and --clean after kill -9."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from topo.model import load_topology
+from topo.plan import plan_network
+from topo.runstate import RunDir, interface_exists, list_bridges, run_dirs
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).resolve().parents[2]
+PLAN = plan_network(load_topology())
+BRIDGES = set(PLAN.topology.switches)
+
+
+def assert_nothing_left(run: RunDir):
+    alive = [p for p in run.processes() if p.alive()]
+    assert not alive, f"testbed processes still running: {alive}"
+    assert not BRIDGES & set(list_bridges())
+    left = [name for name in PLAN.root_namespace_interfaces() if interface_exists(name)]
+    assert not left, f"interfaces left behind: {left}"
+
+
+def latest_run(run_root) -> RunDir:
+    return run_dirs(run_root)[-1]
+
+
+def test_smoke_is_healthy_and_tears_down(run_py, run_root):
+    result = run_py("--smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "smoke: healthy" in result.stdout
+    assert "FAIL" not in result.stdout
+    run = latest_run(run_root)
+    assert run.state == "stopped"
+    assert {p.name for p in run.processes()} >= {"controller", "client1-shell", "server3-shell"}
+    assert_nothing_left(run)
+
+
+def test_script_mode_runs_cli_commands(run_py, run_root, tmp_path):
+    script = tmp_path / "commands"
+    script.write_text("status\nclient1 ping -c1 -W2 10.0.1.12\n")
+    result = run_py("--script", str(script))
+    assert result.returncode == 0, result.stderr
+    assert "1 received" in result.stdout
+    assert "10.0.2.12/24" in result.stdout  # the status table lists server1's address
+    assert_nothing_left(latest_run(run_root))
+
+
+def test_bad_topology_is_one_line_exit_2_and_starts_nothing(run_py, run_root, tmp_path):
+    before = len(run_dirs(run_root))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((REPO / "topo" / "default.yaml").read_text().replace("role: lb", "role: balancer", 1))
+    result = run_py("--topology", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{bad}: hosts.lb1.role: Input should be" in result.stderr
+    assert len(run_dirs(run_root)) == before
+    assert not BRIDGES & set(list_bridges())
+
+
+def test_missing_script_file_is_exit_2(run_py, tmp_path):
+    result = run_py("--script", str(tmp_path / "nope"))
+    assert result.returncode == 2 and "no such file" in result.stderr
+
+
+def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
+    script = tmp_path / "hold"
+    script.write_text("client1 sleep 60\n")
+    env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
+    proc = subprocess.Popen([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(script)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            if line.startswith("testbed up in") or time.monotonic() > deadline:
+                break
+        assert "testbed up in" in line, line
+        run = latest_run(run_root)
+        assert [p for p in run.processes() if p.alive()], "nothing recorded as running"
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # The crashed run left its host shells, controller, bridges and interfaces behind ...
+    assert any(p.alive() for p in run.processes())
+    assert BRIDGES <= set(list_bridges())
+    # ... and --clean removes exactly those.
+    result = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--clean"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "removed" in result.stdout and "bridge s1" in result.stdout
+    assert run.state == "cleaned"
+    assert_nothing_left(run)
+    again = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--clean"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "nothing to clean" in again.stdout
+
+
+def test_sigterm_tears_down(run_root, tmp_path):
+    script = tmp_path / "hold"
+    script.write_text("client1 sleep 60\n")
+    env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
+    proc = subprocess.Popen([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(script)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if line.startswith("testbed up in"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 143, rest
+    assert "testbed down in" in rest
+    run = latest_run(run_root)
+    assert run.state == "stopped"
+    assert_nothing_left(run)

@@ -1,0 +1,493 @@
+"""Unit tests of controllers.fabric: no switch, no root, no os-ken.
+
+Default fabric: the 4-switch ring, host port 3 on every switch.
+
+    s1 1---1 s2
+    2|       |2
+    2|       |1
+    s4 1---2 s3
+"""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import pytest
+
+from controllers.fabric import (
+    PRIO_FLOOD,
+    PRIO_HOST_DST,
+    PRIO_HOST_SRC,
+    TABLE_FORWARD,
+    TABLE_LEARN,
+    Fabric,
+    FabricError,
+    FlowSpec,
+)
+
+RING = {
+    "switches": {"s1": {"dpid": 1}, "s2": {"dpid": 2}, "s3": {"dpid": 3}, "s4": {"dpid": 4}},
+    "links": [
+        {"a": "s1", "a_port": 1, "b": "s2", "b_port": 1},
+        {"a": "s2", "a_port": 2, "b": "s3", "b_port": 1},
+        {"a": "s3", "a_port": 2, "b": "s4", "b_port": 1},
+        {"a": "s4", "a_port": 2, "b": "s1", "b_port": 2},
+    ],
+}
+HOST_PORT = 3
+MAC_A = "00:00:00:00:00:0a"
+MAC_B = "00:00:00:00:00:0b"
+LOCAL = 0xFFFFFFFE
+
+
+def ring(connect: bool = True) -> Fabric:
+    """The ring with every switch reporting ports 1, 2, 3 (and LOCAL) up."""
+    fab = Fabric.from_dict(RING)
+    for dpid in fab.dpids:
+        fab.set_ports(dpid, {1: True, 2: True, HOST_PORT: True, LOCAL: True})
+        if connect:
+            fab.switch_connected(dpid)
+    return fab
+
+
+def cut(fab: Fabric, a: int, a_port: int, b: int, b_port: int) -> None:
+    fab.set_port_state(a, a_port, False)
+    fab.set_port_state(b, b_port, False)
+
+
+def restore(fab: Fabric, a: int, a_port: int, b: int, b_port: int) -> None:
+    fab.set_port_state(a, a_port, True)
+    fab.set_port_state(b, b_port, True)
+
+
+def walk(fab: Fabric, dpid: int, mac: str) -> list[int]:
+    """Follow next hops from dpid to the host; fails on a loop or a dead end."""
+    path = [dpid]
+    host_dpid, host_port = fab.host_location(mac)
+    while True:
+        port = fab.next_hop(dpid, mac)
+        assert port is not None, f"no next hop on {dpid} for {mac}"
+        if dpid == host_dpid:
+            assert port == host_port
+            return path
+        link = fab.link_at(dpid, port)
+        assert link is not None and fab.is_link_up(link), f"{dpid}:{port} is not a live link"
+        dpid = link.other(dpid)
+        assert dpid not in path, f"forwarding loop {path + [dpid]}"
+        path.append(dpid)
+
+
+def flood_deliveries(fab: Fabric, dpid: int, in_port: int) -> dict[tuple[int, int], int]:
+    """Simulate a broadcast entering dpid:in_port through the table-1 flood entries only.
+    Returns how many copies leave each edge port; raises on a loop (storm)."""
+    flows = {d: {f.match["in_port"]: f for f in fab.flood_flows(d)} for d in fab.dpids}
+    delivered: dict[tuple[int, int], int] = {}
+    queue = [(dpid, in_port)]
+    hops = 0
+    while queue:
+        hops += 1
+        assert hops < 1000, "broadcast storm"
+        d, p = queue.pop()
+        for out in flows[d][p].out_ports:
+            link = fab.link_at(d, out)
+            if link is None:
+                delivered[(d, out)] = delivered.get((d, out), 0) + 1
+            elif fab.is_link_up(link):
+                other = link.other(d)
+                queue.append((other, link.port_on(other)))
+    return delivered
+
+
+def tree_graph(fab: Fabric) -> nx.MultiGraph:
+    g = nx.MultiGraph()
+    g.add_nodes_from(fab.dpids)
+    g.add_edges_from((l.a_dpid, l.b_dpid) for l in fab.spanning_tree())
+    return g
+
+
+def by_key(flows: list[FlowSpec]) -> dict:
+    return {f.key: f for f in flows}
+
+
+# ---- loading ------------------------------------------------------------------------------
+
+
+def test_load_ring():
+    fab = Fabric.from_dict(RING)
+    assert fab.switches == {"s1": 1, "s2": 2, "s3": 3, "s4": 4}
+    assert fab.dpids == [1, 2, 3, 4]
+    assert len(fab.links) == 4
+    assert fab.name_of(3) == "s3" and fab.dpid_of("s4") == 4
+    assert all(fab.is_link_up(l) for l in fab.links)  # optimistic before any port report
+
+
+def test_load_from_file(tmp_path):
+    path = tmp_path / "fabric.json"
+    path.write_text(json.dumps(RING))
+    assert Fabric.from_file(str(path)).dpids == [1, 2, 3, 4]
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        Fabric.from_file(str(path))
+
+
+def _with(**changes) -> dict:
+    data = json.loads(json.dumps(RING))
+    data.update(changes)
+    return data
+
+
+def _link(**changes) -> dict:
+    link = {"a": "s1", "a_port": 1, "b": "s2", "b_port": 1}
+    link.update(changes)
+    return _with(links=[link])
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ([], "top level must be an object"),
+        ({"links": []}, "'switches' must be a non-empty object"),
+        (_with(switches={}), "'switches' must be a non-empty object"),
+        (_with(switches={"s1": {}}), r"switches.s1 must be an object with a 'dpid'"),
+        (_with(switches={"s1": {"dpid": "1"}}), r"switches.s1.dpid must be an integer"),
+        (_with(switches={"s1": {"dpid": 0}}), r"switches.s1.dpid must be an integer"),
+        (_with(switches={"s1": {"dpid": True}}), r"switches.s1.dpid must be an integer"),
+        (_with(switches={"s1": {"dpid": 1}, "s2": {"dpid": 1}}), "same dpid 1"),
+        (_with(links={}), "'links' must be a list"),
+        (_link(b="s9"), r"links\[0\] names unknown switch 's9'"),
+        (_link(b="s1", b_port=5), r"links\[0\] connects s1 to itself"),
+        (_link(a_port=0), r"links\[0\].a_port must be an integer port number"),
+        (_link(b_port="2"), r"links\[0\].b_port must be an integer port number"),
+        (_link(a_port=0xFFFFFFFE), r"links\[0\].a_port must be an integer port number"),
+        (_with(links=[{"a": "s1", "a_port": 1, "b": "s2"}]), r"links\[0\] is missing 'b_port'"),
+        (_with(links=[{"a": "s1", "a_port": 1, "b": "s2", "b_port": 1},
+                      {"a": "s1", "a_port": 1, "b": "s3", "b_port": 1}]),
+         r"port s1:1 is already used by links\[0\]"),
+    ],
+)
+def test_bad_fabric_raises_value_error(data, message):
+    with pytest.raises(ValueError, match=message):
+        Fabric.from_dict(data)
+    assert issubclass(FabricError, ValueError)
+
+
+# ---- ports --------------------------------------------------------------------------------
+
+
+def test_port_classification():
+    fab = ring()
+    assert fab.isl_ports(1) == [1, 2]
+    assert fab.port_kind(1, 1) == "isl" and fab.port_kind(1, 2) == "isl"
+    assert fab.port_kind(1, HOST_PORT) == "edge"
+    assert fab.port_kind(1, 42) == "edge"  # anything not listed is an edge port
+    assert fab.port_kind(1, LOCAL) == "reserved"
+    assert fab.edge_ports(1) == [HOST_PORT]  # LOCAL is not an edge port
+    assert fab.link_at(2, 2).b == "s3" and fab.link_at(2, HOST_PORT) is None
+    with pytest.raises(KeyError):
+        fab.isl_ports(99)
+
+
+def test_isl_port_missing_from_port_list_is_down():
+    fab = Fabric.from_dict(RING)
+    changes = fab.set_ports(1, {2: True, HOST_PORT: True})  # port 1 (to s2) not reported
+    assert [(str(c.link), c.up) for c in changes] == [("s1:1-s2:1", False)]
+    assert len(fab.spanning_tree()) == 3
+
+
+# ---- spanning tree and flooding -----------------------------------------------------------
+
+
+def test_spanning_tree_spans_without_loop():
+    fab = ring()
+    g = tree_graph(fab)
+    assert nx.is_tree(g)  # connected, |E| = |V| - 1, so no loop
+    assert set(g.nodes) == {1, 2, 3, 4}
+    assert len(fab.spanning_tree()) == 3
+
+
+def test_flood_flows_follow_tree_and_drop_non_tree_isl():
+    fab = ring()
+    tree = fab.spanning_tree()
+    (non_tree,) = [l for l in fab.links if l not in tree]
+    for dpid in fab.dpids:
+        allowed = set(fab.tree_ports(dpid)) | {HOST_PORT}
+        flows = {f.match["in_port"]: f for f in fab.flood_flows(dpid)}
+        assert set(flows) == {1, 2, HOST_PORT}
+        for in_port, f in flows.items():
+            assert f.table == TABLE_FORWARD and f.priority == PRIO_FLOOD
+            if (dpid, in_port) in non_tree.ends:
+                assert f.actions == ()  # drop: this is what breaks the ring
+            else:
+                assert set(f.out_ports) == allowed - {in_port}
+                assert in_port not in f.out_ports  # never OFPP_IN_PORT, never back
+                assert all(a[0] == "output" for a in f.actions)
+
+
+def test_broadcast_reaches_every_host_once():
+    fab = ring()
+    for dpid in fab.dpids:
+        got = flood_deliveries(fab, dpid, HOST_PORT)
+        assert got == {(d, HOST_PORT): 1 for d in fab.dpids if d != dpid}
+
+
+# ---- learning and paths -------------------------------------------------------------------
+
+
+def test_learning_from_isl_port_is_ignored():
+    fab = ring()
+    out = fab.learn(1, 1, MAC_A)
+    assert out.kind == "ignored" and not out.changed and "inter-switch" in out.reason
+    assert fab.hosts() == {}
+    assert fab.learn(1, HOST_PORT, "01:00:5e:00:00:01").kind == "ignored"  # multicast
+    assert fab.learn(1, HOST_PORT, "ff:ff:ff:ff:ff:ff").kind == "ignored"
+    assert fab.learn(1, LOCAL, MAC_A).kind == "ignored"
+    assert fab.learn(99, HOST_PORT, MAC_A).kind == "ignored"
+    assert fab.hosts() == {}
+
+
+def test_learn_new_then_known():
+    fab = ring()
+    out = fab.learn(3, HOST_PORT, MAC_A.upper())
+    assert out.kind == "new" and out.changed and out.mac == MAC_A
+    assert fab.learn(3, HOST_PORT, bytes.fromhex("00000000000a")).kind == "known"
+    assert fab.host_location(MAC_A) == (3, HOST_PORT)
+
+
+def test_next_hop_to_host_on_s3():
+    fab = ring()
+    fab.learn(3, HOST_PORT, MAC_A)
+    assert fab.next_hop(3, MAC_A) == HOST_PORT
+    assert fab.next_hop(2, MAC_A) == 2  # s2:2 -> s3
+    assert fab.next_hop(4, MAC_A) == 1  # s4:1 -> s3
+    assert fab.next_hop(1, MAC_A) in (1, 2)  # two equal-cost ways round the ring
+    for dpid in fab.dpids:
+        assert len(walk(fab, dpid, MAC_A)) <= 3
+    assert fab.next_hop(1, MAC_B) is None  # not learned
+
+
+def test_host_flows_on_every_switch():
+    fab = ring()
+    fab.learn(3, HOST_PORT, MAC_A)
+    flows = fab.flows_for_host(MAC_A)
+    learn = [f for f in flows if f.table == TABLE_LEARN]
+    assert learn == [FlowSpec(3, TABLE_LEARN, PRIO_HOST_SRC,
+                              {"in_port": HOST_PORT, "eth_src": MAC_A}, (("goto", 1),))]
+    dst = {f.dpid: f for f in flows if f.table == TABLE_FORWARD}
+    assert set(dst) == {1, 2, 3, 4}
+    for dpid, f in dst.items():
+        assert f.priority == PRIO_HOST_DST and f.match == {"eth_dst": MAC_A}
+        assert f.actions == (("output", fab.next_hop(dpid, MAC_A)),)
+
+
+def test_switch_flows_contain_table_miss_and_isl_entries():
+    fab = ring()
+    flows = fab.flows_for_switch(1)
+    miss = [f for f in flows if f.table == TABLE_LEARN and f.match == {}]
+    assert miss[0].actions == (("controller", 128), ("goto", 1))
+    isl = [f.match["in_port"] for f in flows if f.table == TABLE_LEARN and f.priority == 100]
+    assert isl == [1, 2]
+
+
+# ---- link events --------------------------------------------------------------------------
+
+
+def test_cut_s1_s2_reroutes_via_s4_s3():
+    fab = ring()
+    fab.learn(2, HOST_PORT, MAC_A)
+    assert fab.next_hop(1, MAC_A) == 1
+    first = fab.set_port_state(1, 1, False)
+    assert [(str(c.link), c.up) for c in first] == [("s1:1-s2:1", False)]
+    assert fab.set_port_state(2, 1, False) == []  # already down
+    assert fab.next_hop(1, MAC_A) == 2
+    assert fab.path(1, MAC_A) == ["s1", "s4", "s3", "s2"]
+    assert walk(fab, 1, MAC_A) == [1, 4, 3, 2]
+    g = tree_graph(fab)
+    assert nx.is_tree(g) and set(g.nodes) == {1, 2, 3, 4}
+    assert all(fab.is_link_up(l) for l in fab.spanning_tree())
+    for dpid in fab.dpids:
+        assert flood_deliveries(fab, dpid, HOST_PORT) == {
+            (d, HOST_PORT): 1 for d in fab.dpids if d != dpid}
+
+
+def test_one_side_down_takes_the_link_down():
+    fab = ring()
+    fab.learn(2, HOST_PORT, MAC_A)
+    changes = fab.set_port_state(2, 1, False)  # only s2's end reports it
+    assert [c.up for c in changes] == [False]
+    assert fab.next_hop(1, MAC_A) == 2
+    # s1's end, still "up", is not used for flooding either
+    assert 1 not in fab.tree_ports(1)
+    assert [c.up for c in fab.set_port_state(2, 1, True)] == [True]
+    assert fab.next_hop(1, MAC_A) == 1
+
+
+def test_isolating_s1():
+    fab = ring()
+    fab.learn(1, HOST_PORT, MAC_A)
+    fab.learn(3, HOST_PORT, MAC_B)
+    fab.sync()
+    cut(fab, 1, 1, 2, 1)
+    cut(fab, 1, 2, 4, 2)
+    assert fab.next_hop(1, MAC_B) is None and fab.path(1, MAC_B) is None
+    assert fab.next_hop(3, MAC_A) is None
+    assert fab.next_hop(1, MAC_A) == HOST_PORT  # its own host still reachable
+    assert fab.tree_ports(1) == []
+    g = tree_graph(fab)
+    assert nx.is_forest(g) and nx.number_connected_components(g) == 2
+    assert nx.is_connected(g.subgraph([2, 3, 4]))
+    # s1 floods only to its host port; its ISL ingress drops
+    flood = {f.match["in_port"]: f.actions for f in fab.flood_flows(1)}
+    assert flood == {1: (), 2: (), HOST_PORT: ()}
+    # flows to now-unreachable hosts are deleted, not left pointing at dead ports
+    deltas = {d.dpid: d for d in fab.sync()}
+    deleted = [f for f in deltas[1].delete if f.match.get("eth_dst") == MAC_B]
+    assert len(deleted) == 1
+    assert any(f.match.get("eth_dst") == MAC_A for f in deltas[2].delete)
+    for dpid in (2, 3, 4):
+        assert flood_deliveries(fab, dpid, HOST_PORT) == {
+            (d, HOST_PORT): 1 for d in (2, 3, 4) if d != dpid}
+
+
+def test_link_restore():
+    fab = ring()
+    fab.learn(2, HOST_PORT, MAC_A)
+    cut(fab, 1, 1, 2, 1)
+    tree_during = fab.spanning_tree()
+    assert fab.next_hop(1, MAC_A) == 2
+    restore(fab, 1, 1, 2, 1)
+    assert all(fab.is_link_up(l) for l in fab.links)
+    assert fab.next_hop(1, MAC_A) == 1 and walk(fab, 1, MAC_A) == [1, 2]
+    assert nx.is_tree(tree_graph(fab))
+    # Sticky tree: the restored link is not needed, so flooding does not change at all
+    # (a mix of old and new flood entries during the update can never loop).
+    assert fab.spanning_tree() == tree_during
+
+
+def test_tree_changes_never_form_a_loop_in_old_union_new():
+    fab = ring()
+    old = fab.spanning_tree()
+    for link in list(old):
+        (a, ap), (b, bp) = link.ends
+        cut(fab, a, ap, b, bp)
+        new = fab.spanning_tree()
+        live_union = [l for l in old | new if fab.is_link_up(l)]
+        g = nx.MultiGraph()
+        g.add_edges_from((l.a_dpid, l.b_dpid) for l in live_union)
+        assert nx.is_forest(g)
+        restore(fab, a, ap, b, bp)
+        old = fab.spanning_tree()
+
+
+# ---- MAC move -----------------------------------------------------------------------------
+
+
+def test_mac_move_updates_all_switches_and_deletes_old_learn_flow():
+    fab = ring()
+    fab.learn(1, HOST_PORT, MAC_A)
+    fab.sync()
+    out = fab.learn(3, HOST_PORT, MAC_A)
+    assert out.kind == "moved" and out.old == (1, HOST_PORT) and out.changed
+    for dpid in fab.dpids:
+        assert walk(fab, dpid, MAC_A)[-1] == 3
+    deltas = {d.dpid: d for d in fab.sync()}
+    old_learn = FlowSpec(1, TABLE_LEARN, PRIO_HOST_SRC,
+                         {"in_port": HOST_PORT, "eth_src": MAC_A}, (("goto", 1),))
+    assert deltas[1].delete == [old_learn]
+    assert any(f.match == {"in_port": HOST_PORT, "eth_src": MAC_A} for f in deltas[3].add)
+    # every switch gets its eth_dst entry overwritten (OFPFC_ADD), none is deleted
+    for dpid in fab.dpids:
+        dst = [f for f in deltas[dpid].add if f.match == {"eth_dst": MAC_A}]
+        assert dst == [FlowSpec(dpid, TABLE_FORWARD, PRIO_HOST_DST, {"eth_dst": MAC_A},
+                                (("output", fab.next_hop(dpid, MAC_A)),))]
+        assert not any(f.match.get("eth_dst") == MAC_A for f in deltas[dpid].delete)
+
+
+def test_mac_move_to_other_port_same_switch():
+    fab = ring()
+    fab.learn(1, HOST_PORT, MAC_A)
+    fab.sync()
+    assert fab.learn(1, 4, MAC_A).kind == "moved"
+    assert fab.next_hop(1, MAC_A) == 4
+    deltas = {d.dpid: d for d in fab.sync()}
+    assert [f.match for f in deltas[1].delete] == [{"in_port": HOST_PORT, "eth_src": MAC_A}]
+    assert set(deltas) == {1}  # other switches route to s1 as before
+    assert 4 in fab.edge_ports(1)  # a frame arrived there: port exists
+
+
+# ---- sync ---------------------------------------------------------------------------------
+
+
+def test_sync_sends_everything_once_then_only_changes():
+    fab = ring(connect=False)
+    assert fab.sync() == []  # nothing connected
+    fab.switch_connected(1)
+    (delta,) = fab.sync()
+    assert delta.dpid == 1 and delta.delete == []
+    assert by_key(delta.add) == by_key(fab.flows_for_switch(1))
+    assert fab.sync() == []
+    fab.learn(2, HOST_PORT, MAC_A)
+    (delta,) = fab.sync()
+    assert [f.match for f in delta.add] == [{"eth_dst": MAC_A}]
+    fab.switch_disconnected(1)
+    assert fab.sync() == []
+    fab.switch_connected(1)  # reconnect: the switch was wiped, everything again
+    (delta,) = fab.sync()
+    assert len(delta.add) == len(fab.flows_for_switch(1))
+
+
+def test_sync_after_cut_overwrites_instead_of_deleting():
+    fab = ring()
+    fab.learn(2, HOST_PORT, MAC_A)
+    fab.sync()
+    cut(fab, 1, 1, 2, 1)
+    deltas = {d.dpid: d for d in fab.sync()}
+    dst = [f for f in deltas[1].add if f.match == {"eth_dst": MAC_A}]
+    assert dst[0].actions == (("output", 2),)
+    assert all(d.delete == [] for d in deltas.values())  # same keys, new actions
+
+
+def test_deleted_edge_port_forgets_its_hosts():
+    fab = ring()
+    fab.learn(1, HOST_PORT, MAC_A)
+    fab.set_port_state(1, HOST_PORT, False, deleted=True)
+    assert fab.host_location(MAC_A) is None
+    assert HOST_PORT not in fab.edge_ports(1)
+
+
+# ---- parallel links -----------------------------------------------------------------------
+
+
+PARALLEL = {
+    "switches": {"s1": {"dpid": 1}, "s2": {"dpid": 2}, "s3": {"dpid": 3}},
+    "links": [
+        {"a": "s1", "a_port": 1, "b": "s2", "b_port": 1},
+        {"a": "s1", "a_port": 2, "b": "s2", "b_port": 2},
+        {"a": "s2", "a_port": 3, "b": "s3", "b_port": 1},
+    ],
+}
+
+
+def test_parallel_links():
+    fab = Fabric.from_dict(PARALLEL)
+    for dpid, ports in {1: [1, 2, 5], 2: [1, 2, 3, 5], 3: [1, 5]}.items():
+        fab.set_ports(dpid, {p: True for p in ports})
+        fab.switch_connected(dpid)
+    assert nx.is_tree(tree_graph(fab))
+    assert fab.tree_ports(1) == [1]  # one of the two parallel links, the first
+    flood1 = {f.match["in_port"]: f.actions for f in fab.flood_flows(1)}
+    assert flood1[2] == ()  # the other parallel link drops floods
+    fab.learn(3, 5, MAC_A)
+    assert fab.next_hop(1, MAC_A) == 1
+    assert walk(fab, 1, MAC_A) == [1, 2, 3]
+    for dpid in fab.dpids:
+        assert sum(flood_deliveries(fab, dpid, 5).values()) == 2
+    cut(fab, 1, 1, 2, 1)
+    assert fab.next_hop(1, MAC_A) == 2
+    assert fab.next_hop(2, MAC_A) == 3
+    assert fab.tree_ports(1) == [2] and nx.is_tree(tree_graph(fab))
+    for dpid in fab.dpids:
+        assert sum(flood_deliveries(fab, dpid, 5).values()) == 2
+    restore(fab, 1, 1, 2, 1)
+    assert fab.next_hop(1, MAC_A) == 1  # unicast prefers the lowest-numbered live link
+    assert fab.tree_ports(1) == [2]  # flooding keeps the link it already uses

@@ -1,0 +1,108 @@
+"""Topology loading: the default file, and every way a file can be wrong."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from topo.model import DEFAULT_TOPOLOGY, TopologyError, load_topology, parse_topology
+
+DEFAULT = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+
+
+def test_default_topology_has_the_seed_hosts():
+    topology = load_topology()
+    assert set(topology.hosts) == {"client1", "client2", "lb1", "lb2", "server1", "server2", "server3", "monitor"}
+    assert topology.hosts_with_role("lb") == ["lb1", "lb2"]
+    assert topology.hosts_with_role("server") == ["server1", "server2", "server3"]
+    assert [n for n in topology.hosts_with_role("server") if topology.hosts[n].backup] == ["server3"]
+    assert str(topology.vip.address) == "10.0.1.100"
+
+
+def broken(edit) -> str:
+    data = copy.deepcopy(DEFAULT)
+    edit(data)
+    with pytest.raises(TopologyError) as info:
+        parse_topology(data, "bad.yaml")
+    return str(info.value)
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda d: d.update(colour="blue"), "bad.yaml: colour: unknown field"),
+    (lambda d: d["hosts"]["lb1"].update(rol="lb"), "bad.yaml: hosts.lb1.rol: unknown field"),
+    (lambda d: d["hosts"]["lb1"].update(role="router"), "bad.yaml: hosts.lb1.role: Input should be"),
+    (lambda d: d["hosts"]["client1"].update(backup=True), "hosts.client1: backup: only a server can be a backup"),
+    (lambda d: d["hosts"]["client1"].update(interfaces=[]), "bad.yaml: hosts.client1.interfaces: List should have at least 1"),
+    (lambda d: d["hosts"]["client1"]["interfaces"][0].update(switch="s9"),
+     "bad.yaml: hosts.client1.interfaces.0.switch: unknown switch 's9'"),
+    (lambda d: d["hosts"]["client1"]["interfaces"][0].update(network="dmz"),
+     "bad.yaml: hosts.client1.interfaces.0.network: unknown network 'dmz'"),
+    (lambda d: d["hosts"]["client1"]["interfaces"][0].update(address="10.0.9.1"),
+     "hosts.client1.interfaces.0.address: 10.0.9.1 is not a host address of 10.0.1.0/24"),
+    (lambda d: d["hosts"]["client1"]["interfaces"][0].update(address="10.0.1.100"),
+     "hosts.client1.interfaces.0.address: 10.0.1.100 is already used by vip.address"),
+    (lambda d: d["hosts"]["client1"]["interfaces"][0].update(address="not-an-ip"),
+     "bad.yaml: hosts.client1.interfaces.0.address: Input is not a valid IPv4 address"),
+    (lambda d: d["hosts"]["client1"]["interfaces"].append({"network": "internet", "switch": "s2"}),
+     "hosts.client1.interfaces.1.network: client1 already has an interface in 'internet'"),
+    (lambda d: d["hosts"]["lb1"].update(interfaces=[{"network": "service", "switch": "s3"}]),
+     "hosts.lb1: a load balancer needs an interface in the VIP network 'internet'"),
+    (lambda d: d["hosts"].update({"Bad_Name": d["hosts"]["client1"]}), "bad.yaml: hosts: name 'Bad_Name' must be"),
+    (lambda d: d["hosts"].update({"averyverylongname": d["hosts"]["client1"]}), "name 'averyverylongname' must be"),
+    (lambda d: d["hosts"].update({"s1": d["hosts"]["client1"]}), "hosts: 's1' is also a switch name"),
+    (lambda d: d.update(switches=["s1", "switch2"]), "bad.yaml: switches: switch name 'switch2' must be"),
+    (lambda d: d.update(switches=["s1", "s1"]), "bad.yaml: switches: switch names repeat"),
+    (lambda d: d["switch_links"].append(["s1", "s7"]), "switch_links.4: unknown switch 's7'"),
+    (lambda d: d["switch_links"].append(["s1", "s1"]), "switch_links.4: a link must join two different switches"),
+    (lambda d: d["switch_links"].append(["s1", "s2", "s3"]), "bad.yaml: switch_links.4: Tuple should have at most 2"),
+    (lambda d: d.update(switch_links=[["s1", "s2"], ["s3", "s4"]]), "switch_links: the switches do not form one connected fabric"),
+    (lambda d: d["vip"].update(address="10.0.2.100"), "vip.address: 10.0.2.100 is outside 10.0.1.0/24"),
+    (lambda d: d["vip"].update(network="dmz"), "vip.network: unknown network 'dmz'"),
+    (lambda d: d["networks"]["internet"].update(subnet="10.0.1.0/30"), "networks.internet.subnet: Value error, subnet is too small"),
+    (lambda d: d["networks"]["internet"].update(subnet="10.0.1.1/24"), "bad.yaml: networks.internet.subnet: Input is not a valid IPv4 network"),
+    (lambda d: d["controller"].update(port=80), "bad.yaml: controller.port: Input should be greater than or equal to 1024"),
+    (lambda d: d.pop("vip"), "bad.yaml: vip: Field required"),
+])
+def test_every_error_names_file_and_field(edit, expected):
+    assert expected.replace("Value error, ", "") in broken(edit)
+
+
+def test_one_error_reported_with_a_count_of_the_rest():
+    message = broken(lambda d: d.update(colour="blue", flavour="mint"))
+    assert message.startswith("bad.yaml: ") and "(and 1 more)" in message
+    assert "\n" not in message
+
+
+def test_file_that_is_not_a_mapping(tmp_path: Path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(TopologyError, match=r"list.yaml: the file must hold a mapping of fields, not list"):
+        load_topology(path)
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nhosts: [unclosed\n")
+    with pytest.raises(TopologyError, match=r"broken.yaml: line \d+: not valid YAML"):
+        load_topology(path)
+
+
+def test_duplicate_keys_are_an_error(tmp_path: Path):
+    text = DEFAULT_TOPOLOGY.read_text().replace("  client2:\n", "  client1:\n", 1)
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(TopologyError, match=r"dup.yaml: line \d+: not valid YAML: duplicate key 'client1'"):
+        load_topology(path)
+
+
+def test_missing_file(tmp_path: Path):
+    with pytest.raises(TopologyError, match=r"nope.yaml: cannot read: No such file"):
+        load_topology(tmp_path / "nope.yaml")
+
+
+def test_adding_a_server_is_a_yaml_edit():
+    data = copy.deepcopy(DEFAULT)
+    data["hosts"]["server4"] = {"role": "server", "interfaces": [{"network": "service", "switch": "s4"}]}
+    topology = parse_topology(data)
+    assert topology.hosts_with_role("server")[-1] == "server4"

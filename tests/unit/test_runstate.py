@@ -1,0 +1,88 @@
+"""Run-directory records: what was created is what gets removed, and nothing else."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from topo.runstate import RunDir, active_runs, clean_stale, process_start_time, run_dirs
+
+
+@pytest.fixture
+def sleeper():
+    procs = []
+
+    def start(*extra):
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *extra])
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_start_time_identifies_a_process(sleeper):
+    proc = sleeper()
+    assert process_start_time(proc.pid) is not None
+    proc.kill()
+    proc.wait()
+    assert process_start_time(proc.pid) is None
+
+
+def test_remove_owned_stops_recorded_processes_only(tmp_path, sleeper):
+    run = RunDir.create("unit", tmp_path)
+    ours, theirs = sleeper(), sleeper()
+    run.record_process("ours", ours.pid)
+    assert (run.path / "pids" / "ours.pid").read_text().strip() == str(ours.pid)
+    removed = run.remove_owned(grace=2)
+    assert removed == [f"process ours (pid {ours.pid})"]
+    assert ours.wait(timeout=2) == -signal.SIGTERM
+    assert theirs.poll() is None
+
+
+def test_a_recycled_pid_is_not_signalled(tmp_path, sleeper):
+    run = RunDir.create("unit", tmp_path)
+    other = sleeper()
+    # A record whose start time does not match is some other process that reused the pid.
+    with open(run.path / "owned.jsonl", "a") as f:
+        f.write(json.dumps({"kind": "process", "name": "ghost", "pid": other.pid, "start": 1}) + "\n")
+    assert run.remove_owned(grace=0.1) == []
+    assert other.poll() is None
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    run = RunDir.create("unit", tmp_path)
+    run.record_interfaces(["zz-test-eth0"])
+    with open(run.path / "owned.jsonl", "a") as f:
+        f.write('{"kind": "proc')
+    assert [r["name"] for r in run.records("interface")] == ["zz-test-eth0"]
+    assert run.processes() == []
+
+
+def test_clean_stale_skips_active_runs_and_marks_dead_ones(tmp_path, sleeper):
+    mine = RunDir.create("active", tmp_path)  # owned by this (live) test process
+    dead = RunDir.create("crashed", tmp_path)
+    owner = sleeper()
+    victim = sleeper()
+    (dead.path / "owner.json").write_text(json.dumps(
+        {"pid": owner.pid, "start": process_start_time(owner.pid)}))
+    dead.record_process("daemon", victim.pid)
+    # While its owner lives, the run is active and untouchable.
+    assert [r.path for r in active_runs(tmp_path)] == [mine.path, dead.path]
+    assert clean_stale(tmp_path) == []
+    owner.kill()
+    owner.wait()
+    assert clean_stale(tmp_path) == [f"{dead.path.name}: process daemon (pid {victim.pid})"]
+    assert victim.wait(timeout=2) == -signal.SIGTERM
+    assert dead.state == "cleaned" and mine.state == "running"
+    assert clean_stale(tmp_path) == []
+
+
+def test_latest_link_and_pruning(tmp_path):
+    runs = [RunDir.create(f"r{i}", tmp_path) for i in range(3)]
+    assert (tmp_path / "latest").resolve() == runs[-1].path
+    assert len(run_dirs(tmp_path)) == 3

@@ -1,0 +1,127 @@
+"""The os-ken controller as a process the testbed owns.
+
+    topo/run.py ──Popen──▶ python -m controllers.launch --fabric conf/fabric.json ...
+                             │ pid file pids/controller.pid, log logs/controller.log,
+                             │ events logs/controller-events.jsonl (port status, flow installs)
+                             ▼
+                  OpenFlow 1.3 on 127.0.0.1:<port>  ◀── every OVS bridge (fail-mode secure)
+
+Ready means: listening on its port, then (checked by the testbed) every bridge connected.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from topo.runstate import ProcessRecord, RunDir
+from topo.wait import wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class ControllerError(RuntimeError):
+    pass
+
+
+class ControllerProcess:
+    name = "controller"
+
+    def __init__(self, run_dir: RunDir, fabric: dict, port: int):
+        self.run_dir = run_dir
+        self.fabric = fabric
+        self.port = port
+        self.fabric_path = run_dir.sub("conf") / "fabric.json"
+        self.log_path = run_dir.sub("logs") / "controller.log"
+        self.events_path = run_dir.sub("logs") / "controller-events.jsonl"
+        self.process: subprocess.Popen | None = None
+        self.record: ProcessRecord | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.fabric_path.write_text(json.dumps(self.fabric, indent=2))
+        with open(self.log_path, "ab") as log:
+            # Own session: a Ctrl-C at the terminal reaches topo/run.py, which stops us in order.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "controllers.launch", "--fabric", str(self.fabric_path),
+                 "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+                 "--events", str(self.events_path)],
+                cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        self.record = self.run_dir.record_process(self.name, self.process.pid)
+        wait_until(self._listening_or_dead, timeout, f"the controller listening on 127.0.0.1:{self.port}")
+        if not self.alive():
+            raise ControllerError(f"the controller exited at start (code {self.process.returncode}); "
+                                  f"see {self.log_path}: {self.log_tail()}")
+
+    def _listening_or_dead(self) -> bool:
+        return self.listening() or not self.alive()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def events(self) -> list[dict]:
+        """The controller's event journal (switch connects, port status, flow installs)."""
+        try:
+            lines = self.events_path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:  # a line being written right now
+                pass
+        return events
+
+    def connected_dpids(self) -> set[int]:
+        """Datapaths whose latest connect/disconnect event is a connect and whose flows went out.
+
+        OVS's own `is_connected` column is refreshed on a timer (seconds late), so the
+        controller's journal is the prompt source.
+        """
+        connected: set[int] = set()
+        programmed: set[int] = set()
+        for event in self.events():
+            if event["event"] == "switch_connected":
+                connected.add(event["dpid"])
+                programmed.discard(event["dpid"])
+            elif event["event"] == "switch_disconnected":
+                connected.discard(event["dpid"])
+            elif event["event"] == "flows_installed" and event.get("cause") == "switch_connected":
+                programmed.update(event.get("dpids", []))
+        return connected & programmed
+
+    def log_tail(self, lines: int = 3) -> str:
+        try:
+            return " | ".join(self.log_path.read_text().strip().splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def logged_errors(self) -> list[str]:
+        """Lines of the controller log that show it failed internally (a test fails on these)."""
+        try:
+            text = self.log_path.read_text()
+        except FileNotFoundError:
+            return []
+        return [line for line in text.splitlines() if "Traceback" in line or " ERROR " in line]
+
+    def stop(self, timeout: float = 3.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,208 @@
+"""The topology file (YAML) loaded into a validated, typed model.
+
+    default.yaml ──load_topology()──▶ Topology (pydantic)  ──plan.py──▶ addresses, ports, MACs
+                         │
+                         └─ TopologyError("file: field: what is wrong")
+
+The schema lives in the pydantic classes below; cross-field rules (a switch a host names must
+exist, addresses inside their subnet, a connected fabric...) are model validators, so every
+error names the field it is about. Unknown fields are errors: a typo must not be ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Literal
+
+import networkx as nx
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "default.yaml"
+
+# Interface names are "<host>-eth<N>" and must fit Linux's 15 characters.
+NAME_PATTERN = r"^[a-z][a-z0-9]{0,9}$"
+
+
+class TopologyError(ValueError):
+    """The topology file cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Network(_Strict):
+    subnet: ipaddress.IPv4Network
+    # Auto-assigned host addresses start at this host number (the VIP and explicit ones are skipped).
+    first_host: int = Field(default=10, ge=1)
+
+    @field_validator("subnet")
+    @classmethod
+    def _room_for_hosts(cls, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if subnet.prefixlen > 29:
+            raise ValueError("subnet is too small (at most /29)")
+        return subnet
+
+
+class Interface(_Strict):
+    network: str
+    switch: str
+    address: ipaddress.IPv4Address | None = None
+
+
+class Host(_Strict):
+    role: Literal["client", "lb", "server", "monitor"]
+    # A backup server only takes traffic when an active one fails (HAProxy `backup`).
+    backup: bool = False
+    interfaces: list[Interface] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _backup_only_for_servers(self) -> Host:
+        if self.backup and self.role != "server":
+            raise ValueError("backup: only a server can be a backup")
+        return self
+
+
+class Vip(_Strict):
+    network: str
+    address: ipaddress.IPv4Address
+
+
+class Controller(_Strict):
+    port: int = Field(default=6653, ge=1024, le=65535)
+
+
+class Topology(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    controller: Controller = Controller()
+    networks: dict[str, Network] = Field(min_length=1)
+    vip: Vip
+    switches: list[str] = Field(min_length=1)
+    switch_links: list[tuple[str, str]] = []
+    hosts: dict[str, Host] = Field(min_length=1)
+
+    @field_validator("switches")
+    @classmethod
+    def _switch_names(cls, switches: list[str]) -> list[str]:
+        for name in switches:
+            if not re.match(r"^s[0-9]{1,4}$", name):
+                raise ValueError(f"switch name {name!r} must be 's' followed by a number (it gives the datapath id)")
+        if len(set(switches)) != len(switches):
+            raise ValueError("switch names repeat")
+        return switches
+
+    @field_validator("hosts", "networks")
+    @classmethod
+    def _names(cls, items: dict) -> dict:
+        for name in items:
+            if not re.match(NAME_PATTERN, name):
+                raise ValueError(f"name {name!r} must be lower-case letters and digits, at most 10, starting with a letter")
+        return items
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Topology:
+        switches = set(self.switches)
+        clash = switches & set(self.hosts)
+        if clash:
+            raise ValueError(f"hosts: {sorted(clash)[0]!r} is also a switch name")
+
+        for index, (a, b) in enumerate(self.switch_links):
+            for end in (a, b):
+                if end not in switches:
+                    raise ValueError(f"switch_links.{index}: unknown switch {end!r}")
+            if a == b:
+                raise ValueError(f"switch_links.{index}: a link must join two different switches")
+        graph = nx.MultiGraph()
+        graph.add_nodes_from(switches)
+        graph.add_edges_from(self.switch_links)
+        if not nx.is_connected(graph):
+            raise ValueError("switch_links: the switches do not form one connected fabric")
+
+        if self.vip.network not in self.networks:
+            raise ValueError(f"vip.network: unknown network {self.vip.network!r}")
+        if self.vip.address not in self.networks[self.vip.network].subnet:
+            raise ValueError(f"vip.address: {self.vip.address} is outside {self.networks[self.vip.network].subnet}")
+
+        seen_addresses: dict[ipaddress.IPv4Address, str] = {self.vip.address: "vip.address"}
+        for host_name, host in self.hosts.items():
+            networks_used = set()
+            for index, intf in enumerate(host.interfaces):
+                where = f"hosts.{host_name}.interfaces.{index}"
+                if intf.network not in self.networks:
+                    raise ValueError(f"{where}.network: unknown network {intf.network!r}")
+                if intf.switch not in switches:
+                    raise ValueError(f"{where}.switch: unknown switch {intf.switch!r}")
+                if intf.network in networks_used:
+                    raise ValueError(f"{where}.network: {host_name} already has an interface in {intf.network!r}")
+                networks_used.add(intf.network)
+                if intf.address is not None:
+                    subnet = self.networks[intf.network].subnet
+                    if intf.address not in subnet or intf.address in (subnet.network_address, subnet.broadcast_address):
+                        raise ValueError(f"{where}.address: {intf.address} is not a host address of {subnet}")
+                    if intf.address in seen_addresses:
+                        raise ValueError(f"{where}.address: {intf.address} is already used by {seen_addresses[intf.address]}")
+                    seen_addresses[intf.address] = where
+            if host.role == "lb" and self.vip.network not in networks_used:
+                raise ValueError(f"hosts.{host_name}: a load balancer needs an interface in the VIP network {self.vip.network!r}")
+        return self
+
+    def hosts_with_role(self, role: str) -> list[str]:
+        return [name for name, host in self.hosts.items() if host.role == role]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    mapping = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=deep)
+    return mapping
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _describe(error: dict) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    # Model-level checks already name their field inside the message.
+    return f"{location}: {message}" if location else message
+
+
+def parse_topology(data: object, source: str = "<topology>") -> Topology:
+    """Validate already-parsed YAML data; raise TopologyError naming `source` and the field."""
+    if not isinstance(data, dict):
+        raise TopologyError(f"{source}: the file must hold a mapping of fields, not {type(data).__name__}")
+    try:
+        return Topology.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise TopologyError(f"{source}: {_describe(first)}{more}") from None
+
+
+def load_topology(path: Path | str = DEFAULT_TOPOLOGY) -> Topology:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise TopologyError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise TopologyError(f"{path}:{where}: not valid YAML: {problem}") from None
+    return parse_topology(data, str(path))

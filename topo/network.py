@@ -1,0 +1,88 @@
+"""NetworkPlan → Mininet network on userspace Open vSwitch.
+
+    client1 ── s1 ════ s2 ── client2        ════  inter-switch links (ports 1..k on each switch)
+               ║ lb1  lb2 ║                  ──   host links (ports after those)
+               ║   ╲  ╱   ║
+    server1 ── s3 ════ s4 ── server2        switches: OVS bridges, datapath_type=netdev (no kernel
+    server3 ──┘         └── monitor         module here), OpenFlow 1.3, fail-mode secure
+
+Hosts are Mininet hosts (own network namespace, shared PID namespace and filesystem). Each host
+shell is recorded in the run directory the moment it starts, so a crash cannot orphan it.
+"""
+
+from __future__ import annotations
+
+import signal
+from functools import partial
+
+from mininet.link import Link
+from mininet.net import Mininet
+from mininet.node import Host, OVSSwitch, RemoteController
+from mininet.topo import Topo
+
+from topo import command
+from topo.plan import NetworkPlan
+from topo.runstate import RunDir
+
+
+class TestbedHost(Host):
+    """A Mininet host whose shell is written down in the run directory as soon as it exists."""
+
+    def __init__(self, name, run_dir: RunDir, **params):
+        self.run_dir = run_dir  # startShell() runs inside Host.__init__
+        super().__init__(name, **params)
+
+    def startShell(self, *args, **kwargs):
+        super().startShell(*args, **kwargs)
+        # The shell leads its own session (mnexec -d): SIGHUP to the group also ends `cmd &` jobs.
+        self.run_dir.record_process(f"{self.name}-shell", self.pid, signal.SIGHUP, group=True)
+
+
+# No OVS kernel module on this machine: the userspace datapath. fail-mode secure: a switch
+# forwards nothing until the controller says how (standalone mode would flood around the ring).
+TestbedSwitch = partial(OVSSwitch, datapath="user", protocols="OpenFlow13", failMode="secure")
+
+
+class TestbedTopo(Topo):
+    def build(self, plan: NetworkPlan):
+        for switch in plan.topology.switches:
+            self.addSwitch(switch, dpid=f"{plan.dpid(switch):016x}")
+        for host in plan.topology.hosts:
+            first = plan.host_interfaces(host)[0]
+            # Mininet configures the default interface from these; no default route is ever set.
+            self.addHost(host, ip=first.cidr, mac=first.mac)
+        for link in plan.switch_links:
+            self.addLink(link.a, link.b, port1=link.a_port, port2=link.b_port)
+        for index_by_host, intf in _numbered(plan):
+            self.addLink(intf.host, intf.switch, port1=index_by_host, port2=intf.switch_port,
+                         intfName1=intf.name, addr1=intf.mac, params1={"ip": intf.cidr})
+
+
+def _numbered(plan: NetworkPlan):
+    for host in plan.topology.hosts:
+        for index, intf in enumerate(plan.host_interfaces(host)):
+            yield index, intf
+
+
+def build_network(plan: NetworkPlan, run_dir: RunDir, controller_port: int) -> Mininet:
+    """Create (but do not start) the Mininet network; every name it will create is recorded first."""
+    run_dir.record_bridges(list(plan.topology.switches))
+    run_dir.record_interfaces(plan.root_namespace_interfaces() + [i.name for i in plan.interfaces])
+    net = Mininet(topo=None, switch=TestbedSwitch, host=partial(TestbedHost, run_dir=run_dir),
+                  link=Link, controller=None, build=False, autoSetMacs=False, cleanup=False)
+    net.addController(RemoteController("c0", ip="127.0.0.1", port=controller_port))
+    topo = TestbedTopo(plan=plan)
+    # Mininet.buildFromTopo without its controller guessing; our controller is already added.
+    net.topo = topo
+    net.build()
+    return net
+
+
+def prepare_hosts(net: Mininet, plan: NetworkPlan) -> None:
+    """Per-host settings Mininet does not make: checksum offload off, no IPv6 chatter."""
+    for host_name in plan.topology.hosts:
+        host = net[host_name]
+        script = ["sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"]
+        # TCP through the userspace datapath needs TX checksum offload off on the host side.
+        script += [f"ethtool -K {intf.name} tx off >/dev/null" for intf in plan.host_interfaces(host_name)]
+        command.run(["sh", "-ec", "; ".join(script)], host)

@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Entry point: bring the testbed up, run a mode, always tear it down.
+
+    sudo python3 topo/run.py                   network up, then the testbed CLI (`status`, Mininet commands)
+    sudo python3 topo/run.py --smoke           up, health table, down; exit 0 only if all healthy
+    sudo python3 topo/run.py --script FILE     up, run CLI commands from FILE, down
+    sudo python3 topo/run.py --clean           remove what a crashed run left (by its records only)
+    sudo python3 topo/run.py --topology PATH   use another topology file (default topo/default.yaml)
+
+    preflight ─▶ clean stale ─▶ build ─▶ wait healthy ─▶ mode ─▶ teardown (finally, SIGINT, SIGTERM)
+
+Exit codes: 0 success, 1 the testbed failed or is unhealthy, 2 bad input (arguments, topology file).
+Any `python3` may start this file: it re-executes itself with the project's virtual environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV = REPO / ".venv"
+PROG = "topo/run.py"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="High-availability web-infrastructure testbed on Mininet.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true",
+                      help="bring the network up, print a health table, tear down; exit 0 only if healthy")
+    mode.add_argument("--script", metavar="FILE",
+                      help="bring the network up, run testbed CLI commands from FILE (one per line), tear down")
+    mode.add_argument("--clean", action="store_true",
+                      help="remove the processes, bridges and interfaces recorded by crashed runs, nothing else")
+    parser.add_argument("--topology", metavar="PATH", help="topology YAML file (default: topo/default.yaml)")
+    return parser.parse_args(argv)
+
+
+def use_project_environment() -> None:
+    """Re-execute under .venv's interpreter (Debian's python3 + Mininet + pinned packages)."""
+    if Path(sys.prefix).resolve() == VENV.resolve():
+        try:
+            import mininet.net  # noqa: F401
+        except ImportError:
+            fail(f"Mininet is not importable from {VENV}: run `sudo make setup` in {REPO}", 1)
+        return
+    venv_python = VENV / "bin" / "python"
+    if not venv_python.exists():
+        fail(f"the testbed is not set up (no {VENV}): run `sudo make setup` in {REPO}", 1)
+    os.execv(venv_python, [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def fail(message: str, code: int) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind to the teardown like Ctrl-C does."""
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+def clean() -> int:
+    from topo.runstate import active_runs, clean_stale
+
+    removed = clean_stale()
+    for line in removed:
+        print(f"removed {line}")
+    for run in active_runs():
+        print(f"left alone: {run.path} (its topo/run.py is still running)")
+    if not removed:
+        print("nothing to clean")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    use_project_environment()
+    sys.path.insert(0, str(REPO))
+
+    from topo.model import DEFAULT_TOPOLOGY, TopologyError, load_topology
+
+    if args.clean:
+        if os.geteuid() != 0:
+            fail("must run as root: sudo python3 topo/run.py --clean", 1)
+        return clean()
+    if args.script and not Path(args.script).is_file():
+        fail(f"--script: no such file: {args.script}", 2)
+    try:
+        topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
+    except TopologyError as exc:
+        fail(str(exc), 2)
+
+    from topo.command import CommandError
+    from topo.controller import ControllerError
+    from topo.runstate import RunStateError, clean_stale
+    from topo.testbed import PreflightError, Testbed
+    from topo.wait import NotReadyError
+
+    if os.geteuid() != 0:
+        fail("must run as root (Mininet needs it): sudo python3 topo/run.py ...", 1)
+    testbed = Testbed(topology)
+    try:
+        for line in clean_stale():
+            print(f"cleaned stale {line}")
+        testbed.preflight()
+    except PreflightError as exc:
+        fail(str(exc), 1)
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    code = 0
+    try:
+        testbed.start()
+        print(f"testbed up in {testbed.timings.marks['all_pairs_reachable']:.2f} s "
+              f"(run directory {testbed.run_dir.path})", flush=True)
+        code = run_mode(testbed, args)
+    except (NotReadyError, ControllerError, CommandError, RunStateError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        if testbed.run_dir:
+            print(f"{PROG}: logs in {testbed.run_dir.path / 'logs'}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except Terminated:
+        code = 143
+    finally:
+        # A second Ctrl-C or TERM must not cut the teardown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        leftovers = testbed.stop()
+        for line in leftovers:
+            print(f"teardown removed leftover {line}")
+        print(f"testbed down in {testbed.timings.marks['teardown']:.2f} s", flush=True)
+    return code
+
+
+def run_mode(testbed, args: argparse.Namespace) -> int:
+    from topo.cli import TestbedCLI
+    from topo.status import checks_table, health_checks
+
+    if args.smoke:
+        checks = health_checks(testbed)
+        print(checks_table(checks), flush=True)
+        healthy = all(check.ok for check in checks)
+        print("smoke: healthy" if healthy else "smoke: UNHEALTHY", flush=True)
+        return 0 if healthy else 1
+    from mininet.log import lg
+    lg.ch.setStream(sys.stdout)  # Mininet logs command output to stderr; a CLI user expects stdout
+    TestbedCLI(testbed, script=args.script)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,244 @@
+"""The run directory: every process, bridge and interface the testbed creates is written down here
+before or as it is created, so teardown and `--clean` remove exactly that and nothing else.
+
+    /run/hatestbed/                      (HATESTBED_RUN_ROOT overrides)
+      20261124T101500Z-seed/
+        owner.json        pid + start time of the topo/run.py that owns the run
+        owned.jsonl       one record per created thing, appended as it is created:
+                            {"kind": "process", "name": "controller", "pid": 123, "start": 456789,
+                             "signal": 15, "group": false}
+                            {"kind": "bridge",    "name": "s1"}
+                            {"kind": "interface", "name": "s1-eth1"}
+        pids/<name>.pid   pid files of processes the testbed started
+        logs/, conf/      daemon logs and rendered configuration
+        state             "running" → "stopped" (clean teardown) or "cleaned" (by --clean)
+
+A process is identified by (pid, start time from /proc/<pid>/stat), so a recycled pid is never
+signalled. A run whose owner is alive is active and left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from topo import command
+
+RUN_ROOT = Path(os.environ.get("HATESTBED_RUN_ROOT", "/run/hatestbed"))
+KEEP_RUN_DIRS = 20
+
+
+class RunStateError(RuntimeError):
+    pass
+
+
+def process_start_time(pid: int) -> int | None:
+    """Kernel start time of `pid` (clock ticks since boot), or None if there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # a zombie has exited; only its parent's wait() is missing
+        return None
+    return int(fields[19])
+
+
+def child_pids(parent: int) -> list[int]:
+    """Pids whose parent is `parent` (read from /proc, never matched by name)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == parent:
+            children.append(int(stat.parent.name))
+    return children
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    name: str
+    pid: int
+    start: int
+    signal: int = signal.SIGTERM
+    # Signal the whole process group (a Mininet host shell leads one with its background jobs).
+    group: bool = False
+
+    def alive(self) -> bool:
+        return process_start_time(self.pid) == self.start
+
+    def send(self, sig: int) -> None:
+        try:
+            if self.group:
+                os.killpg(self.pid, sig)
+            else:
+                os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    # -- creation -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, label: str, root: Path | None = None) -> RunDir:
+        root = Path(root or RUN_ROOT)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        run = cls(root / f"{stamp}-{label}")
+        for sub in ("pids", "logs", "conf"):
+            (run.path / sub).mkdir(parents=True, exist_ok=False)
+        me = os.getpid()
+        (run.path / "owner.json").write_text(json.dumps(
+            {"pid": me, "start": process_start_time(me), "label": label, "created": time.time()}))
+        run.set_state("running")
+        latest = root / "latest"
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(run.path.name)
+        _prune(root)
+        return run
+
+    def sub(self, name: str) -> Path:
+        return self.path / name
+
+    def set_state(self, state: str) -> None:
+        (self.path / "state").write_text(state + "\n")
+
+    @property
+    def state(self) -> str:
+        try:
+            return (self.path / "state").read_text().strip()
+        except FileNotFoundError:
+            return "unknown"
+
+    def _append(self, record: dict) -> None:
+        with open(self.path / "owned.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def record_process(self, name: str, pid: int, stop_signal: int = signal.SIGTERM,
+                       group: bool = False) -> ProcessRecord:
+        start = process_start_time(pid)
+        if start is None:
+            raise RunStateError(f"{name} (pid {pid}) exited before it could be recorded")
+        (self.path / "pids" / f"{name}.pid").write_text(f"{pid}\n")
+        self._append({"kind": "process", "name": name, "pid": pid, "start": start,
+                      "signal": int(stop_signal), "group": group})
+        return ProcessRecord(name, pid, start, int(stop_signal), group)
+
+    def record_bridges(self, names: list[str]) -> None:
+        for name in names:
+            self._append({"kind": "bridge", "name": name})
+
+    def record_interfaces(self, names: list[str]) -> None:
+        for name in names:
+            self._append({"kind": "interface", "name": name})
+
+    # -- reading ------------------------------------------------------------------------------
+    def records(self, kind: str) -> list[dict]:
+        try:
+            lines = (self.path / "owned.jsonl").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line after a crash
+                continue
+            if record.get("kind") == kind:
+                out.append(record)
+        return out
+
+    def processes(self) -> list[ProcessRecord]:
+        return [ProcessRecord(r["name"], r["pid"], r["start"], r.get("signal", signal.SIGTERM), r.get("group", False))
+                for r in self.records("process")]
+
+    def owner_alive(self) -> bool:
+        try:
+            owner = json.loads((self.path / "owner.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return False
+        return process_start_time(owner["pid"]) == owner["start"]
+
+    # -- removal ------------------------------------------------------------------------------
+    def remove_owned(self, grace: float = 3.0) -> list[str]:
+        """Stop every recorded live process (newest first), delete recorded bridges and interfaces.
+
+        Returns a description of what was removed. Safe to call more than once.
+        """
+        removed = []
+        alive = [p for p in reversed(self.processes()) if p.alive()]
+        for proc in alive:
+            proc.send(proc.signal)
+        deadline = time.monotonic() + grace
+        while any(p.alive() for p in alive) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for proc in alive:
+            if proc.alive():
+                proc.send(signal.SIGKILL)
+            removed.append(f"process {proc.name} (pid {proc.pid})")
+
+        bridges = [r["name"] for r in self.records("bridge")]
+        existing_bridges = set(list_bridges())
+        doomed = [b for b in bridges if b in existing_bridges]
+        if doomed:
+            args = ["ovs-vsctl"]
+            for bridge in doomed:
+                args += ["--", "--if-exists", "del-br", bridge]
+            command.run(args, timeout=20)
+            removed += [f"bridge {b}" for b in doomed]
+
+        for name in dict.fromkeys(r["name"] for r in self.records("interface")):
+            if interface_exists(name):
+                command.run(["ip", "link", "del", name], check=False)
+                removed.append(f"interface {name}")
+        return removed
+
+
+def list_bridges() -> list[str]:
+    result = command.run(["ovs-vsctl", "--timeout=5", "list-br"], check=False)
+    return result.stdout.split() if result.ok else []
+
+
+def interface_exists(name: str) -> bool:
+    return Path("/sys/class/net", name).exists()
+
+
+def run_dirs(root: Path | None = None) -> list[RunDir]:
+    root = Path(root or RUN_ROOT)
+    if not root.is_dir():
+        return []
+    return [RunDir(p) for p in sorted(root.iterdir()) if p.is_dir() and not p.is_symlink()]
+
+
+def active_runs(root: Path | None = None) -> list[RunDir]:
+    return [run for run in run_dirs(root) if run.state == "running" and run.owner_alive()]
+
+
+def clean_stale(root: Path | None = None) -> list[str]:
+    """Remove what crashed runs (state running, owner dead) left behind; leave active runs alone."""
+    removed = []
+    for run in run_dirs(root):
+        if run.state == "running" and not run.owner_alive():
+            removed += [f"{run.path.name}: {what}" for what in run.remove_owned()]
+            run.set_state("cleaned")
+    return removed
+
+
+def _prune(root: Path) -> None:
+    """Keep the newest KEEP_RUN_DIRS finished run directories (their logs are evidence)."""
+    import shutil
+    finished = [r for r in run_dirs(root) if r.state in ("stopped", "cleaned")]
+    for run in finished[:-KEEP_RUN_DIRS]:
+        shutil.rmtree(run.path, ignore_errors=True)

@@ -1,0 +1,78 @@
+"""What `status` (CLI) and `--smoke` show: the hosts and their addresses, and health checks.
+
+A health check is a row (component, target, ok, detail); `--smoke` exits 0 only if every row is ok.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from topo import command
+
+
+@dataclass(frozen=True)
+class Check:
+    component: str
+    target: str
+    ok: bool
+    detail: str = ""
+
+
+def format_table(headers: list[str], rows: list[list[object]]) -> str:
+    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def hosts_table(testbed) -> str:
+    plan = testbed.plan
+    rows = []
+    for name, host in plan.topology.hosts.items():
+        role = host.role + (" (backup)" if host.backup else "")
+        for intf in plan.host_interfaces(name):
+            rows.append([name, role, intf.name, intf.cidr, intf.mac, f"{intf.switch}:{intf.switch_port}"])
+            name, role = "", ""
+    vip = plan.topology.vip
+    return (format_table(["host", "role", "interface", "address", "mac", "switch:port"], rows)
+            + f"\nVIP {vip.address} on network {vip.network}")
+
+
+def flow_count(switch: str) -> int | None:
+    result = command.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", switch], check=False, timeout=5)
+    for word in result.stdout.split():
+        if word.startswith("flow_count="):
+            return int(word.split("=", 1)[1])
+    return None
+
+
+def health_checks(testbed) -> list[Check]:
+    checks = []
+    controller = testbed.controller
+    pid = controller.process.pid if controller and controller.process else "-"
+    checks.append(Check("controller", f"pid {pid}", bool(controller and controller.alive()),
+                        "running" if controller and controller.alive() else "not running"))
+    listening = bool(controller and controller.listening())
+    checks.append(Check("controller", f"127.0.0.1:{testbed.topology.controller.port}", listening,
+                        "listening" if listening else "not listening"))
+    errors = controller.logged_errors() if controller else []
+    checks.append(Check("controller", "log", not errors, errors[0][:80] if errors else "no errors logged"))
+    for switch, connected in testbed.switch_connections().items():
+        flows = flow_count(switch)
+        checks.append(Check("switch", switch, connected and bool(flows),
+                            f"{'connected' if connected else 'NOT connected'}, {flows} flows"))
+    pairs = testbed.plan.reachable_pairs()
+    failures = testbed.ping_pairs(pairs, deadline=2.0)
+    for network, spec in testbed.topology.networks.items():
+        members = testbed.plan.members(network)
+        bad = sorted((src, dst) for src, dst, ip in failures if ip in spec.subnet)
+        detail = f"{len(members)} hosts, all pairs reachable" if not bad else \
+            f"{len(bad)} pairs unreachable, e.g. {bad[0][0]} -> {bad[0][1]}"
+        checks.append(Check("network", network, not bad, detail))
+    return checks
+
+
+def checks_table(checks: list[Check]) -> str:
+    return format_table(["component", "target", "state", "detail"],
+                        [[c.component, c.target, "OK" if c.ok else "FAIL", c.detail] for c in checks])

@@ -1,0 +1,207 @@
+"""The testbed's lifecycle: preflight → build → wait until healthy → (mode) → stop.
+
+    Testbed(topology)
+      .preflight()  root? binaries? Open vSwitch answering? controller port free? names free?
+      .start()      run dir → controller → Mininet (switches, hosts, links) → host settings
+                    → every bridge connected → every host reaches every host it shares a network with
+      .stop()       Mininet down → controller down → anything still recorded removed → "stopped"
+
+Every wait has a deadline and names what did not come up (NotReadyError). Everything created is
+recorded in the run directory first (see runstate.py), so stop() and `--clean` remove exactly that.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import select
+import shutil
+import signal
+import socket
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from topo import command
+from topo.controller import ControllerProcess
+from topo.model import Topology
+from topo.plan import NetworkPlan, plan_network
+from topo.runstate import RunDir, active_runs, child_pids, interface_exists, list_bridges
+from topo.wait import NotReadyError, wait_until
+
+# binary → the Debian package that provides it (named in the error a user sees).
+REQUIRED_BINARIES = {
+    "mnexec": "mininet",
+    "ovs-vsctl": "openvswitch-switch",
+    "ovs-ofctl": "openvswitch-switch",
+    "ip": "iproute2",
+    "ethtool": "ethtool",
+    "ping": "iputils-ping",
+    "ifconfig": "net-tools",
+}
+SETUP_HINT = "run `sudo make setup`"
+
+
+def _drain(host, timeout: float) -> bool:
+    """Read a host shell's output until its prompt returns; False if it did not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while host.waiting and time.monotonic() < deadline:
+        # Mininet's own poll also wakes on "writable", so check readability ourselves.
+        if host.readbuf or select.select([host.stdout], [], [], 0.05)[0]:
+            host.monitor(findPid=False)
+    return not host.waiting
+
+
+class PreflightError(RuntimeError):
+    """The machine is not ready for a run; nothing has been started."""
+
+
+@dataclass
+class Timings:
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str, since: float) -> None:
+        self.marks[name] = round(time.monotonic() - since, 3)
+
+
+class Testbed:
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, topology: Topology, run_root=None):
+        self.topology = topology
+        self.plan: NetworkPlan = plan_network(topology)
+        self.run_root = run_root
+        self.run_dir: RunDir | None = None
+        self.controller: ControllerProcess | None = None
+        self.net = None
+        self.timings = Timings()
+
+    # -- preflight ------------------------------------------------------------------------------
+    def preflight(self) -> None:
+        if os.geteuid() != 0:
+            raise PreflightError("must run as root (Mininet needs it): sudo python3 topo/run.py ...")
+        for binary, package in REQUIRED_BINARIES.items():
+            if shutil.which(binary) is None:
+                raise PreflightError(f"missing program {binary!r} (Debian package {package}): {SETUP_HINT}")
+        if not command.run(["ovs-vsctl", "--timeout=3", "show"], check=False).ok:
+            raise PreflightError(f"Open vSwitch is not running (ovs-vsctl show fails): {SETUP_HINT}")
+        active = active_runs(self.run_root)
+        if active:
+            raise PreflightError(f"another testbed run is active ({active[0].path}); stop it first")
+        port = self.topology.controller.port
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise PreflightError(f"controller port {port} is in use (controller.port in the topology)") from None
+        existing = set(list_bridges())
+        for bridge in self.topology.switches:
+            if bridge in existing:
+                raise PreflightError(f"an OVS bridge named {bridge!r} exists and is not the testbed's; "
+                                     "rename the switch in the topology or remove that bridge")
+        for name in self.plan.root_namespace_interfaces():
+            if interface_exists(name):
+                raise PreflightError(f"an interface named {name!r} exists and is not the testbed's")
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(self, timeout: float = 20.0) -> None:
+        from mininet.log import setLogLevel
+
+        from topo.network import build_network, prepare_hosts
+
+        setLogLevel(os.environ.get("HATESTBED_MININET_LOG", "output"))
+        began = time.monotonic()
+        self.run_dir = RunDir.create(self.topology.name, self.run_root)
+        self.controller = ControllerProcess(self.run_dir, self.plan.fabric(), self.topology.controller.port)
+        self.controller.start()
+        self.timings.mark("controller_listening", began)
+        self.net = build_network(self.plan, self.run_dir, self.topology.controller.port)
+        self.net.start()
+        prepare_hosts(self.net, self.plan)
+        self.timings.mark("network_built", began)
+        wait_until(lambda: all(self.switch_connections().values()), timeout,
+                   "every switch connected to the controller")
+        self.timings.mark("switches_connected", began)
+        self.wait_reachable(timeout)
+        self.timings.mark("all_pairs_reachable", began)
+
+    def wait_reachable(self, timeout: float) -> None:
+        failures = self.ping_pairs(self.plan.reachable_pairs(), deadline=timeout)
+        if failures:
+            src, dst, ip = failures[0]
+            raise NotReadyError(f"{src} could not reach {dst} ({ip}) within {timeout:g} s "
+                                f"({len(failures)} unreachable pairs)")
+
+    # -- checks ---------------------------------------------------------------------------------
+    def switch_connections(self) -> dict[str, bool]:
+        """Switch name → connected to the controller and given its flows (the controller's journal)."""
+        connected = self.controller.connected_dpids() if self.controller else set()
+        return {name: self.plan.dpid(name) in connected for name in self.topology.switches}
+
+    def ping_pairs(self, pairs, deadline: float = 2.0) -> list[tuple[str, str, ipaddress.IPv4Address]]:
+        """Ping every (source, destination host, address) at once; return the pairs with no reply.
+
+        Each ping repeats every 50 ms until the first reply or the deadline, so this returns as
+        soon as the slowest pair answers.
+        """
+        by_source = defaultdict(list)
+        for src, dst, ip in pairs:
+            by_source[src].append((dst, ip))
+        procs = {}
+        for src, targets in by_source.items():
+            script = " ".join(
+                f"(ping -n -q -c1 -i0.05 -w{deadline:g} {ip} >/dev/null 2>&1 && echo ok {ip} || echo no {ip}) &"
+                for _, ip in targets) + " wait"
+            procs[src] = self.net[src].popen(["sh", "-c", script], text=True)
+        failures = []
+        for src, proc in procs.items():
+            out, _ = proc.communicate(timeout=deadline + 10)
+            answered = {line.split()[1] for line in out.splitlines() if line.startswith("ok ")}
+            failures += [(src, dst, ip) for dst, ip in by_source[src] if str(ip) not in answered]
+        return failures
+
+    # -- stop -----------------------------------------------------------------------------------
+    def stop(self) -> list[str]:
+        """Tear everything down; return what had to be removed by record (empty when Mininet did it all)."""
+        began = time.monotonic()
+        problem = None
+        try:
+            if self.net is not None:
+                for host in self.net.hosts:
+                    self._interrupt_command(host)
+                self.net.stop()
+        except Exception as exc:  # the records below still remove everything; report it after
+            problem = exc
+        self.net = None
+        if self.controller is not None:
+            self.controller.stop()
+        leftovers = []
+        if self.run_dir is not None:
+            leftovers = self.run_dir.remove_owned()
+            self.run_dir.set_state("stopped")
+        self.timings.mark("teardown", began)
+        if problem is not None:
+            raise RuntimeError(f"Mininet's teardown failed ({problem}); removed by record: {leftovers}") from problem
+        return leftovers
+
+    @staticmethod
+    def _interrupt_command(host) -> None:
+        """A host interrupted mid-command (Ctrl-C, SIGTERM) must answer its shell again before
+        Mininet's teardown talks to it: ^C, and if the command ignores it (commands from a
+        script run with SIGINT ignored), kill the shell's children by pid."""
+        if not host.waiting:
+            return
+        host.sendInt()
+        if _drain(host, 0.5):
+            return
+        for child in child_pids(host.pid):
+            os.kill(child, signal.SIGKILL)
+        if not _drain(host, 2.0):
+            raise RuntimeError(f"{host.name}'s shell does not answer after its command was stopped")
+
+    def __enter__(self) -> Testbed:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,33 @@
+"""Readiness is a check with a deadline: wait_until() polls and names what did not become ready."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
+
+T = TypeVar("T")
+
+
+class NotReadyError(TimeoutError):
+    """Something the testbed waited for did not happen before its deadline."""
+
+
+def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
+    """Call `check` until it returns a truthy value (returned) or `timeout` seconds pass.
+
+    `check` may also return a falsy value with a reason by raising nothing and returning e.g. None;
+    on timeout the last exception raised by `check`, if any, is mentioned.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # the check itself is allowed to fail while things come up
+            last_error = exc
+        if time.monotonic() >= deadline:
+            reason = f" (last error: {last_error})" if last_error else ""
+            raise NotReadyError(f"{what} did not happen within {timeout:g} s{reason}")
+        time.sleep(interval)
