@@ -75,6 +75,86 @@ class Controller(_Strict):
     port: int = Field(default=6653, ge=1024, le=65535)
 
 
+class Ports(_Strict):
+    """Every TCP port the services use; firewall rules name these keys."""
+    http: int = 80
+    https: int = 443
+    app: int = 8000
+    agent: int = 9999
+    mariadb: int = 3306
+    node_exporter: int = 9100
+    mysqld_exporter: int = 9104
+    haproxy_metrics: int = 8404
+    prometheus: int = 9090
+
+
+class Keepalived(_Strict):
+    vrid: int = Field(default=51, ge=1, le=255)
+    # VRRPv3 allows sub-second adverts (10 ms steps). Stock keepalived uses 1 s.
+    advert_int: float = Field(default=0.1, ge=0.01, le=255)
+    # Without preemption a recovered lb1 does not take the VIP back (no second outage).
+    preempt: bool = False
+    # Priorities in load-balancer file order: the first is the preferred master.
+    priorities: list[int] = [150, 100]
+    # How often the HAProxy liveness check (by pid) runs, seconds.
+    check_interval: float = Field(default=0.1, gt=0)
+
+
+class HAProxy(_Strict):
+    # Health checks over TLS to the app's health endpoint. Stock HAProxy: inter 2s fall 3 rise 2.
+    check_inter_ms: int = Field(default=100, ge=10)
+    fall: int = Field(default=2, ge=1)
+    rise: int = Field(default=2, ge=1)
+    retries: int = Field(default=2, ge=0)
+    connect_timeout_ms: int = Field(default=500, ge=1)
+    client_timeout_s: int = Field(default=30, ge=1)
+    server_timeout_s: int = Field(default=30, ge=1)
+    # Weights follow each server's idle capacity (its agent reports free app workers).
+    agent_check: bool = True
+    agent_inter_ms: int = Field(default=500, ge=10)
+
+
+class App(_Strict):
+    workers: int = Field(default=4, ge=1, le=64)
+
+
+class MariaDB(_Strict):
+    primary: str = "server1"
+    buffer_pool_mb: int = Field(default=32, ge=8)
+
+
+class FirewallRule(_Strict):
+    name: str
+    # A role (client, lb, server, monitor), a host name, a network name, "vip" or "any".
+    sources: list[str] = Field(alias="from", min_length=1)
+    destinations: list[str] = Field(alias="to", min_length=1)
+    proto: Literal["tcp", "udp", "icmp", "vrrp"] = "tcp"
+    # Names from `services.ports` (or numbers); ignored for icmp and vrrp.
+    ports: list[str | int] = []
+
+
+DEFAULT_FIREWALL = [
+    {"name": "web", "from": ["any"], "to": ["vip"], "ports": ["http", "https"]},
+    {"name": "vrrp", "from": ["lb"], "to": ["lb"], "proto": "vrrp"},
+    {"name": "lb-to-servers", "from": ["lb"], "to": ["server"], "ports": ["https", "agent"]},
+    {"name": "database", "from": ["server"], "to": ["server"], "ports": ["mariadb"]},
+    {"name": "monitoring", "from": ["monitor"], "to": ["lb", "server"],
+     "ports": ["node_exporter", "mysqld_exporter", "haproxy_metrics"]},
+    {"name": "ping", "from": ["any"], "to": ["any"], "proto": "icmp"},
+]
+
+
+class Services(_Strict):
+    enabled: bool = True
+    server_name: str = "www.hatestbed.test"
+    ports: Ports = Ports()
+    keepalived: Keepalived = Keepalived()
+    haproxy: HAProxy = HAProxy()
+    app: App = App()
+    mariadb: MariaDB = MariaDB()
+    firewall: list[FirewallRule] = Field(default_factory=lambda: [FirewallRule.model_validate(r) for r in DEFAULT_FIREWALL])
+
+
 class Topology(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     controller: Controller = Controller()
@@ -83,6 +163,7 @@ class Topology(_Strict):
     switches: list[str] = Field(min_length=1)
     switch_links: list[tuple[str, str]] = []
     hosts: dict[str, Host] = Field(min_length=1)
+    services: Services = Services()
 
     @field_validator("switches")
     @classmethod
@@ -147,7 +228,27 @@ class Topology(_Strict):
                     seen_addresses[intf.address] = where
             if host.role == "lb" and self.vip.network not in networks_used:
                 raise ValueError(f"hosts.{host_name}: a load balancer needs an interface in the VIP network {self.vip.network!r}")
+        self._check_services()
         return self
+
+    def _check_services(self) -> None:
+        services = self.services
+        lbs, servers = self.hosts_with_role("lb"), self.hosts_with_role("server")
+        if services.mariadb.primary not in servers:
+            raise ValueError(f"services.mariadb.primary: {services.mariadb.primary!r} is not a server")
+        if len(services.keepalived.priorities) < len(lbs):
+            raise ValueError(f"services.keepalived.priorities: {len(lbs)} load balancers need {len(lbs)} priorities")
+        if any(not 1 <= p <= 254 for p in services.keepalived.priorities):
+            raise ValueError("services.keepalived.priorities: each must be 1..254")
+        names = set(self.hosts) | set(self.networks) | {"client", "lb", "server", "monitor", "vip", "any"}
+        port_names = set(Ports.model_fields)
+        for index, rule in enumerate(services.firewall):
+            for end in rule.sources + rule.destinations:
+                if end not in names:
+                    raise ValueError(f"services.firewall.{index}: unknown host, role or network {end!r}")
+            for port in rule.ports:
+                if isinstance(port, str) and port not in port_names:
+                    raise ValueError(f"services.firewall.{index}.ports: unknown port name {port!r}")
 
     def hosts_with_role(self, role: str) -> list[str]:
         return [name for name, host in self.hosts.items() if host.role == role]

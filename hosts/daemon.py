@@ -1,0 +1,90 @@
+"""One class per daemon: what it renders, how its config is checked, how it runs and is ready.
+
+    Daemon(site, host)
+      pure (no root, unit-tested):
+        files()          {path: text} rendered from templates as a function of the Site
+        check_command()  argv that validates the rendered config (haproxy -c, nginx -t, ...) or None
+        command()        argv that runs the daemon in the FOREGROUND (its pid is the one recorded),
+                         or None for a host setting with no process (the firewall)
+      live (node = the Mininet host; run by hosts/manager.py):
+        prepare(node)    one-off steps before start (copy a datadir, apply rules)
+        is_ready(node)   the health probe polled with a deadline after start
+        after_ready(node) steps once every daemon of the same stage is ready (replication)
+        status(node)     a short state text for the status table
+
+Class attributes: `name`, `binary` + `package` (preflight), `stage` (start order; stop reverses
+it), `ready_timeout` (seconds). A daemon never finds its process by name: the manager starts it,
+records its pid in the run directory and stops it by that pid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from hosts.site import Site
+
+_templates = Environment(loader=PackageLoader("hosts", "templates"), undefined=StrictUndefined,
+                         keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(template: str, **values) -> str:
+    """Render hosts/templates/<template>; an unknown variable is an error, not an empty string."""
+    return _templates.get_template(template).render(**values)
+
+
+class ServiceError(RuntimeError):
+    """A daemon could not be configured, checked, started or made ready."""
+
+
+class Daemon:
+    name: ClassVar[str]
+    binary: ClassVar[str]
+    package: ClassVar[str]
+    stage: ClassVar[int]
+    ready_timeout: ClassVar[float] = 10.0
+
+    def __init__(self, site: Site, host: str):
+        self.site = site
+        self.host = host
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.host})"
+
+    @property
+    def label(self) -> str:
+        """The name of this daemon instance in records and logs, e.g. "lb1-haproxy"."""
+        return f"{self.host}-{self.name}"
+
+    # -- pure -------------------------------------------------------------------------------------
+    def files(self) -> dict[Path, str]:
+        return {}
+
+    def check_command(self) -> list[str] | None:
+        return None
+
+    def command(self) -> list[str] | None:
+        raise NotImplementedError
+
+    # -- live -------------------------------------------------------------------------------------
+    def prepare(self, node) -> None:
+        pass
+
+    def is_ready(self, node) -> bool:
+        return True
+
+    def after_ready(self, node) -> None:
+        pass
+
+    def status(self, node) -> str:
+        return "ready" if self.is_ready(node) else "not ready"
+
+    # -- paths ------------------------------------------------------------------------------------
+    @property
+    def log_path(self) -> Path:
+        return self.site.log(self.host, self.name)
+
+    def conf_path(self, filename: str) -> Path:
+        return self.site.conf(self.host, filename)
