@@ -62,6 +62,31 @@ def port_is_up(ofp, desc) -> bool:
     return not (desc.state & ofp.OFPPS_LINK_DOWN) and not (desc.config & ofp.OFPPC_PORT_DOWN)
 
 
+def flow_mod(dp, f: FlowSpec, command):
+    """OFPFlowMod for one FlowSpec: apply-actions (outputs) + goto-table instructions."""
+    ofp, parser = dp.ofproto, dp.ofproto_parser
+    actions, inst = [], []
+    goto = None
+    for action in f.actions:
+        if action[0] == "output":
+            actions.append(parser.OFPActionOutput(action[1]))
+        elif action[0] == "controller":
+            actions.append(parser.OFPActionOutput(ofp.OFPP_CONTROLLER, action[1]))
+        elif action[0] == "goto":
+            goto = action[1]
+        else:
+            raise ValueError(f"unknown action {action!r} in {f}")
+    if command == ofp.OFPFC_ADD:
+        if actions:
+            inst.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions))
+        if goto is not None:
+            inst.append(parser.OFPInstructionGotoTable(goto))
+    return parser.OFPFlowMod(
+        dp, table_id=f.table, command=command, priority=f.priority,
+        match=parser.OFPMatch(**f.match), instructions=inst,
+        buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
+
+
 _REASONS = {
     ofproto_v1_3.OFPPR_ADD: "add",
     ofproto_v1_3.OFPPR_DELETE: "delete",
@@ -104,6 +129,8 @@ class FabricController(app_manager.OSKenApp):
                 self.logger.warning("switch dpid %s is not in the fabric: ignored", dpid)
                 return
             ofp = dp.ofproto
+            if dpid in self.datapaths:  # reconnected before the old connection died
+                self._drop_barriers_of(dpid)
             self.datapaths[dpid] = dp
             self._wipe(dp)
             self.fabric.switch_connected(dpid)
@@ -112,7 +139,7 @@ class FabricController(app_manager.OSKenApp):
             self.logger.info("switch %s (dpid %d) connected, ports %s",
                              self.fabric.name_of(dpid), dpid, sorted(ports))
             self.event_log.write("switch_connected", t=t, dpid=dpid,
-                              switch=self.fabric.name_of(dpid), ports=sorted(ports))
+                                 switch=self.fabric.name_of(dpid), ports=sorted(ports))
             self._log_link_changes(changes, t)
             self._push("switch_connected", t, dpid=dpid)
         elif ev.state == DEAD_DISPATCHER:
@@ -124,7 +151,7 @@ class FabricController(app_manager.OSKenApp):
             self._drop_barriers_of(dpid)
             self.logger.warning("switch %s (dpid %d) disconnected", self.fabric.name_of(dpid), dpid)
             self.event_log.write("switch_disconnected", t=t, dpid=dpid,
-                              switch=self.fabric.name_of(dpid))
+                                 switch=self.fabric.name_of(dpid))
 
     def _wipe(self, dp):
         ofp, parser = dp.ofproto, dp.ofproto_parser
@@ -151,8 +178,8 @@ class FabricController(app_manager.OSKenApp):
         up = not deleted and port_is_up(ofp, desc)
         kind = self.fabric.port_kind(dpid, desc.port_no)
         self.event_log.write("port_status", t=t, dpid=dpid, switch=self.fabric.name_of(dpid),
-                          port=desc.port_no, kind=kind, reason=reason, up=up,
-                          state=desc.state, config=desc.config)
+                             port=desc.port_no, kind=kind, reason=reason, up=up,
+                             state=desc.state, config=desc.config)
         self.logger.info("port-status %s:%d (%s) %s up=%s state=%#x config=%#x",
                          self.fabric.name_of(dpid), desc.port_no, kind, reason, up,
                          desc.state, desc.config)
@@ -182,16 +209,16 @@ class FabricController(app_manager.OSKenApp):
         if out.kind == "new":
             self.logger.info("host %s learned at %s:%d", out.mac, self.fabric.name_of(dp.id), in_port)
             self.event_log.write("host_learned", t=t, mac=out.mac, dpid=dp.id,
-                              switch=self.fabric.name_of(dp.id), port=in_port)
+                                 switch=self.fabric.name_of(dp.id), port=in_port)
         elif out.kind == "moved":
             old_dpid, old_port = out.old
             self.logger.warning("host %s moved %s:%d -> %s:%d", out.mac,
                                 self.fabric.name_of(old_dpid), old_port,
                                 self.fabric.name_of(dp.id), in_port)
             self.event_log.write("host_moved", t=t, mac=out.mac, dpid=dp.id,
-                              switch=self.fabric.name_of(dp.id), port=in_port,
-                              old_dpid=old_dpid, old_switch=self.fabric.name_of(old_dpid),
-                              old_port=old_port)
+                                 switch=self.fabric.name_of(dp.id), port=in_port,
+                                 old_dpid=old_dpid, old_switch=self.fabric.name_of(old_dpid),
+                                 old_port=old_port)
         if out.changed:
             self._push("host_" + out.kind, t, mac=out.mac)
 
@@ -212,12 +239,12 @@ class FabricController(app_manager.OSKenApp):
                 continue
             ofp, parser = dp.ofproto, dp.ofproto_parser
             for f in delta.add:
-                dp.send_msg(self._flow_mod(dp, f, ofp.OFPFC_ADD))
+                dp.send_msg(flow_mod(dp, f, ofp.OFPFC_ADD))
             if delta.delete:
                 # Make-before-break: the replacements are in place before anything goes.
                 dp.send_msg(parser.OFPBarrierRequest(dp))
                 for f in delta.delete:
-                    dp.send_msg(self._flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT))
+                    dp.send_msg(flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT))
             barrier = parser.OFPBarrierRequest(dp)
             dp.send_msg(barrier)  # sets barrier.xid
             pending.add((delta.dpid, barrier.xid))
@@ -233,29 +260,6 @@ class FabricController(app_manager.OSKenApp):
             self._barriers[key] = batch_id
         self.logger.debug("batch %d (%s): %d flow-mods to %s", batch_id, cause, count,
                           sorted(d for d, _ in pending))
-
-    def _flow_mod(self, dp, f: FlowSpec, command):
-        ofp, parser = dp.ofproto, dp.ofproto_parser
-        actions, inst = [], []
-        goto = None
-        for action in f.actions:
-            if action[0] == "output":
-                actions.append(parser.OFPActionOutput(action[1]))
-            elif action[0] == "controller":
-                actions.append(parser.OFPActionOutput(ofp.OFPP_CONTROLLER, action[1]))
-            elif action[0] == "goto":
-                goto = action[1]
-            else:
-                raise ValueError(f"unknown action {action!r} in {f}")
-        if command == ofp.OFPFC_ADD:
-            if actions:
-                inst.append(parser.OFPInstructionActions(ofp.OFPIT_APPLY_ACTIONS, actions))
-            if goto is not None:
-                inst.append(parser.OFPInstructionGotoTable(goto))
-        return parser.OFPFlowMod(
-            dp, table_id=f.table, command=command, priority=f.priority,
-            match=parser.OFPMatch(**f.match), instructions=inst,
-            buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def _barrier_reply(self, ev):

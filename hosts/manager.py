@@ -102,7 +102,9 @@ class ServiceManager:
         daemon.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(daemon.log_path, "ab") as log:
             proc = net[daemon.host].popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        record = run_dir.record_process(daemon.label, proc.pid)
+        # mnexec -d makes each daemon lead its own process group: signal the group, so workers
+        # (nginx, gunicorn) never outlive their master and keep a port bound.
+        record = run_dir.record_process(daemon.label, proc.pid, group=True)
         self.processes[daemon.label] = (proc, record)
 
     def _wait_ready(self, daemon: Daemon, net) -> None:
@@ -134,14 +136,21 @@ class ServiceManager:
         entry = self.processes.get(daemon.label)
         if entry is None:
             return
-        proc, _ = entry
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        proc, record = entry
+        record.send(signal.SIGTERM)  # the group: also workers whose master was killed by a fault
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            record.send(signal.SIGKILL)
+            proc.wait()
+
+    def restart_daemon(self, daemon: Daemon, net, run_dir: RunDir) -> None:
+        """Start a stopped daemon again (a fault's recovery) and wait until it is ready."""
+        if self.running(daemon):
+            return
+        daemon.prepare(net[daemon.host])
+        self._spawn(daemon, net, run_dir)
+        self._wait_ready(daemon, net)
 
     def stop(self) -> None:
         """Stop every started process, highest stage first; each stage's processes in parallel."""
@@ -151,16 +160,14 @@ class ServiceManager:
                 stages[daemon.stage].append(daemon)
         for stage in sorted(stages, reverse=True):
             for daemon in stages[stage]:
-                proc = self.processes[daemon.label][0]
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
+                self.processes[daemon.label][1].send(signal.SIGTERM)
             deadline = time.monotonic() + 5.0
             for daemon in stages[stage]:
-                proc = self.processes[daemon.label][0]
+                proc, record = self.processes[daemon.label]
                 try:
                     proc.wait(max(0.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    record.send(signal.SIGKILL)
                     proc.wait()
 
 

@@ -37,7 +37,7 @@ REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)")
 def bring_up_and_down(runs: int) -> dict:
     ups, downs = [], []
     for _ in range(runs):
-        testbed = Testbed(load_topology())
+        testbed = Testbed(load_topology().without_services())
         testbed.preflight()
         began = time.monotonic()
         try:
@@ -68,7 +68,7 @@ def outage_from_ping(output: str, count: int, cut_at: float) -> dict:
 
 
 def link_cuts(cuts: int) -> dict:
-    testbed = Testbed(load_topology())
+    testbed = Testbed(load_topology().without_services())
     testbed.preflight()
     trials = []
     try:

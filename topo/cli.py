@@ -1,6 +1,7 @@
 """Mininet's CLI with the testbed's own commands added (more arrive with later features).
 
-    mininet> status        hosts, addresses, switch/controller health
+    mininet> status        hosts, addresses, switch/controller health, every daemon's state
+    mininet> vip           who holds the virtual IP, and the last VRRP state changes
     mininet> client1 ping 10.0.1.100      (every Mininet command still works)
 """
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from mininet.cli import CLI
 
-from topo.status import checks_table, health_checks, hosts_table
+import json
+
+from topo.status import checks_table, health_checks, hosts_table, service_checks, vip_holders
 
 
 class TestbedCLI(CLI):
@@ -22,4 +25,17 @@ class TestbedCLI(CLI):
         """Hosts and addresses, then controller, switch and reachability health."""
         print(hosts_table(self.testbed))
         print()
-        print(checks_table(health_checks(self.testbed)))
+        print(checks_table(health_checks(self.testbed) + service_checks(self.testbed)))
+
+    def do_vip(self, _line: str) -> None:
+        """Which load balancer holds the VIP, and the last VRRP state changes (notify records)."""
+        if self.testbed.services is None:
+            print("services are not running (services.enabled is false)")
+            return
+        holders = vip_holders(self.testbed)
+        print(f"VIP {self.testbed.site.vip} held by {', '.join(holders) or 'nobody'}")
+        path = self.testbed.site.vrrp_events
+        lines = path.read_text().splitlines()[-6:] if path.exists() else []
+        for line in lines:
+            event = json.loads(line)
+            print(f"  {event['t']:.3f}  {event['host']:<6} {event['state']}")

@@ -250,6 +250,10 @@ class Topology(_Strict):
                 if isinstance(port, str) and port not in port_names:
                     raise ValueError(f"services.firewall.{index}.ports: unknown port name {port!r}")
 
+    def without_services(self) -> Topology:
+        """The same network with no daemons (the bare fabric, for network tests and benchmarks)."""
+        return self.model_copy(update={"services": self.services.model_copy(update={"enabled": False})})
+
     def hosts_with_role(self, role: str) -> list[str]:
         return [name for name, host in self.hosts.items() if host.role == role]
 
@@ -288,7 +292,8 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
     try:
         return Topology.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # A misspelt field also makes the real one "missing": name the misspelling first.
+        first = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")[0]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise TopologyError(f"{source}: {_describe(first)}{more}") from None
 

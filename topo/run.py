@@ -46,11 +46,11 @@ def use_project_environment() -> None:
         try:
             import mininet.net  # noqa: F401
         except ImportError:
-            fail(f"Mininet is not importable from {VENV}: run `sudo make setup` in {REPO}", 1)
+            fail(f"Mininet is not importable from {VENV}: run `sudo ./testbed setup` in {REPO}", 1)
         return
     venv_python = VENV / "bin" / "python"
     if not venv_python.exists():
-        fail(f"the testbed is not set up (no {VENV}): run `sudo make setup` in {REPO}", 1)
+        fail(f"the testbed is not set up (no {VENV}): run `sudo ./testbed setup` in {REPO}", 1)
     os.execv(venv_python, [str(venv_python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
@@ -98,6 +98,7 @@ def main(argv: list[str]) -> int:
     except TopologyError as exc:
         fail(str(exc), 2)
 
+    from hosts.daemon import ServiceError
     from topo.command import CommandError
     from topo.controller import ControllerError
     from topo.runstate import RunStateError, clean_stale
@@ -118,10 +119,10 @@ def main(argv: list[str]) -> int:
     code = 0
     try:
         testbed.start()
-        print(f"testbed up in {testbed.timings.marks['all_pairs_reachable']:.2f} s "
+        print(f"testbed up in {max(testbed.timings.marks.values()):.2f} s "
               f"(run directory {testbed.run_dir.path})", flush=True)
         code = run_mode(testbed, args)
-    except (NotReadyError, ControllerError, CommandError, RunStateError) as exc:
+    except (NotReadyError, ControllerError, CommandError, RunStateError, ServiceError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         if testbed.run_dir:
             print(f"{PROG}: logs in {testbed.run_dir.path / 'logs'}", file=sys.stderr)
@@ -143,10 +144,10 @@ def main(argv: list[str]) -> int:
 
 def run_mode(testbed, args: argparse.Namespace) -> int:
     from topo.cli import TestbedCLI
-    from topo.status import checks_table, health_checks
+    from topo.status import checks_table, health_checks, service_checks
 
     if args.smoke:
-        checks = health_checks(testbed)
+        checks = health_checks(testbed) + service_checks(testbed)
         print(checks_table(checks), flush=True)
         healthy = all(check.ok for check in checks)
         print("smoke: healthy" if healthy else "smoke: UNHEALTHY", flush=True)

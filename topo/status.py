@@ -73,6 +73,42 @@ def health_checks(testbed) -> list[Check]:
     return checks
 
 
+def service_checks(testbed) -> list[Check]:
+    """One row per daemon per host (host, daemon, state, detail), then the end-to-end request."""
+    from hosts.client import https_request
+
+    manager, checks = testbed.services, []
+    if manager is None:
+        return checks
+    for daemon in sorted(manager.daemons, key=lambda d: list(testbed.topology.hosts).index(d.host)):
+        node = testbed.net[daemon.host]
+        alive = daemon.command() is None or manager.running(daemon)
+        try:
+            ready = alive and daemon.is_ready(node)
+            detail = daemon.status(node) if alive else "not running"
+        except Exception as exc:  # a status probe that fails is a finding, not a crash
+            ready, detail = False, f"status failed: {exc}"
+        checks.append(Check(daemon.host, daemon.name, ready, detail))
+    site = testbed.site
+    if site.lbs:
+        holders = vip_holders(testbed)
+        checks.append(Check("vip", site.vip, len(holders) == 1,
+                            f"held by {', '.join(holders)}" if holders else "held by no load balancer"))
+    for client in site.clients:
+        response = https_request(testbed.net[client], site, "/")
+        detail = (f"HTTP {response.status} from {response.served_by} in {response.seconds * 1000:.0f} ms"
+                  if response.ok else f"failed: HTTP {response.status} {response.error[:60]}")
+        checks.append(Check(client, f"https://{site.services.server_name} via VIP", response.ok, detail))
+    return checks
+
+
+def vip_holders(testbed) -> list[str]:
+    manager = testbed.services
+    if manager is None:
+        return []
+    return [lb for lb in testbed.site.lbs if manager.find(lb, "keepalived").has_vip(testbed.net[lb])]
+
+
 def checks_table(checks: list[Check]) -> str:
     return format_table(["component", "target", "state", "detail"],
                         [[c.component, c.target, "OK" if c.ok else "FAIL", c.detail] for c in checks])

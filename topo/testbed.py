@@ -4,7 +4,9 @@
       .preflight()  root? binaries? Open vSwitch answering? controller port free? names free?
       .start()      run dir → controller → Mininet (switches, hosts, links) → host settings
                     → every bridge connected → every host reaches every host it shares a network with
-      .stop()       Mininet down → controller down → anything still recorded removed → "stopped"
+                    → services (hosts/manager.py: firewalls, databases, apps, web, LBs, VIP, monitoring)
+      .stop()       services down → Mininet down → controller down → anything still recorded
+                    removed → "stopped"
 
 Every wait has a deadline and names what did not come up (NotReadyError). Everything created is
 recorded in the run directory first (see runstate.py), so stop() and `--clean` remove exactly that.
@@ -21,6 +23,7 @@ import socket
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from topo import command
 from topo.controller import ControllerProcess
@@ -39,7 +42,7 @@ REQUIRED_BINARIES = {
     "ping": "iputils-ping",
     "ifconfig": "net-tools",
 }
-SETUP_HINT = "run `sudo make setup`"
+SETUP_HINT = "run `sudo ./testbed setup`"
 
 
 def _drain(host, timeout: float) -> bool:
@@ -74,6 +77,8 @@ class Testbed:
         self.run_dir: RunDir | None = None
         self.controller: ControllerProcess | None = None
         self.net = None
+        self.site = None
+        self.services = None  # hosts.manager.ServiceManager once started
         self.timings = Timings()
 
     # -- preflight ------------------------------------------------------------------------------
@@ -95,6 +100,16 @@ class Testbed:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 raise PreflightError(f"controller port {port} is in use (controller.port in the topology)") from None
+        if self.topology.services.enabled:
+            from hosts.manager import ServiceManager
+            from hosts.roles import daemons_for
+            from hosts.site import Site
+
+            site = Site(self.plan, Path(self.run_root or "/nonexistent"))
+            missing = ServiceManager(site, daemons_for(site)).missing_binaries()
+            if missing:
+                binary, package = missing[0]
+                raise PreflightError(f"missing program {binary!r} (Debian package {package}): {SETUP_HINT}")
         existing = set(list_bridges())
         for bridge in self.topology.switches:
             if bridge in existing:
@@ -125,6 +140,20 @@ class Testbed:
         self.timings.mark("switches_connected", began)
         self.wait_reachable(timeout)
         self.timings.mark("all_pairs_reachable", began)
+        if self.topology.services.enabled:
+            self.start_services()
+            self.timings.mark("services_ready", began)
+
+    def start_services(self) -> None:
+        from hosts.manager import ServiceManager
+        from hosts.roles import daemons_for
+        from hosts.site import Site
+        from hosts.tls import create_site_tls
+
+        self.site = Site(self.plan, self.run_dir.path)
+        create_site_tls(self.site)
+        self.services = ServiceManager(self.site, daemons_for(self.site))
+        self.services.start(self.net, self.run_dir)
 
     def wait_reachable(self, timeout: float) -> None:
         failures = self.ping_pairs(self.plan.reachable_pairs(), deadline=timeout)
@@ -167,6 +196,8 @@ class Testbed:
         began = time.monotonic()
         problem = None
         try:
+            if self.services is not None:
+                self.services.stop()
             if self.net is not None:
                 for host in self.net.hosts:
                     self._interrupt_command(host)

@@ -92,18 +92,7 @@ class Ring:
         from mininet.net import Mininet
         from mininet.node import OVSSwitch, RemoteController
 
-        fabric = self.workdir / "fabric.json"
-        fabric.write_text(json.dumps(fabric_dict()))
-        self.log = open(self.workdir / "controller.log", "w")
-        self.ctl = subprocess.Popen(
-            [sys.executable, "-m", "controllers.launch", "--fabric", str(fabric),
-             "--listen-port", str(PORT), "--events", str(self.events_path)],
-            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        wait_for(lambda: self.ctl.poll() is not None or self._listening(), 15,
-                 "the controller to listen")
-        assert self.ctl.poll() is None, (self.workdir / "controller.log").read_text()
-
+        self.start_controller()
         switch = partial(OVSSwitch, datapath="user", protocols="OpenFlow13")
         net = Mininet(switch=switch, controller=None, build=False, autoSetMacs=False)
         self.net = net
@@ -124,6 +113,31 @@ class Ring:
                               if e["event"] == "switch_connected"}) == N,
                  30, "all switches in the controller's event log")
 
+    def start_controller(self):
+        fabric = self.workdir / "fabric.json"
+        fabric.write_text(json.dumps(fabric_dict()))
+        self.log = open(self.workdir / "controller.log", "a")
+        self.ctl = subprocess.Popen(
+            [sys.executable, "-m", "controllers.launch", "--fabric", str(fabric),
+             "--listen-port", str(PORT), "--events", str(self.events_path)],
+            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: self.ctl.poll() is not None or self._listening(), 15,
+                 "the controller to listen")
+        assert self.ctl.poll() is None, (self.workdir / "controller.log").read_text()
+
+    def stop_controller(self) -> int | None:
+        code = None
+        if self.ctl is not None and self.ctl.poll() is None:
+            self.ctl.send_signal(signal.SIGTERM)  # by pid: only the process we started
+            try:
+                code = self.ctl.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.ctl.kill()
+                self.ctl.wait()
+        self.log.close()
+        return code
+
     def _listening(self) -> bool:
         out = subprocess.run(["ss", "-ltnH", f"sport = :{PORT}"], capture_output=True, text=True)
         return bool(out.stdout.strip())
@@ -133,15 +147,7 @@ class Ring:
             if self.net is not None:
                 self.net.stop()
         finally:
-            code = None
-            if self.ctl is not None and self.ctl.poll() is None:
-                self.ctl.send_signal(signal.SIGTERM)  # by pid: only the process we started
-                try:
-                    code = self.ctl.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.ctl.kill()
-                    self.ctl.wait()
-            self.log.close()
+            code = self.stop_controller()
         return code
 
     # ---- measurements ----
@@ -162,15 +168,17 @@ class Ring:
         return total
 
     def ping_stream_during(self, src: str, dst: str, action, count: int = 300,
-                           before: int = 100) -> dict:
-        """Run ``ping -i 0.01 -c count`` from src to dst, call action() once reply ``before``
-        arrived, and return transmitted/received/lost and the longest gap in sequence numbers."""
+                           before: int = 100, interval: float = 0.01) -> dict:
+        """Run ``ping -i interval -c count`` from src to dst, call action() once ``before``
+        replies arrived, and return transmitted/received/lost, the longest run of missing
+        sequence numbers (and it in ms) and the largest RTT."""
         h_src, h_dst = self.net.get(src), self.net.get(dst)
-        proc = h_src.popen(["ping", "-n", "-i", "0.01", "-W", "1", "-c", str(count), h_dst.IP()],
+        proc = h_src.popen(["ping", "-n", "-i", str(interval), "-W", "1", "-c", str(count),
+                            h_dst.IP()],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        seqs, lines, acted = [], [], False
+        seqs, rtts, lines, acted = [], [], [], False
         t_act = None
-        deadline = time.monotonic() + count * 0.01 + 30
+        deadline = time.monotonic() + count * interval + 30
         buf = ""
         while True:
             if time.monotonic() > deadline:
@@ -185,9 +193,10 @@ class Ring:
                 *complete, buf = buf.split("\n")
                 for line in complete:
                     lines.append(line)
-                    m = re.search(r"icmp_seq=(\d+)", line)
+                    m = re.search(r"icmp_seq=(\d+) .*time=([\d.]+) ms", line)
                     if m and "bytes from" in line:
                         seqs.append(int(m.group(1)))
+                        rtts.append(float(m.group(2)))
             if not acted and len(seqs) >= before:
                 t_act = time.time()
                 action()
@@ -197,10 +206,12 @@ class Ring:
         m = re.search(r"(\d+) packets transmitted, (\d+) received", text)
         assert m, text
         tx, rx = int(m.group(1)), int(m.group(2))
-        got = sorted(set(seqs))
-        gap = max((b - a - 1 for a, b in zip(got, got[1:])), default=0)
+        got = [0] + sorted(set(seqs)) + [tx + 1]  # icmp_seq runs 1..tx
+        gap = max(b - a - 1 for a, b in zip(got, got[1:]))
+        # max_rtt shows packets held (not lost) while the switches were being updated
         return {"transmitted": tx, "received": rx, "lost": tx - rx, "max_gap": gap,
-                "outage_ms": gap * 10, "t_action": t_act}
+                "outage_ms": round(gap * interval * 1000, 1), "max_rtt_ms": max(rtts, default=None),
+                "t_action": t_act}
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +267,55 @@ def test_reroute_on_link_cut_and_restore(ring):
             "cxh1", "cxh2", lambda: ring.net.configLinkStatus("cx1", "cx2", "up"))
     print(f"link restore: {restore}")
     assert restore["lost"] <= 50, restore
+    assert ring.ping_all_loss() == 0
+
+
+def test_controller_restart(ring):
+    """A new controller process: every switch reconnects, is wiped and reprogrammed."""
+    assert ring.stop_controller() == 0
+    t_stop = time.time()
+    ring.start_controller()
+    wait_for(lambda: {e["dpid"] for e in read_events(ring.events_path)
+                      if e["event"] == "switch_connected" and e["t"] > t_stop} == set(range(1, N + 1)),
+             30, "every switch to reconnect")
+    assert ring.ping_all_loss() == 0
+
+
+def move_identity(net, ip: str, mac: str, src: str, dst: str) -> None:
+    """Move ip/mac from host src to host dst (src's interface goes down), like a VIP with a
+    virtual MAC moving between two load balancers, announced by a gratuitous ARP."""
+    h_src, h_dst = net.get(src), net.get(dst)
+    h_src.cmd(f"ip link set {h_src.defaultIntf()} down")
+    intf = h_dst.defaultIntf()
+    h_dst.cmd(f"ip addr flush dev {intf}; ip link set dev {intf} address {mac}; "
+              f"ip addr add {ip}/24 dev {intf}")
+    h_dst.cmd(f"arping -U -c 1 -I {intf} {ip} >/dev/null 2>&1")
+
+
+def test_mac_move(ring):
+    """A MAC showing up on another switch is followed: no blackhole after a GARP."""
+    net = ring.net
+    assert ring.ping_all_loss() == 0
+    n_events = len(read_events(ring.events_path))
+    mac2, ip2 = "00:00:00:77:00:02", "10.77.0.2"
+    try:
+        moved = ring.ping_stream_during(
+            "cxh1", "cxh2", lambda: move_identity(net, ip2, mac2, "cxh2", "cxh3"))
+        print(f"MAC move cx2 -> cx3: {moved}")
+        new = read_events(ring.events_path)[n_events:]
+        assert any(e["event"] == "host_moved" and e["mac"] == mac2 and e["switch"] == "cx3"
+                   for e in new), new
+        assert moved["lost"] <= 50, moved
+        out = net.get("cxh1").cmd(f"ping -c 3 -i 0.2 -W 1 {ip2}")
+        assert " 0% packet loss" in out, out
+    finally:
+        # Give cxh3 its own identity back and bring cxh2 up; cxh2's next frame moves it back.
+        h3, h2 = net.get("cxh3"), net.get("cxh2")
+        h3.cmd("ip addr flush dev cxh3-eth0; ip link set dev cxh3-eth0 address "
+               "00:00:00:77:00:03; ip addr add 10.77.0.3/24 dev cxh3-eth0")
+        h2.cmd("ip link set cxh2-eth0 up")
+    wait_for(lambda: " 0% packet loss" in net.get("cxh2").cmd("ping -c 1 -W 1 10.77.0.1"),
+             15, "cxh2 reachable again")
     assert ring.ping_all_loss() == 0
 
 

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def testbed(tmp_path_factory):
-    testbed = Testbed(load_topology(), run_root=tmp_path_factory.mktemp("runs"))
+    testbed = Testbed(load_topology().without_services(), run_root=tmp_path_factory.mktemp("runs"))
     testbed.preflight()
     try:
         testbed.start()

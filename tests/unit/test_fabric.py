@@ -491,3 +491,90 @@ def test_parallel_links():
     restore(fab, 1, 1, 2, 1)
     assert fab.next_hop(1, MAC_A) == 1  # unicast prefers the lowest-numbered live link
     assert fab.tree_ports(1) == [2]  # flooding keeps the link it already uses
+
+
+# ---- the thin layers: FlowSpec -> OpenFlow, and the launcher's error exits ---------------
+
+
+def test_every_flow_spec_serializes_as_openflow13():
+    from os_ken.ofproto import ofproto_v1_3
+    from os_ken.ofproto.ofproto_protocol import ProtocolDesc
+
+    from controllers.app import flow_mod
+
+    dp = ProtocolDesc(ofproto_v1_3.OFP_VERSION)  # enough of a datapath to build messages
+    ofp = dp.ofproto
+    fab = ring()
+    fab.learn(1, HOST_PORT, MAC_A)
+    cut(fab, 1, 1, 2, 1)  # so that some entries drop (no instructions)
+    flows = [f for d in fab.dpids for f in fab.flows_for_switch(d)]
+    assert any(f.actions == () for f in flows)
+    for f in flows:
+        msg = flow_mod(dp, f, ofp.OFPFC_ADD)
+        msg.serialize()
+        assert msg.table_id == f.table and msg.priority == f.priority
+        assert dict(msg.match.items()) == dict(f.match)
+        kinds = [type(i).__name__ for i in msg.instructions]
+        assert ("OFPInstructionGotoTable" in kinds) == any(a[0] == "goto" for a in f.actions)
+        dele = flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT)
+        dele.serialize()
+        assert dele.instructions == []
+    miss = flow_mod(dp, fab.flows_for_switch(1)[0], ofp.OFPFC_ADD)
+    (apply, goto) = miss.instructions
+    assert apply.actions[0].port == ofp.OFPP_CONTROLLER and apply.actions[0].max_len == 128
+    assert goto.table_id == TABLE_FORWARD
+
+
+def _launch(*args):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run([sys.executable, "-m", "controllers.launch", *args],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+def test_launch_bad_fabric_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "fabric.json"
+    bad.write_text(json.dumps(_link(b="s9")))
+    res = _launch("--fabric", str(bad), "--listen-port", "1")
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "unknown switch 's9'" in res.stderr
+    res = _launch("--fabric", str(tmp_path / "missing.json"))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+
+
+def test_launch_listens_and_exits_0_on_sigterm(tmp_path):
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as s:  # a free port (no switch will connect to it)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fabric = tmp_path / "fabric.json"
+    fabric.write_text(json.dumps(RING))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controllers.launch", "--fabric", str(fabric),
+         "--listen-port", str(port), "--events", str(tmp_path / "events.jsonl")],
+        cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "controller never listened"
+                time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,132 @@
+"""Firewall: iptables default-deny in every host's own namespace, from `services.firewall`.
+
+    rule {name, from, to, proto, ports}            rendered per destination host:
+      from: role | host | network | vip | any  ─▶  -s <their addresses>   (any: no -s)
+      to:   role | host | network | vip | any  ─▶  applies on matching hosts; "vip" → -d VIP
+                                                     on load balancers, a network → -d the host's
+                                                     address there
+    INPUT policy DROP, loopback and established/related accepted, a final counted DROP.
+
+Rules are applied with `iptables-restore` (checked with `--test` first); they vanish with the
+namespace at teardown, so there is nothing to stop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hosts.daemon import Daemon, render
+from topo import command
+from topo.model import FirewallRule
+
+ROLES = ("client", "lb", "server", "monitor")
+VRRP_GROUP = "224.0.0.18"  # keepalived's VRRP multicast group
+
+
+class Firewall(Daemon):
+    name = "firewall"
+    binary = "iptables-restore"
+    package = "iptables"
+    stage = 0
+
+    @property
+    def rules_path(self) -> Path:
+        return self.conf_path("iptables.rules")
+
+    # -- rendering (pure) -------------------------------------------------------------------------
+    def _addresses(self, endpoint: str) -> list[str] | None:
+        """Source addresses an endpoint stands for; None means any."""
+        site, topology = self.site, self.site.topology
+        if endpoint == "any":
+            return None
+        if endpoint == "vip":
+            return [f"{site.vip}/32"]
+        if endpoint in topology.networks:
+            return [str(topology.networks[endpoint].subnet)]
+        hosts = topology.hosts_with_role(endpoint) if endpoint in ROLES else [endpoint]
+        return [f"{intf.ip}/32" for h in hosts for intf in site.plan.host_interfaces(h)]
+
+    def _destination(self, endpoint: str) -> tuple[bool, str | None]:
+        """Does the rule apply on this host, and to which local address (None: any)?"""
+        topology = self.site.topology
+        if endpoint == "any":
+            return True, None
+        if endpoint == "vip":
+            return topology.hosts[self.host].role == "lb", f"{self.site.vip}/32"
+        if endpoint in topology.networks:
+            for intf in self.site.plan.host_interfaces(self.host):
+                if intf.network == endpoint:
+                    return True, f"{intf.ip}/32"
+            return False, None
+        if endpoint in ROLES:
+            return topology.hosts[self.host].role == endpoint, None
+        return endpoint == self.host, None
+
+    def _port_number(self, port: str | int) -> int:
+        return port if isinstance(port, int) else getattr(self.site.services.ports, port)
+
+    def rule_lines(self) -> list[str]:
+        lines = []
+        for rule in self.site.services.firewall:
+            for destination in rule.destinations:
+                applies, local = self._destination(destination)
+                if applies:
+                    lines.extend(self._render_rule(rule, local))
+        return lines
+
+    def _render_rule(self, rule: FirewallRule, local: str | None) -> list[str]:
+        sources: list[str | None] = []
+        for source in rule.sources:
+            addresses = self._addresses(source)
+            if addresses is None:
+                sources = [None]
+                break
+            sources.extend(addresses)
+        sources = list(dict.fromkeys(sources))
+        match = []
+        if sources != [None]:
+            match.append(f"-s {','.join(sources)}")
+        if rule.proto == "vrrp":
+            match.append(f"-d {VRRP_GROUP}/32 -p vrrp")
+        else:
+            if local:
+                match.append(f"-d {local}")
+            if rule.proto == "icmp":
+                match.append("-p icmp --icmp-type echo-request")
+            else:
+                ports = ",".join(str(self._port_number(p)) for p in rule.ports)
+                match.append(f"-p {rule.proto} -m multiport --dports {ports}")
+        match.append(f'-m comment --comment "{rule.name}" -j ACCEPT')
+        return [" ".join(match)]
+
+    def files(self) -> dict[Path, str]:
+        role = self.site.topology.hosts[self.host].role
+        return {self.rules_path: render("iptables.rules.j2", host=self.host, role=role, rules=self.rule_lines())}
+
+    def check_command(self) -> list[str]:
+        return ["iptables-restore", "--test", str(self.rules_path)]
+
+    def command(self) -> None:
+        return None
+
+    # -- live -------------------------------------------------------------------------------------
+    def prepare(self, node) -> None:
+        command.run(["iptables-restore", str(self.rules_path)], node)
+
+    def is_ready(self, node) -> bool:
+        return "-P INPUT DROP" in command.check_output(["iptables", "-S", "INPUT"], node)
+
+    def dropped(self, node) -> tuple[int, int]:
+        """(packets, bytes) counted by the final default-deny rule."""
+        out = command.check_output(["iptables", "-L", "INPUT", "-v", "-x", "-n"], node)
+        for line in out.splitlines():
+            if "default deny" in line:
+                packets, size = line.split()[:2]
+                return int(packets), int(size)
+        return 0, 0
+
+    def status(self, node) -> str:
+        if not self.is_ready(node):
+            return "not applied"
+        packets, _ = self.dropped(node)
+        return f"default deny, {len(self.rule_lines())} accept rules, {packets} packets dropped"

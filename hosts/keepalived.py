@@ -1,0 +1,185 @@
+"""keepalived on every load balancer: VRRPv3 moves the VIP to a balancer whose HAProxy is alive.
+
+        lb1 (priority 150)                                    lb2 (priority 100)
+   ┌──────────────────────────────┐   VRRPv3 adverts     ┌──────────────────────────────┐
+   │ keepalived ── lb1-eth0 ──────┼── 224.0.0.18 (112) ──┼────── lb2-eth0 ── keepalived │
+   │   │ VIP 10.0.1.100/24 here   │   every advert_int   │   (takes the VIP when lb1's  │
+   │   │ while MASTER             │                      │    adverts stop or say 0)    │
+   │   ├─ track: <conf>/keepalived-check.sh: lb1's HAProxy pid (pids/lb1-haproxy.pid)
+   │   └─ notify: <conf>/keepalived-notify.sh ──▶ logs/vrrp-events.jsonl (one JSON line per change)
+   └──────────────────────────────┘
+
+Behaviour:
+- Both balancers start in BACKUP; the election makes the highest priority (first LB) master.
+- preempt false (the default): `nopreempt` on every balancer. A recovered lb1 does NOT take the
+  VIP back from lb2; it stays BACKUP until lb2 fails. preempt true: the highest priority always
+  takes the VIP back when it is healthy again (a second, short outage).
+- The track script fails when this host's HAProxy pid is gone (or a zombie): the instance goes to
+  FAULT, drops the VIP and stops advertising (a master leaving sends a priority-0 advert, so the
+  peer takes over at once rather than after 3 × advert_int). FAULT works with and without
+  preemption, unlike a priority weight.
+- keepalived 2.2.7 refuses fractional vrrp_script intervals ("must be between 1 and 4294"), so
+  the script runs every second and polls the pid every `check_interval` inside one run (~0.85 s,
+  ending before keepalived's next start). Detection is within ~check_interval (+ one ~0.15 s gap
+  between runs). A consequence: an instance leaves its initial state only when the first run
+  ends, so BACKUP comes ~1 s after start (and ~1-2 s after a dead HAProxy is back).
+- after_ready() waits until exactly one balancer reports MASTER, so nothing uses the VIP before
+  it is held.
+- Sub-second adverts are sensitive to delays in the userspace switch: a backup that hears no
+  advert for 3 × advert_int + skew (0.34-0.36 s at 0.1 s) takes the VIP; with two masters the
+  lower priority yields at the next advert. Seen (adverts 0.3-0.7 s late in captures on both
+  balancers) while other testbeds loaded the same 2-core machine and its one ovs-vswitchd.
+- Every state change (MASTER, BACKUP, FAULT, STOP) is one JSON line
+  {"t": unix time (ns digits), "host", "state", "instance", "priority", "vip"} appended to
+  site.vrrp_events, shared by all balancers (single O_APPEND writes).
+
+Every path is per host: config, scripts, `-p/-r/-c` pid files. keepalived runs in the foreground
+(`-n`), logs to the console (`-l -D`, the manager's log file) and not to syslog (`-G`), VRRP only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from hosts.daemon import Daemon, ServiceError, render
+from topo import command
+from topo.wait import NotReadyError, wait_until
+
+
+class Keepalived(Daemon):
+    name = "keepalived"
+    binary = "keepalived"
+    package = "keepalived"
+    stage = 5
+    ready_timeout = 10.0
+
+    def __init__(self, site, host):
+        super().__init__(site, host)
+        self._started_at = 0.0
+
+    @property
+    def config_path(self) -> Path:
+        return self.conf_path("keepalived.conf")
+
+    @property
+    def check_script(self) -> Path:
+        return self.conf_path("keepalived-check.sh")
+
+    @property
+    def notify_script(self) -> Path:
+        return self.conf_path("keepalived-notify.sh")
+
+    @property
+    def interface(self) -> str:
+        return self.site.interface(self.host, self.site.vip_network)
+
+    @property
+    def priority(self) -> int:
+        return self.site.services.keepalived.priorities[self.site.lbs.index(self.host)]
+
+    def pidfiles(self) -> dict[str, Path]:
+        return {role: self.site.pidfile(self.host, f"keepalived-{role}") for role in ("main", "vrrp", "checkers")}
+
+    # -- pure -------------------------------------------------------------------------------------
+    def script_timing(self) -> tuple[int, int, float]:
+        """(keepalived interval s, budget of one run in centiseconds, poll interval s).
+
+        A run polls until `budget` and must end before keepalived's next start, which would
+        otherwise be skipped ("already running"): leave one poll interval and 50 ms of slack.
+        """
+        poll = self.site.services.keepalived.check_interval
+        interval = max(1, math.ceil(poll))
+        budget_cs = max(0, int(round((interval - poll - 0.05) * 100)))
+        return interval, budget_cs, poll
+
+    def files(self) -> dict[Path, str]:
+        site = self.site
+        interval, budget_cs, poll = self.script_timing()
+        conf = render("keepalived.conf.j2", host=self.host, vip=site.vip,
+                      prefixlen=site.prefixlen(site.vip_network), interface=self.interface,
+                      ka=site.services.keepalived, priority=self.priority,
+                      check_script=self.check_script, notify_script=self.notify_script,
+                      events=site.vrrp_events, script_interval=interval, script_timeout=interval + 1)
+        check = render("keepalived-check.sh.j2", host=self.host, pidfile=site.pidfile(self.host, "haproxy"),
+                       poll_interval=f"{poll:g}", budget_cs=budget_cs)
+        notify = render("keepalived-notify.sh.j2", host=self.host, vip=site.vip, events=site.vrrp_events)
+        return {self.config_path: conf, self.check_script: check, self.notify_script: notify}
+
+    def check_command(self) -> list[str]:
+        return ["keepalived", "-t", "-f", str(self.config_path)]
+
+    def command(self) -> list[str]:
+        pids = self.pidfiles()
+        return ["keepalived", "-n", "-l", "-D", "-G", "--vrrp", "-f", str(self.config_path),
+                "-p", str(pids["main"]), "-r", str(pids["vrrp"]), "-c", str(pids["checkers"])]
+
+    # -- live -------------------------------------------------------------------------------------
+    def prepare(self, node) -> None:
+        for path in self.pidfiles().values():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)  # keepalived refuses to start over a live-looking pid file
+        self.site.vrrp_events.parent.mkdir(parents=True, exist_ok=True)
+        # enable_script_security: the scripts must not be writable by anyone but root.
+        for script in (self.check_script, self.notify_script):
+            if script.exists():
+                script.chmod(0o755)
+        self._started_at = time.time()
+
+    def all_events(self) -> list[dict]:
+        """Every balancer's VRRP state changes, oldest first (unreadable lines skipped)."""
+        try:
+            lines = self.site.vrrp_events.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return events
+
+    def events(self) -> list[dict]:
+        """This host's VRRP state changes, oldest first."""
+        return [e for e in self.all_events() if e.get("host") == self.host]
+
+    def state(self) -> str | None:
+        """The last state this host's notify script reported since the last start, or None."""
+        recent = [e for e in self.events() if e["t"] >= self._started_at]
+        return recent[-1]["state"] if recent else None
+
+    def master(self) -> str | None:
+        """The one balancer whose latest reported state is MASTER, else None (none, or several).
+
+        From the notify lines: a keepalived killed with SIGKILL reports nothing more, so use
+        has_vip() on each balancer for the kernel's truth."""
+        latest = {e.get("host"): e.get("state") for e in self.all_events()}
+        masters = [host for host, state in latest.items() if state == "MASTER"]
+        return masters[0] if len(masters) == 1 else None
+
+    def has_vip(self, node) -> bool:
+        out = command.check_output(["ip", "-4", "-o", "addr", "show", "dev", self.interface], node, timeout=5)
+        return any(f" {self.site.vip}/" in line for line in out.splitlines())
+
+    def is_ready(self, node) -> bool:
+        # Alive (the manager checks the process) and it has entered a state: a notify line of
+        # this start, or the VIP on its interface.
+        return self.state() is not None or self.has_vip(node)
+
+    def after_ready(self, node) -> None:
+        # Every balancer of the stage has a state: the election must now give the VIP to exactly
+        # one (BACKUP → MASTER after 3 × advert_int + skew), before anything uses the VIP.
+        advert = self.site.services.keepalived.advert_int
+        timeout = max(5.0, 4 * advert + 3.0)
+        try:
+            wait_until(lambda: self.master() is not None, timeout, "one VRRP master elected (the VIP held)")
+        except NotReadyError as exc:
+            raise ServiceError(f"{self.label}: {exc}; see {self.log_path} and {self.site.vrrp_events}") from None
+
+    def status(self, node) -> str:
+        state = self.state() or "no state reported"
+        vip = f", holds VIP {self.site.vip}" if self.has_vip(node) else ""
+        return f"{state}{vip}, priority {self.priority}"

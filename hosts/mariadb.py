@@ -1,0 +1,310 @@
+"""MariaDB on every server: one primary, the others GTID replicas that can be promoted.
+
+    server1 (services.mariadb.primary)        server2, server3
+    ┌──────────────────────────┐  binlog     ┌──────────────────────────────────┐
+    │ mariadbd  read-write     │ ──────────▶ │ mariadbd  read_only              │
+    │ 10.0.2.12:3306 + socket  │   (repl)    │ log_slave_updates: its binlog    │
+    └──────────────────────────┘             │ holds the same GTIDs → promotable│
+          ▲ INSERT (app user, TCP)           └──────────────────────────────────┘
+          └── every server's app (/write)          ▲ SELECT (app user, local socket: /read)
+
+Every path is per host (one shared filesystem): datadir <run>/data/<host>/mariadb/, socket
+<run>/s/<host>-mariadb.sock, pid file, my.cnf in <run>/conf/<host>/. mariadbd runs in the
+foreground as root (--user=root), errors on stderr into logs/<host>-mariadb.log.
+
+Fast bootstrap: `mariadb-install-db` takes ~0.5-1 s, so it runs once per machine into a cached
+template datadir (/var/cache/hatestbed/mariadb-template-<version>-<hash of schema, accounts and
+storage settings>/, built in a temp dir and renamed, under a file lock so parallel runs agree),
+holding the app's database and table and the accounts of hosts/site.py DB_USERS:
+    app       SELECT, INSERT, UPDATE on the app's database; from the service network and localhost
+    repl      REPLICATION SLAVE; from the service network
+    exporter  PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT; localhost (socket) only
+    root      unix-socket authentication (the testbed's own admin commands, as OS root)
+prepare() copies it per host (cp -a --reflink=auto, ~30 ms). All servers start from identical
+data, so replication starts from an empty GTID position.
+
+Promotion (the primary is gone; run on the most advanced replica, compare `gtid_current_pos` from
+replication_state()):
+    MariaDB(site, "server2").promote(net["server2"])
+        STOP SLAVE IO_THREAD; wait until the relay log is applied (MASTER_GTID_WAIT);
+        STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF
+    MariaDB(site, "server3").point_at(net["server3"], "server2")
+        STOP SLAVE; CHANGE MASTER TO the new primary, MASTER_USE_GTID = slave_pos; START SLAVE
+        (server2 logged every applied event with its original GTID, so server3 resumes exactly)
+    App(site, host).set_primary("server2") for every server: the apps' next /write goes there.
+The my.cnf still says read_only for a promoted replica: a restart brings it back as the role the
+topology file gives it. A returning old primary may hold transactions the others never got; it
+must be rebuilt (fresh copy + point_at), not re-attached.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hosts.daemon import Daemon, ServiceError, render
+from hosts.site import DB_NAME, DB_USERS, Site
+from hosts.webapp.app import SCHEMA
+from topo import command
+from topo.wait import NotReadyError, wait_until
+
+TEMPLATE_ROOT = Path(os.environ.get("HATESTBED_CACHE", "/var/cache/hatestbed"))
+
+# Settings that shape the files of a datadir: the cached template is made with them and every
+# server runs with them (they are part of the template's cache key).
+STORAGE = {
+    "innodb_log_file_size": "8M",   # the 96M default would be copied three times per run
+    "innodb_file_per_table": "ON",
+}
+SLAVE_NET_TIMEOUT = 4  # seconds; a replica's heartbeat is half of it
+
+
+@functools.lru_cache(maxsize=1)
+def mariadb_version() -> str:
+    """e.g. "10.11.19-MariaDB-0+deb12u1", from `mariadbd --version`."""
+    out = command.check_output(["mariadbd", "--version"])
+    words = out.split()
+    if "Ver" not in words:
+        raise ServiceError(f"cannot read the MariaDB version from {out.strip()!r}")
+    return words[words.index("Ver") + 1]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def bootstrap_sql(site: Site) -> str:
+    """The app's database and table and the testbed's accounts (run once into the template)."""
+    subnet = site.topology.networks[site.backend_network].subnet
+    network = _quote(f"{subnet.network_address}/{subnet.netmask}")  # MariaDB's host/netmask form
+    local = "'localhost'"  # matches unix-socket connections, also with skip-name-resolve
+    app, repl, exporter = (_quote(DB_USERS[u]) for u in ("app", "repl", "exporter"))
+    lines = [
+        # Bootstrap mode starts without grant tables; loading them lets CREATE USER work.
+        "FLUSH PRIVILEGES;",
+        f"CREATE DATABASE {DB_NAME};",
+        f"USE {DB_NAME};",
+        SCHEMA.strip().rstrip(";") + ";",
+    ]
+    for host in (network, local):
+        lines += [f"CREATE USER 'app'@{host} IDENTIFIED BY {app};",
+                  f"GRANT SELECT, INSERT, UPDATE ON {DB_NAME}.* TO 'app'@{host};"]
+    lines += [
+        f"CREATE USER 'repl'@{network} IDENTIFIED BY {repl};",
+        f"GRANT REPLICATION SLAVE ON *.* TO 'repl'@{network};",
+        f"CREATE USER 'exporter'@{local} IDENTIFIED BY {exporter} WITH MAX_USER_CONNECTIONS 3;",
+        f"GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@{local};",
+        # mariadb-install-db grants root proxying on the machine's host name, an entry that
+        # skip-name-resolve ignores with a warning at every start.
+        "DELETE FROM mysql.proxies_priv WHERE Host <> 'localhost';",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def bootstrap_cnf() -> str:
+    return "[mariadbd]\n" + "".join(f"{k} = {v}\n" for k, v in STORAGE.items())
+
+
+def template_datadir(site: Site) -> Path:
+    """The cached, ready-made datadir for this site's schema and accounts; made on first use."""
+    sql, cnf = bootstrap_sql(site), bootstrap_cnf()
+    key = hashlib.sha256((sql + cnf).encode()).hexdigest()[:12]
+    path = TEMPLATE_ROOT / f"mariadb-template-{mariadb_version()}-{key}"
+    if path.is_dir():
+        return path
+    TEMPLATE_ROOT.mkdir(parents=True, exist_ok=True)
+    # flock excludes other threads (own open file) and other testbed processes alike.
+    with open(TEMPLATE_ROOT / "mariadb-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.is_dir():
+            return path
+        for stale in TEMPLATE_ROOT.glob(".mariadb-template-tmp-*"):  # a crashed build; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=".mariadb-template-tmp-", dir=TEMPLATE_ROOT))
+        try:
+            (work / "bootstrap.cnf").write_text(cnf)
+            (work / "bootstrap.sql").write_text(sql)
+            result = command.run(
+                ["mariadb-install-db", f"--defaults-file={work / 'bootstrap.cnf'}", f"--datadir={work / 'datadir'}",
+                 "--user=root", "--auth-root-authentication-method=socket", "--skip-test-db",
+                 "--skip-name-resolve", f"--extra-file={work / 'bootstrap.sql'}"],
+                check=False, timeout=120)
+            if not result.ok:
+                detail = (result.stdout + result.stderr).strip().splitlines()[:5]
+                raise ServiceError(f"mariadb-install-db failed (rc {result.rc}): {' | '.join(detail)}")
+            os.rename(work / "datadir", path)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return path
+
+
+class MariaDB(Daemon):
+    name = "mariadb"
+    binary = "mariadbd"
+    package = "mariadb-server"
+    stage = 1
+    ready_timeout = 30.0  # InnoDB recovery after a crash can take a while on a shared CPU
+
+    def __init__(self, site: Site, host: str):
+        super().__init__(site, host)
+        self.datadir = site.data(host, "mariadb")
+        self.socket = site.sock(host, "mariadb")
+        self.pidfile = site.pidfile(host, "mariadb")
+        self.cnf = self.conf_path("my.cnf")
+
+    @property
+    def server_id(self) -> int:
+        return self.site.servers.index(self.host) + 1
+
+    @property
+    def is_primary(self) -> bool:
+        """The role the topology file gives this server at start-up."""
+        return self.host == self.site.primary_db
+
+    # -- pure -------------------------------------------------------------------------------------
+    def files(self) -> dict[Path, str]:
+        return {self.cnf: render(
+            "mariadb.cnf.j2", host=self.host, role="primary" if self.is_primary else "replica",
+            datadir=self.datadir, socket=self.socket, pidfile=self.pidfile, log=self.log_path,
+            bind=self.site.backend_ip(self.host), port=self.site.services.ports.mariadb,
+            server_id=self.server_id, read_only=not self.is_primary, slave_net_timeout=SLAVE_NET_TIMEOUT,
+            storage=STORAGE, buffer_pool_mb=self.site.services.mariadb.buffer_pool_mb)}
+
+    def check_command(self) -> list[str]:
+        # --help --verbose parses the whole file and fails on an unknown variable, starting nothing.
+        return ["mariadbd", f"--defaults-file={self.cnf}", "--user=root", "--help", "--verbose"]
+
+    def command(self) -> list[str]:
+        return ["mariadbd", f"--defaults-file={self.cnf}", "--user=root"]
+
+    # -- live -------------------------------------------------------------------------------------
+    def prepare(self, node) -> None:
+        """Give this host its datadir: a copy of the cached template (kept if it already exists)."""
+        self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+        self.socket.parent.mkdir(parents=True, exist_ok=True)
+        if self.datadir.exists():
+            return
+        template = template_datadir(self.site)
+        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        command.run(["cp", "-a", "--reflink=auto", template, self.datadir])
+
+    def sql(self, node, statement: str, timeout: float = 10) -> list[dict[str, str]]:
+        """Run SQL as root over this server's socket inside `node`; the last result set as rows.
+
+        Values are text as the client prints them in batch mode ("NULL" for NULL).
+        """
+        result = command.run(["mariadb", "--no-defaults", f"--socket={self.socket}", "--user=root", "--batch",
+                              "--connect-timeout=2", "-e", statement], node, check=False, timeout=timeout)
+        if not result.ok:
+            raise ServiceError(f"{self.label}: `{statement}` failed: {result.stderr.strip()}")
+        lines = result.stdout.splitlines()
+        if not lines:
+            return []
+        header = lines[0].split("\t")
+        return [dict(zip(header, line.split("\t"))) for line in lines[1:]]
+
+    def is_ready(self, node) -> bool:
+        try:
+            return self.sql(node, "SELECT 1 AS ok", timeout=5) == [{"ok": "1"}]
+        except ServiceError:
+            return False
+
+    def after_ready(self, node) -> None:
+        if not self.is_primary:
+            self.point_at(node, self.site.primary_db)
+
+    def point_at(self, node, primary: str, timeout: float = 10.0) -> None:
+        """Replicate from `primary` by GTID (first attach, or re-point after a promotion)."""
+        ports = self.site.services.ports
+        self.sql(node, "STOP SLAVE; "
+                       f"CHANGE MASTER TO MASTER_HOST = {_quote(self.site.backend_ip(primary))}, "
+                       f"MASTER_PORT = {ports.mariadb}, MASTER_USER = 'repl', "
+                       f"MASTER_PASSWORD = {_quote(DB_USERS['repl'])}, MASTER_USE_GTID = slave_pos, "
+                       "MASTER_CONNECT_RETRY = 1; START SLAVE")
+
+        def replicating() -> bool:
+            state = self.replication_state(node)
+            return state["io_running"] == "Yes" and state["sql_running"] == "Yes"
+
+        try:
+            wait_until(replicating, timeout, f"{self.label} replicating from {primary}", interval=0.05)
+        except NotReadyError as exc:
+            state = self.replication_state(node)
+            raise ServiceError(f"{exc}: IO {state['io_running']} ({state['last_io_error'] or 'no error'}), "
+                               f"SQL {state['sql_running']} ({state['last_sql_error'] or 'no error'})") from None
+
+    def promote(self, node, timeout: float = 10.0) -> None:
+        """Make this replica the primary: apply what it received, stop replicating, allow writes."""
+        state = self.replication_state(node)
+        if state["role"] == "replica":
+            self.sql(node, "STOP SLAVE IO_THREAD")
+            received = self.replication_state(node)["gtid_io_pos"]
+            if received:
+                waited = self.sql(node, f"SELECT MASTER_GTID_WAIT({_quote(received)}, {timeout:g}) AS r",
+                                  timeout=timeout + 5)
+                if waited[0]["r"] != "0":
+                    raise ServiceError(f"{self.label}: relay log not applied up to {received} within {timeout:g} s")
+        self.sql(node, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF")
+
+    def replication_state(self, node) -> dict:
+        """role (primary | replica | read-only standalone), read_only, GTID positions,
+        replicas_connected; for a replica also master, io_running, sql_running, lag (s or None),
+        last_io_error, last_sql_error, gtid_io_pos."""
+        own = self.sql(node, "SELECT @@read_only AS read_only, @@gtid_current_pos AS gtid_current_pos, "
+                             "@@gtid_slave_pos AS gtid_slave_pos, @@gtid_binlog_pos AS gtid_binlog_pos, "
+                             "(SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                             " WHERE COMMAND LIKE 'Binlog Dump%') AS replicas_connected")[0]
+        state = {
+            "read_only": own["read_only"] == "1",
+            "gtid_current_pos": own["gtid_current_pos"],
+            "gtid_slave_pos": own["gtid_slave_pos"],
+            "gtid_binlog_pos": own["gtid_binlog_pos"],
+            "replicas_connected": int(own["replicas_connected"]),
+        }
+        replica = self.sql(node, "SHOW SLAVE STATUS")
+        if not replica:
+            state["role"] = "read-only standalone" if state["read_only"] else "primary"
+            return state
+        row = replica[0]
+        lag = row["Seconds_Behind_Master"]
+        state.update(
+            role="replica",
+            master_host=row["Master_Host"],
+            master=self._server_at(row["Master_Host"]),
+            io_running=row["Slave_IO_Running"],
+            sql_running=row["Slave_SQL_Running"],
+            lag=None if lag == "NULL" else int(lag),
+            last_io_error=row["Last_IO_Error"],
+            last_sql_error=row["Last_SQL_Error"],
+            gtid_io_pos=row["Gtid_IO_Pos"],
+        )
+        return state
+
+    def _server_at(self, ip: str) -> str:
+        for server in self.site.servers:
+            if self.site.backend_ip(server) == ip:
+                return server
+        return ip
+
+    def status(self, node) -> str:
+        try:
+            state = self.replication_state(node)
+        except ServiceError as exc:
+            return f"not answering ({exc})"
+        if state["role"] != "replica":
+            return f"{state['role']}, {state['replicas_connected']} replicas connected"
+        lag = "unknown" if state["lag"] is None else f"{state['lag']}s"
+        io, sql = _running(state["io_running"]), _running(state["sql_running"])
+        threads = f"IO/SQL {io}" if io == sql else f"IO {io}, SQL {sql}"
+        text = f"replica of {state['master']}, {threads}, lag {lag}"
+        error = state["last_io_error"] or state["last_sql_error"]
+        return f"{text}, error: {error}" if error else text
+
+
+def _running(value: str) -> str:
+    return {"Yes": "running", "No": "stopped"}.get(value, value.lower())

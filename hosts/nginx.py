@@ -1,0 +1,78 @@
+"""nginx on every server: terminates TLS with the run's certificate and proxies to the app.
+
+    lb1/lb2 ── TLS (CA-verified, SNI www.hatestbed.test) ──▶ nginx <backend IP>:<ports.https>
+                                                              │ X-Forwarded-For, X-Forwarded-Proto
+                                                              ▼
+                                                  gunicorn 127.0.0.1:<ports.app> (X-Served-By back)
+
+One foreground master (`daemon off`, its pid recorded by the manager) and one worker. Every path
+nginx would otherwise take from its compiled-in defaults (pid, error log, the five temp dirs) is
+set per host: all Mininet hosts share one filesystem. The start-up error log is given with -e,
+so not even `nginx -t` touches /var/log/nginx.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hosts.daemon import Daemon, render
+from hosts.site import HEALTH_PATH, SERVED_BY_HEADER
+from topo import command
+
+class Nginx(Daemon):
+    name = "nginx"
+    binary = "nginx"
+    package = "nginx-light"
+    stage = 3
+    ready_timeout = 10.0
+
+    @property
+    def config_path(self) -> Path:
+        return self.conf_path("nginx.conf")
+
+    @property
+    def temp_dir(self) -> Path:
+        return self.site.data(self.host, "nginx")
+
+    @property
+    def access_log(self) -> Path:
+        return self.site.log(self.host, "nginx-access")
+
+    # -- pure -------------------------------------------------------------------------------------
+    def files(self) -> dict[Path, str]:
+        site, ports = self.site, self.site.services.ports
+        return {self.config_path: render(
+            "nginx.conf.j2", host=self.host, pidfile=site.pidfile(self.host, self.name),
+            error_log=self.log_path, access_log=self.access_log, temp=self.temp_dir,
+            app_port=ports.app, address=site.backend_ip(self.host), https_port=ports.https,
+            server_name=site.services.server_name, cert=site.tls_cert(self.host), key=site.tls_key(self.host),
+            served_by=SERVED_BY_HEADER)}
+
+    def _argv(self) -> list[str]:
+        # -p: relative paths (none are used) resolve per host, not under /usr/share/nginx.
+        return ["nginx", "-e", str(self.log_path), "-p", f"{self.temp_dir}/", "-c", str(self.config_path)]
+
+    def check_command(self) -> list[str]:
+        # nginx -t creates the temp dirs itself but not their parent, and the check runs before
+        # prepare(): make the parent first.
+        return ["sh", "-c", f'mkdir -p "$0" && exec "$@"', str(self.temp_dir), *self._argv(), "-t", "-q"]
+
+    def command(self) -> list[str]:
+        return self._argv()
+
+    # -- live -------------------------------------------------------------------------------------
+    def prepare(self, node) -> None:
+        self.temp_dir.mkdir(parents=True, exist_ok=True)  # nginx makes the five temp dirs in it
+
+    def url(self, path: str = HEALTH_PATH) -> str:
+        return f"https://{self.site.services.server_name}:{self.site.services.ports.https}{path}"
+
+    def curl_args(self) -> list[str]:
+        """curl options that reach this server by name and verify it with the run's CA (never -k)."""
+        https = self.site.services.ports.https
+        return ["--cacert", str(self.site.tls_ca),
+                "--resolve", f"{self.site.services.server_name}:{https}:{self.site.backend_ip(self.host)}"]
+
+    def is_ready(self, node) -> bool:
+        return command.run(["curl", "-sf", "-o", "/dev/null", "--max-time", "2", *self.curl_args(), self.url()],
+                           node, check=False, timeout=5).ok

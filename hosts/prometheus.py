@@ -1,0 +1,171 @@
+"""Prometheus on the monitor host: scrapes every exporter of every host, evaluates the alert rules.
+
+    monitor:9090 (Prometheus, 1 s scrapes, TSDB in <run>/data/monitor/prometheus/)
+      ├─ job node      node_exporter  on lbs (back leg), servers, monitor   :9100 /metrics
+      ├─ job mysqld    mysqld_exporter on servers                           :9104 /metrics
+      ├─ job haproxy   HAProxy's built-in exporter on lbs (back leg)        :8404 /metrics
+      └─ job prometheus itself                                              :9090 /metrics
+    every target is labelled instance=<host>, role=<role>; rules: <conf>/monitor/prometheus-rules.yml
+
+All scrapes go over the back-end network (the monitor has no leg on the internet side).
+Helpers for tests and experiments run curl inside a host (the root namespace cannot reach the
+emulated network): http_get(), Prometheus.targets_up(), .wait_targets_up(), .query(), .alerts().
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+from hosts.daemon import Daemon, ServiceError, render
+from hosts.haproxy import BACKEND
+from topo import command
+from topo.wait import NotReadyError, wait_until
+
+SCRAPE_INTERVAL = "1s"
+SCRAPE_TIMEOUT = "1s"
+# First scrape of every target: up to 5 s of target discovery + one scrape interval + margin.
+TARGETS_TIMEOUT = 15.0
+
+
+def http_get(node, url: str, timeout: float = 2.0) -> tuple[int, str]:
+    """(HTTP status, body) of a GET from inside `node`; status 0 when nothing answered."""
+    result = command.run(["curl", "-sS", "-m", f"{timeout:g}", "-o", "-", "-w", "\n%{http_code}", url],
+                         node, check=False, timeout=timeout + 5)
+    body, _, code = result.stdout.rpartition("\n")
+    return (int(code) if code.isdigit() else 0), body
+
+
+class Prometheus(Daemon):
+    name = "prometheus"
+    binary = "prometheus"
+    package = "prometheus"
+    stage = 6
+    ready_timeout = 30.0
+
+    @property
+    def config_path(self) -> Path:
+        return self.conf_path("prometheus.yml")
+
+    @property
+    def rules_path(self) -> Path:
+        return self.conf_path("prometheus-rules.yml")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.site.data(self.host, self.name)
+
+    @property
+    def address(self) -> str:
+        return f"{self.site.backend_ip(self.host)}:{self.site.services.ports.prometheus}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    # -- pure -------------------------------------------------------------------------------------
+    def jobs(self) -> list[dict]:
+        """Scrape jobs: {name, path, targets: [{host, role, address}]}, every exporter of the site."""
+        site, ports = self.site, self.site.services.ports
+
+        def targets(hosts, port):
+            return [{"host": h, "role": site.topology.hosts[h].role, "address": f"{site.backend_ip(h)}:{port}"}
+                    for h in hosts]
+
+        jobs = [
+            {"name": "node", "path": "/metrics",
+             "targets": targets(site.lbs + site.servers + site.monitors, ports.node_exporter)},
+            {"name": "mysqld", "path": "/metrics", "targets": targets(site.servers, ports.mysqld_exporter)},
+            {"name": "haproxy", "path": "/metrics", "targets": targets(site.lbs, ports.haproxy_metrics)},
+            {"name": "prometheus", "path": "/metrics", "targets": targets([self.host], ports.prometheus)},
+        ]
+        return [job for job in jobs if job["targets"]]  # e.g. a topology without load balancers
+
+    def files(self) -> dict[Path, str]:
+        site = self.site
+        config = render("prometheus.yml.j2", host=self.host, topology_name=site.topology.name,
+                        scrape_interval=SCRAPE_INTERVAL, scrape_timeout=SCRAPE_TIMEOUT,
+                        rules_path=self.rules_path, jobs=self.jobs())
+        rules = render("prometheus-rules.yml.j2", vip=site.vip, backend=BACKEND,
+                       lbs_regex="|".join(site.lbs), scrape_interval=SCRAPE_INTERVAL,
+                       for_short="3s", change_window="1m")
+        return {self.config_path: config, self.rules_path: rules}
+
+    def check_command(self) -> list[str]:
+        # Checks the configuration and every rule file it names.
+        return ["promtool", "check", "config", str(self.config_path)]
+
+    def command(self) -> list[str]:
+        return ["prometheus",
+                f"--config.file={self.config_path}",
+                f"--storage.tsdb.path={self.data_dir}",
+                "--storage.tsdb.retention.time=1d",
+                f"--web.listen-address={self.address}",
+                "--log.level=warn"]
+
+    # -- live -------------------------------------------------------------------------------------
+    def prepare(self, node) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def is_ready(self, node) -> bool:
+        code, _ = http_get(node, f"{self.url}/-/ready", timeout=1.0)
+        return code == 200
+
+    def wait_targets_up(self, node, timeout: float = TARGETS_TIMEOUT) -> tuple[int, int]:
+        """Wait until every target has been scraped and is up; raise naming the ones that are not.
+
+        Not part of is_ready: Prometheus 2.42 hands static targets to its scrape loops only
+        every 5 s (discovery manager), so the first scrapes come ~5-6 s after start. Call this
+        where monitoring must be complete (smoke checks, tests), not on every start.
+        """
+        def all_up():
+            targets = self.targets(node)
+            return bool(targets) and all(t["health"] == "up" for t in targets)
+
+        try:
+            wait_until(all_up, timeout, "every Prometheus target up")
+        except NotReadyError:
+            down = [f"{t['job']}/{t['instance']} ({t['health']}: {t['lastError'] or 'not scraped yet'})"
+                    for t in self.targets(node) if t["health"] != "up"]
+            raise ServiceError(f"{self.label}: targets not up within {timeout:g} s: "
+                               f"{', '.join(down) or 'no targets yet'}") from None
+        return self.targets_up(node)
+
+    def api(self, node, path: str) -> dict:
+        code, body = http_get(node, f"{self.url}{path}", timeout=5.0)
+        if code != 200:
+            raise ServiceError(f"{self.label}: GET {path} answered {code or 'nothing'}: {body[:200]}")
+        reply = json.loads(body)
+        if reply.get("status") != "success":
+            raise ServiceError(f"{self.label}: GET {path}: {reply.get('error', reply)}")
+        return reply["data"]
+
+    def targets(self, node) -> list[dict]:
+        """Active targets: {job, instance, health ("up"/"down"/"unknown"), lastError}."""
+        data = self.api(node, "/api/v1/targets?state=active")
+        return [{"job": t["labels"].get("job"), "instance": t["labels"].get("instance"),
+                 "health": t["health"], "lastError": t.get("lastError", "")}
+                for t in data["activeTargets"]]
+
+    def targets_up(self, node) -> tuple[int, int]:
+        """(targets up, targets in total)."""
+        targets = self.targets(node)
+        return sum(t["health"] == "up" for t in targets), len(targets)
+
+    def query(self, node, promql: str) -> list[dict]:
+        """An instant query's result vector: [{"metric": {...}, "value": [time, "value"]}]."""
+        return self.api(node, f"/api/v1/query?query={quote(promql)}")["result"]
+
+    def alerts(self, node) -> list[dict]:
+        """Pending and firing alerts: [{"labels": {...}, "state": ..., "activeAt": ...}]."""
+        return self.api(node, "/api/v1/alerts")["alerts"]
+
+    def status(self, node) -> str:
+        try:
+            up, total = self.targets_up(node)
+        except (ServiceError, ValueError, KeyError) as exc:
+            return f"not answering ({exc})"
+        if total == 0:
+            return "no targets yet (the first scrapes come ~5 s after start)"
+        return f"{up}/{total} targets up"

@@ -1,0 +1,32 @@
+"""Which daemons run on which role; the one place that decides the site's composition.
+
+    client   firewall
+    lb       firewall, node_exporter, haproxy, keepalived
+    server   firewall, mariadb, app (+ idle-capacity agent), mysqld_exporter, node_exporter, nginx
+    monitor  firewall, node_exporter, prometheus
+"""
+
+from __future__ import annotations
+
+from hosts.app import App
+from hosts.daemon import Daemon
+from hosts.firewall import Firewall
+from hosts.haproxy import HAProxy
+from hosts.keepalived import Keepalived
+from hosts.mariadb import MariaDB
+from hosts.mysqld_exporter import MysqldExporter
+from hosts.nginx import Nginx
+from hosts.node_exporter import NodeExporter
+from hosts.prometheus import Prometheus
+from hosts.site import Site
+
+ROLE_DAEMONS: dict[str, list[type[Daemon]]] = {
+    "client": [Firewall],
+    "lb": [Firewall, NodeExporter, HAProxy, Keepalived],
+    "server": [Firewall, MariaDB, App, MysqldExporter, NodeExporter, Nginx],
+    "monitor": [Firewall, NodeExporter, Prometheus],
+}
+
+
+def daemons_for(site: Site) -> list[Daemon]:
+    return [cls(site, name) for name, host in site.topology.hosts.items() for cls in ROLE_DAEMONS[host.role]]

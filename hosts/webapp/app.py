@@ -1,0 +1,166 @@
+"""The testbed's web application: plain WSGI, run by gunicorn on every server (see hosts/app.py).
+
+    GET  /         200 "<host>"                          no database: for load-distribution tests
+    GET  /health   200 "ok" if the LOCAL MariaDB answers, else 503
+    GET  /read     200 {"server", "rows", "last_id"}      from the LOCAL database (a replica may lag)
+    POST /write    201 {"server", "id", "primary"}        INSERT on the CURRENT primary, body as payload
+    every response carries  X-Served-By: <host>
+
+    nginx :443 ──▶ gunicorn 127.0.0.1:8000 ──▶ /read, /health: local mariadbd (unix socket)
+                                           └──▶ /write: the primary named in HATESTBED_APP_CONFIG (TCP)
+
+Settings come from the environment (the App daemon sets them through gunicorn's raw_env):
+    HATESTBED_HOST          this server's name
+    HATESTBED_DB_SOCKET     the local MariaDB's unix socket
+    HATESTBED_DB_NAME, HATESTBED_DB_USER, HATESTBED_DB_PASSWORD
+    HATESTBED_APP_CONFIG    a JSON file {"primary": {"host", "address", "port"}}, read on every
+                            write: a promotion rewrites it and the next write goes to the new primary
+
+This module imports only the standard library and PyMySQL: gunicorn workers stay small.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+
+TABLE = "entries"
+# The app's table; hosts/mariadb.py creates it in the cached template datadir.
+SCHEMA = f"""
+CREATE TABLE {TABLE} (
+    id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    written_by VARCHAR(32) NOT NULL,
+    payload VARCHAR(255) NOT NULL DEFAULT '',
+    created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE=InnoDB
+"""
+SERVED_BY_HEADER = "X-Served-By"  # = hosts.site.SERVED_BY_HEADER (not imported: keeps workers light)
+MAX_BODY = 4096
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str
+    db_socket: str
+    db_name: str
+    db_user: str
+    db_password: str
+    config_path: Path
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> Settings:
+        try:
+            return cls(host=env["HATESTBED_HOST"], db_socket=env["HATESTBED_DB_SOCKET"],
+                       db_name=env["HATESTBED_DB_NAME"], db_user=env["HATESTBED_DB_USER"],
+                       db_password=env["HATESTBED_DB_PASSWORD"], config_path=Path(env["HATESTBED_APP_CONFIG"]))
+        except KeyError as exc:
+            raise RuntimeError(f"the app needs the environment variable {exc.args[0]}") from None
+
+
+class Database:
+    """The app's three database operations; a fresh connection per request (failover-friendly)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def primary(self) -> dict:
+        return json.loads(self.settings.config_path.read_text())["primary"]
+
+    def _connect(self, **where):
+        import pymysql
+
+        s = self.settings
+        return pymysql.connect(user=s.db_user, password=s.db_password, database=s.db_name,
+                               autocommit=True, **where)
+
+    def _local(self):
+        return self._connect(unix_socket=self.settings.db_socket, connect_timeout=1, read_timeout=2, write_timeout=2)
+
+    def ping(self) -> None:
+        with self._local() as conn, conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+
+    def read(self) -> tuple[int, int]:
+        """(row count, last id) of the local copy."""
+        with self._local() as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM {TABLE}")
+            rows, last_id = cur.fetchone()
+            return int(rows), int(last_id)
+
+    def write(self, payload: str) -> tuple[int, str]:
+        """Insert a row on the current primary; (new id, primary host)."""
+        primary = self.primary()
+        with self._connect(host=primary["address"], port=int(primary["port"]), connect_timeout=2,
+                           read_timeout=5, write_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute(f"INSERT INTO {TABLE} (written_by, payload) VALUES (%s, %s)",
+                        (self.settings.host, payload[:255]))
+            return int(cur.lastrowid), primary["host"]
+
+
+class WebApp:
+    """The WSGI callable; `db` is anything with ping(), read() and write(payload) (tests use a stub)."""
+
+    def __init__(self, host: str, db):
+        self.host = host
+        self.db = db
+
+    def __call__(self, environ, start_response):
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
+        routes = {"/": ("GET", self.index), "/health": ("GET", self.health),
+                  "/read": ("GET", self.read), "/write": ("POST", self.write)}
+        if path not in routes:
+            status, body, ctype = HTTPStatus.NOT_FOUND, "not found\n", "text/plain"
+        elif method != routes[path][0] and not (method == "HEAD" and routes[path][0] == "GET"):
+            status, body, ctype = HTTPStatus.METHOD_NOT_ALLOWED, f"use {routes[path][0]}\n", "text/plain"
+        else:
+            try:
+                status, body, ctype = routes[path][1](environ)
+            except Exception as exc:  # the database is down or unreachable: say so, stay up
+                status, ctype = HTTPStatus.SERVICE_UNAVAILABLE, "application/json"
+                body = json.dumps({"server": self.host, "error": f"{type(exc).__name__}: {exc}"}) + "\n"
+        data = body.encode()
+        headers = [("Content-Type", ctype), ("Content-Length", str(len(data))), (SERVED_BY_HEADER, self.host)]
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            headers.append(("Allow", routes[path][0]))
+        start_response(f"{status.value} {status.phrase}", headers)
+        return [b""] if method == "HEAD" else [data]
+
+    def index(self, environ):
+        return HTTPStatus.OK, f"{self.host}\n", "text/plain"
+
+    def health(self, environ):
+        self.db.ping()
+        return HTTPStatus.OK, "ok\n", "text/plain"
+
+    def read(self, environ):
+        rows, last_id = self.db.read()
+        return HTTPStatus.OK, _json({"server": self.host, "rows": rows, "last_id": last_id}), "application/json"
+
+    def write(self, environ):
+        try:
+            length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
+        except ValueError:
+            length = 0
+        payload = environ["wsgi.input"].read(length).decode("utf-8", "replace") if length else ""
+        new_id, primary = self.db.write(payload)
+        return HTTPStatus.CREATED, _json({"server": self.host, "id": new_id, "primary": primary}), "application/json"
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value) + "\n"
+
+
+_app: WebApp | None = None
+
+
+def application(environ, start_response):
+    """gunicorn's entry point: built from the environment on first use (importing needs none)."""
+    global _app
+    if _app is None:
+        settings = Settings.from_env()
+        _app = WebApp(settings.host, Database(settings))
+    return _app(environ, start_response)

@@ -1,0 +1,160 @@
+"""The whole design running for real: HTTPS through the VIP, round robin, backup server, VIP
+failover on a dead HAProxy, replication of writes, firewall exposure, TLS-only back end, monitoring.
+
+One testbed for the module; tests that break something restore it before they end.
+"""
+
+import json
+import os
+import re
+import signal
+
+import pytest
+
+from hosts.client import https_request
+from topo import command
+from topo.model import load_topology
+from topo.status import service_checks, vip_holders
+from topo.testbed import Testbed
+from topo.wait import wait_until
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def testbed(tmp_path_factory):
+    testbed = Testbed(load_topology(), run_root=tmp_path_factory.mktemp("runs"))
+    testbed.preflight()
+    try:
+        testbed.start()
+        yield testbed
+    finally:
+        testbed.stop()
+
+
+def served_by(testbed, count, client="client1"):
+    node = testbed.net[client]
+    return [https_request(node, testbed.site, "/").served_by for _ in range(count)]
+
+
+def haproxy_agrees(testbed, expected: dict[str, str]) -> bool:
+    for lb in testbed.site.lbs:
+        states = testbed.services.find(lb, "haproxy").server_states(testbed.net[lb])
+        if any(states.get(server) != state for server, state in expected.items()):
+            return False
+    return True
+
+
+def test_every_daemon_ready_and_https_through_the_vip_verifies(testbed):
+    failing = [c for c in service_checks(testbed) if not c.ok]
+    assert not failing
+    response = https_request(testbed.net["client1"], testbed.site, "/")
+    assert response.ok and response.served_by in ("server1", "server2")
+
+
+def test_round_robin_alternates_active_servers_and_skips_the_backup(testbed):
+    sequence = served_by(testbed, 20)
+    assert set(sequence) == {"server1", "server2"}
+    assert all(a != b for a, b in zip(sequence, sequence[1:])), sequence
+
+
+def test_backup_server_takes_traffic_only_when_both_actives_are_down(testbed):
+    manager = testbed.services
+    actives = [manager.find(s, "nginx") for s in ("server1", "server2")]
+    try:
+        for nginx in actives:
+            manager.stop_daemon(nginx)
+        wait_until(lambda: haproxy_agrees(testbed, {"server1": "DOWN", "server2": "DOWN"}), 10,
+                   "HAProxy marking server1 and server2 DOWN")
+        assert set(served_by(testbed, 6)) == {"server3"}
+    finally:
+        for nginx in actives:
+            manager.restart_daemon(nginx, testbed.net, testbed.run_dir)
+        wait_until(lambda: haproxy_agrees(testbed, {"server1": "UP", "server2": "UP"}), 10,
+                   "HAProxy marking server1 and server2 UP again")
+    assert "server3" not in served_by(testbed, 6)
+
+
+def test_dead_haproxy_on_the_vip_holder_moves_the_vip(testbed):
+    manager = testbed.services
+    [holder] = vip_holders(testbed)
+    haproxy = manager.find(holder, "haproxy")
+    os.kill(manager.pid(haproxy), signal.SIGKILL)
+    try:
+        wait_until(lambda: vip_holders(testbed) not in ([], [holder]), 5, "the VIP moving off " + holder)
+        [survivor] = vip_holders(testbed)
+        assert survivor != holder
+        wait_until(lambda: https_request(testbed.net["client1"], testbed.site, "/").ok, 5,
+                   "HTTPS through the VIP after failover")
+        events = [json.loads(line) for line in testbed.site.vrrp_events.read_text().splitlines()]
+        assert any(e["host"] == survivor and e["state"] == "MASTER" for e in events)
+    finally:
+        manager.restart_daemon(haproxy, testbed.net, testbed.run_dir)
+
+
+def test_a_write_through_the_app_reaches_every_replica(testbed):
+    site = testbed.site
+    response = https_request(testbed.net["client1"], site, "/write", method="POST")
+    assert response.ok, response
+    new_id = json.loads(response.body)["id"]
+    for replica in [s for s in site.servers if s != site.primary_db]:
+        def seen():
+            read = https_request(testbed.net[site.lbs[0]], site, "/read", address=site.backend_ip(replica))
+            return read.ok and json.loads(read.body)["last_id"] >= new_id
+        wait_until(seen, 5, f"write {new_id} replicated to {replica}")
+
+
+def open_ports(testbed, source, target, ports="1-10000"):
+    out = command.check_output(["nmap", "-n", "-Pn", "-sS", "-T5", "--max-retries", "1",
+                                "--host-timeout", "60s", "-p", ports, "-oG", "-", target],
+                               testbed.net[source], timeout=120)
+    found = re.findall(r"(\d+)/open/tcp", out)
+    return {int(p) for p in found}
+
+
+def test_internet_side_sees_only_the_web_ports_of_the_vip(testbed):
+    site = testbed.site
+    ports = site.services.ports
+    assert open_ports(testbed, "client1", site.vip) == {ports.http, ports.https}
+    for lb in site.lbs:  # the balancers' own front addresses expose nothing
+        assert open_ports(testbed, "client1", site.ip(lb, site.vip_network)) == set()
+
+
+def test_service_ports_are_reachable_only_from_where_the_policy_says(testbed):
+    site = testbed.site
+    ports = site.services.ports
+    server1 = site.backend_ip("server1")
+    assert open_ports(testbed, "server2", server1, str(ports.mariadb)) == {ports.mariadb}
+    assert open_ports(testbed, "lb1", server1, str(ports.mariadb)) == set()
+    assert open_ports(testbed, "monitor", server1, str(ports.mariadb)) == set()
+    assert open_ports(testbed, "lb1", server1) == {ports.https, ports.agent}
+    assert open_ports(testbed, "monitor", server1) == {ports.node_exporter, ports.mysqld_exporter}
+
+
+def test_load_balancer_to_server_traffic_is_tls_only(testbed):
+    site = testbed.site
+    node = testbed.net["server1"]
+    intf = site.interface("server1", site.backend_network)
+    capture = node.popen(["tcpdump", "--immediate-mode", "-l", "-i", intf, "-n", "-A", "-s", "0", "-c", "400",
+                          "tcp", "port", str(site.services.ports.https)],
+                         text=True)
+    while "listening on" not in capture.stderr.readline():  # tcpdump is capturing from here on
+        assert capture.poll() is None, "tcpdump exited"
+    responses = served_by(testbed, 10)
+    assert "server1" in responses
+    capture.send_signal(signal.SIGINT)
+    out, _ = capture.communicate(timeout=10)
+    assert "Flags [P.]" in out  # data was captured
+    for plaintext in ("GET / HTTP", "HTTP/1.1 200", "X-Served-By"):
+        assert plaintext not in out
+
+
+def test_prometheus_sees_every_target_up(testbed):
+    [monitor] = testbed.site.monitors
+    prometheus = testbed.services.find(monitor, "prometheus")
+
+    def all_up():
+        up, total = prometheus.targets_up(testbed.net[monitor])
+        return total > 0 and up == total
+
+    wait_until(all_up, 15, "every Prometheus target up")

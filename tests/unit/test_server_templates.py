@@ -1,0 +1,310 @@
+"""The server tier without root: MariaDB, gunicorn and nginx configs rendered from the default
+model, the run's TLS, the idle-capacity agent, and the WSGI app's routing with a stub database."""
+
+import io
+import ipaddress
+import json
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from hosts.app import App
+from hosts.mariadb import MariaDB, bootstrap_sql
+from hosts.nginx import Nginx
+from hosts.site import DB_USERS, SERVED_BY_HEADER, Site
+from hosts.tls import create_site_tls
+from hosts.webapp.app import Settings, WebApp
+from hosts.webapp.capacity import Agent, BusyBoard, agent_reply
+from topo.model import DEFAULT_TOPOLOGY, load_topology, parse_topology
+from topo.plan import plan_network
+
+RUN = Path("/tmp/x")
+
+
+@pytest.fixture(scope="module")
+def site():
+    return Site(plan_network(load_topology()), RUN)
+
+
+def cnf(site, host) -> dict[str, str]:
+    """my.cnf as {option: value} ("" for a bare flag)."""
+    text = MariaDB(site, host).files()[MariaDB(site, host).cnf]
+    options = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("["):
+            key, _, value = line.partition("=")
+            options[key.strip()] = value.strip()
+    return options
+
+
+# -- MariaDB ---------------------------------------------------------------------------------------
+def test_server_ids_are_unique_and_paths_per_host(site):
+    configs = [cnf(site, s) for s in site.servers]
+    assert len({c["server_id"] for c in configs}) == len(site.servers)
+    for key in ("datadir", "socket", "pid-file"):
+        assert len({c[key] for c in configs}) == len(site.servers), key
+    assert all(c[key].startswith(str(RUN)) for c in configs for key in ("datadir", "socket", "pid-file"))
+
+
+def test_only_replicas_are_read_only_and_every_server_logs_binlog(site):
+    assert site.primary_db == "server1"
+    for server in site.servers:
+        options = cnf(site, server)
+        assert ("read_only" in options) == (server != site.primary_db)
+        assert options["log_bin"] and options["log_slave_updates"] == "ON"
+        assert options["bind-address"] == site.backend_ip(server)
+        assert options["port"] == "3306"
+        assert "skip-name-resolve" in options
+        assert options["innodb_buffer_pool_size"] == f"{site.services.mariadb.buffer_pool_mb}M"
+
+
+def test_primary_follows_the_model():
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["services"] = {"mariadb": {"primary": "server2", "buffer_pool_mb": 16}}
+    other = Site(plan_network(parse_topology(data)), RUN)
+    assert "read_only" not in cnf(other, "server2") and "read_only" in cnf(other, "server1")
+    assert cnf(other, "server3")["innodb_buffer_pool_size"] == "16M"
+
+
+def test_bootstrap_accounts_and_grants(site):
+    sql = bootstrap_sql(site)
+    network = "'10.0.2.0/255.255.255.0'"
+    assert f"GRANT SELECT, INSERT, UPDATE ON hatestbed.* TO 'app'@{network};" in sql
+    assert f"GRANT REPLICATION SLAVE ON *.* TO 'repl'@{network};" in sql
+    assert "TO 'exporter'@'localhost'" in sql and f"'exporter'@{network}" not in sql
+    assert DB_USERS["repl"] in sql
+    assert "CREATE TABLE entries" in sql
+
+
+def test_mariadb_status_texts(site):
+    db = MariaDB(site, "server2")
+    answers = {
+        "SELECT @@read_only": [{"read_only": "1", "gtid_current_pos": "0-1-5", "gtid_slave_pos": "0-1-5",
+                                "gtid_binlog_pos": "0-1-5", "replicas_connected": "0"}],
+        "SHOW SLAVE STATUS": [{"Master_Host": "10.0.2.12", "Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes",
+                               "Seconds_Behind_Master": "0", "Last_IO_Error": "", "Last_SQL_Error": "",
+                               "Gtid_IO_Pos": "0-1-5"}],
+    }
+    db.sql = lambda node, statement, timeout=10: next(v for k, v in answers.items() if statement.startswith(k))
+    assert db.status(None) == "replica of server1, IO/SQL running, lag 0s"
+    answers["SHOW SLAVE STATUS"][0].update(Slave_IO_Running="Connecting", Seconds_Behind_Master="NULL")
+    assert db.status(None) == "replica of server1, IO connecting, SQL running, lag unknown"
+    answers["SHOW SLAVE STATUS"] = []
+    answers["SELECT @@read_only"][0].update(read_only="0", replicas_connected="2")
+    assert db.status(None) == "primary, 2 replicas connected"
+
+
+# -- gunicorn --------------------------------------------------------------------------------------
+def gunicorn_settings(site, host) -> dict:
+    app = App(site, host)
+    namespace = {}
+    exec(compile(app.files()[app.config_path], "gunicorn.conf.py", "exec"), namespace)
+    return namespace
+
+
+def test_gunicorn_config_is_python_with_the_model_settings(site):
+    settings = gunicorn_settings(site, "server2")
+    assert settings["bind"] == ["127.0.0.1:8000"]
+    assert settings["workers"] == site.services.app.workers == 4
+    assert settings["worker_class"] == "sync"
+    assert settings["wsgi_app"] == "hosts.webapp.app:application"
+    assert settings["pidfile"] == str(site.pidfile("server2", "app"))
+    env = dict(item.split("=", 1) for item in settings["raw_env"])
+    assert env["HATESTBED_HOST"] == "server2"
+    assert env["HATESTBED_DB_SOCKET"] == str(site.sock("server2", "mariadb"))
+    assert Settings.from_env(env).config_path == App(site, "server2").primary_file
+    for hook in ("when_ready", "pre_fork", "post_fork", "pre_request", "post_request", "child_exit"):
+        assert callable(settings[hook])
+    text = App(site, "server2").files()[App(site, "server2").config_path]
+    assert "agent.start('10.0.2.13', 9999)" in text
+
+
+def test_hooks_count_requests_but_not_health_checks(site):
+    settings = gunicorn_settings(site, "server1")
+    board = settings["board"]
+
+    class Worker:
+        slot = 2
+
+    class Request:
+        path = "/read"
+
+    settings["pre_request"](Worker, Request)
+    assert board.busy() == 1
+    settings["post_request"](Worker, Request, {}, None)
+    assert board.busy() == 0
+    Request.path = "/health"
+    settings["pre_request"](Worker, Request)
+    assert board.busy() == 0
+
+
+def test_worker_count_follows_the_model():
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["services"] = {"app": {"workers": 7}}
+    other = Site(plan_network(parse_topology(data)), RUN)
+    assert gunicorn_settings(other, "server1")["workers"] == 7
+
+
+def test_primary_file_and_set_primary(tmp_path):
+    other = Site(plan_network(load_topology()), tmp_path)
+    app = App(other, "server3")
+    app.primary_file.parent.mkdir(parents=True)
+    app.primary_file.write_text(app.files()[app.primary_file])
+    assert json.loads(app.primary_file.read_text())["primary"] == {"host": "server1", "address": "10.0.2.12", "port": 3306}
+    app.set_primary("server2")
+    assert json.loads(app.primary_file.read_text())["primary"]["address"] == "10.0.2.13"
+    assert list(app.primary_file.parent.iterdir()) == [app.primary_file]
+
+
+def test_app_program_is_found_by_preflight():
+    import shutil
+    assert shutil.which(App.binary) == sys.executable
+
+
+# -- nginx -----------------------------------------------------------------------------------------
+def test_nginx_tls_upstream_and_per_host_paths(site):
+    temp_paths = set()
+    for server in site.servers:
+        nginx = Nginx(site, server)
+        text = nginx.files()[nginx.config_path]
+        assert "daemon off;" in text and "master_process on;" in text
+        assert f"listen {site.backend_ip(server)}:443 ssl;" in text
+        assert f"ssl_certificate {site.tls_cert(server)};" in text
+        assert f"ssl_certificate_key {site.tls_key(server)};" in text
+        assert "server 127.0.0.1:8000;" in text and "proxy_pass http://app;" in text
+        assert "X-Forwarded-For $proxy_add_x_forwarded_for" in text
+        assert f"pid {site.pidfile(server, 'nginx')};" in text
+        temps = re.findall(r"^\s*(\w+_temp_path) (\S+);", text, re.M)
+        assert {name for name, _ in temps} == {f"{k}_temp_path" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+        assert all(path.startswith(str(nginx.temp_dir)) for _, path in temps)
+        temp_paths |= {path for _, path in temps}
+        assert nginx.check_command()[-2:] == ["-t", "-q"] and str(nginx.config_path) in nginx.check_command()
+    assert len(temp_paths) == 5 * len(site.servers)
+
+
+def test_nginx_readiness_verifies_with_the_ca(site):
+    args = Nginx(site, "server1").curl_args()
+    assert "-k" not in args and "--insecure" not in args
+    assert args == ["--cacert", str(site.tls_ca), "--resolve", "www.hatestbed.test:443:10.0.2.12"]
+
+
+# -- TLS -------------------------------------------------------------------------------------------
+def test_certificates_carry_the_sans_and_verify_against_the_ca(tmp_path):
+    site = Site(plan_network(load_topology()), tmp_path)
+    create_site_tls(site)
+    ca = x509.load_pem_x509_certificate(site.tls_ca.read_bytes())
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    for server in site.servers:
+        cert = x509.load_pem_x509_certificate(site.tls_cert(server).read_bytes())
+        cert.verify_directly_issued_by(ca)  # raises if not signed by the run's CA
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert set(sans.get_values_for_type(x509.DNSName)) == {"www.hatestbed.test", server}
+        assert set(sans.get_values_for_type(x509.IPAddress)) == {
+            ipaddress.ip_address(site.vip), ipaddress.ip_address(site.backend_ip(server))}
+        assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+        assert site.tls_key(server).stat().st_mode & 0o777 == 0o600
+    assert (site.tls_dir / "ca.key").stat().st_mode & 0o777 == 0o600
+
+
+# -- idle-capacity agent ---------------------------------------------------------------------------
+def test_agent_reply_is_the_share_of_free_workers_never_zero():
+    assert agent_reply(0, 4) == "100%\n"
+    assert agent_reply(1, 4) == "75%\n"
+    assert agent_reply(3, 4) == "25%\n"
+    assert agent_reply(4, 4) == "1%\n"
+    assert agent_reply(2, 3) == "33%\n"
+
+
+def test_busy_board_is_shared_across_fork_and_slots_are_reused():
+    board = BusyBoard()
+    pid = os.fork()
+    if pid == 0:  # the "worker"
+        board.set(3, True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert board.busy() == 1
+    board.set(3, False)
+    assert board.busy() == 0
+    assert BusyBoard.free_slot({0, 1, 3}) == 2
+
+
+def test_agent_answers_over_tcp():
+    board = BusyBoard()
+    agent = Agent(board, workers=4)
+    agent.start("127.0.0.1", 0)
+    port = agent.sock.getsockname()[1]
+    board.set(0, True)
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        assert conn.recv(16) == b"75%\n"
+    agent.sock.close()
+
+
+# -- the WSGI app ----------------------------------------------------------------------------------
+class StubDB:
+    def __init__(self, up=True):
+        self.up = up
+        self.written = []
+
+    def ping(self):
+        if not self.up:
+            raise ConnectionError("local database down")
+
+    def read(self):
+        self.ping()
+        return 3, 42
+
+    def write(self, payload):
+        self.ping()
+        self.written.append(payload)
+        return 43, "server1"
+
+
+def call(app, method, path, body=b""):
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body)}
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    data = b"".join(app(environ, start_response))
+    return int(seen["status"].split()[0]), seen["headers"], data.decode()
+
+
+def test_routes_and_the_served_by_header():
+    db = StubDB()
+    app = WebApp("server2", db)
+    status, headers, body = call(app, "GET", "/health")
+    assert (status, body) == (200, "ok\n") and headers[SERVED_BY_HEADER] == "server2"
+    status, _, body = call(app, "GET", "/read")
+    assert status == 200 and json.loads(body) == {"server": "server2", "rows": 3, "last_id": 42}
+    status, _, body = call(app, "POST", "/write", b"hello")
+    assert status == 201 and json.loads(body) == {"server": "server2", "id": 43, "primary": "server1"}
+    assert db.written == ["hello"]
+    assert call(app, "GET", "/")[2] == "server2\n"
+    status, headers, _ = call(app, "GET", "/write")
+    assert status == 405 and headers["Allow"] == "POST" and headers[SERVED_BY_HEADER] == "server2"
+    status, headers, _ = call(app, "GET", "/nope")
+    assert status == 404 and headers[SERVED_BY_HEADER] == "server2"
+
+
+def test_database_down_is_503_not_a_crash():
+    app = WebApp("server1", StubDB(up=False))
+    for method, path in (("GET", "/health"), ("GET", "/read"), ("POST", "/write")):
+        status, headers, body = call(app, method, path)
+        assert status == 503 and headers[SERVED_BY_HEADER] == "server1"
+        assert "local database down" in json.loads(body)["error"]
+    assert call(app, "GET", "/")[0] == 200  # no database needed
+
+
+def test_settings_name_the_missing_variable():
+    with pytest.raises(RuntimeError, match="HATESTBED_DB_SOCKET"):
+        Settings.from_env({"HATESTBED_HOST": "server1"})
