@@ -9,6 +9,12 @@ messages followed by a barrier. No forwarding decision is taken here.
 Packet-ins come from the table-0 miss entry, whose packets also continue to table 1, so the
 controller never sends packet-outs: it learns the source and installs flows, that is all.
 
+Control-channel requests (partition, heal, status; see ``controllers.control``) arrive from the
+launcher's socket thread through ``control_request()``, which queues an ``EventControl`` on this
+app's event loop, so the Fabric is only ever touched from that one thread.
+``controllers.fabric.control()`` decides; the answer is sent once the barrier after the flow-mods
+comes back from every switch, and the journal gets "partition_installed"/"partition_removed".
+
 Configuration comes from the environment (set by ``controllers.launch``):
   HATESTBED_FABRIC  path of the fabric JSON file (required)
   HATESTBED_EVENTS  path of a JSONL event log to append to (optional)
@@ -19,15 +25,16 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import threading
 import time
 
 from os_ken.base import app_manager
-from os_ken.controller import ofp_event
+from os_ken.controller import event, ofp_event
 from os_ken.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.ofproto import ofproto_v1_3
 
-from controllers.fabric import Fabric, FlowSpec, LinkChange
+from controllers.fabric import Fabric, FabricError, FlowSpec, LinkChange, control
 
 ENV_FABRIC = "HATESTBED_FABRIC"
 ENV_EVENTS = "HATESTBED_EVENTS"
@@ -85,6 +92,15 @@ def flow_mod(dp, f: FlowSpec, command):
         dp, table_id=f.table, command=command, priority=f.priority,
         match=parser.OFPMatch(**f.match), instructions=inst,
         buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
+
+
+class EventControl(event.EventBase):
+    """A control-channel request; ``reply(dict)`` answers it (called once)."""
+
+    def __init__(self, request, reply):
+        super().__init__()
+        self.request = request
+        self.reply = reply
 
 
 _REASONS = {
@@ -222,14 +238,59 @@ class FabricController(app_manager.OSKenApp):
         if out.changed:
             self._push("host_" + out.kind, t, mac=out.mac)
 
+    # ---- control channel ----
+
+    def control_request(self, request, timeout: float = 10.0) -> dict:
+        """Called from another thread (the launcher's socket): queue the request on this app's
+        event loop and wait for its answer."""
+        answers = queue.Queue(maxsize=1)
+
+        def reply(answer: dict) -> None:
+            try:
+                answers.put_nowait(answer)
+            except queue.Full:
+                pass
+
+        self.send_event(self.name, EventControl(request, reply))
+        try:
+            return answers.get(timeout=timeout)
+        except queue.Empty:
+            return {"ok": False, "error": f"no answer from the controller within {timeout:g} s"}
+
+    @set_ev_cls(EventControl)
+    def _control(self, ev):
+        t = time.time()
+        try:
+            outcome = control(self.fabric, ev.request)
+        except FabricError as exc:
+            ev.reply({"ok": False, "error": str(exc)})
+            return
+        if outcome.event is None:
+            ev.reply({**outcome.reply, "t_request": t})
+            return
+
+        def done(t_done: float, lost: list[int]) -> None:
+            fields = dict(outcome.fields, t_request=t)
+            if lost:
+                fields["lost_dpids"] = lost
+            self.event_log.write(outcome.event, t=t_done, **fields)
+            self.logger.info("%s %s", outcome.event, outcome.fields.get("name"))
+            ev.reply({**outcome.reply, "t_request": t, "t_installed": t_done,
+                      "switches": [self.fabric.name_of(d) for d in sorted(self.datapaths)],
+                      "lost_switches": [self.fabric.name_of(d) for d in lost]})
+
+        if not self._push(outcome.event, t, on_done=done, name=outcome.fields.get("name")):
+            done(time.time(), [])  # nothing to send (no switch connected, or no change)
+
     # ---- pushing flows ----
 
-    def _push(self, cause: str, t_cause: float, **details):
+    def _push(self, cause: str, t_cause: float, on_done=None, **details) -> bool:
         """Send Fabric.sync() to the switches: adds (overwrite in place), a barrier, deletes,
-        and a final barrier whose replies mark the batch installed."""
+        and a final barrier whose replies mark the batch installed (then ``on_done(t, lost
+        dpids)`` is called). False if nothing was sent."""
         deltas = self.fabric.sync()
         if not deltas:
-            return
+            return False
         batch_id = next(self._batch_ids)
         pending = set()
         count = 0
@@ -251,15 +312,17 @@ class FabricController(app_manager.OSKenApp):
             count += delta.count
         t_sent = time.time()
         if not pending:
-            return
+            return False
         self._batches[batch_id] = {
             "cause": cause, "t_cause": t_cause, "t_sent": t_sent, "count": count,
             "dpids": sorted(d for d, _ in pending), "pending": pending, "details": details,
+            "on_done": on_done,
         }
         for key in pending:
             self._barriers[key] = batch_id
         self.logger.debug("batch %d (%s): %d flow-mods to %s", batch_id, cause, count,
                           sorted(d for d, _ in pending))
+        return True
 
     @set_ev_cls(ofp_event.EventOFPBarrierReply, MAIN_DISPATCHER)
     def _barrier_reply(self, ev):
@@ -296,6 +359,8 @@ class FabricController(app_manager.OSKenApp):
         self.event_log.write("flows_installed", t=t, **fields)
         self.logger.info("flows installed (%s): %d flow-mods on %s, %.1f ms after the cause",
                          batch["cause"], batch["count"], batch["dpids"], fields["ms_since_cause"])
+        if batch["on_done"] is not None:
+            batch["on_done"](t, batch.get("lost", []))
 
     # ---- diagnostics ----
 

@@ -23,6 +23,18 @@ Pipeline installed on every switch::
                          controller only learns from it)      prio  10 in_port=non-tree ISL -> drop
                                                               (miss: drop)
 
+Partitions (``add_partition``: two groups of host MACs that must not hear each other) add::
+
+    TABLE 0  prio 1000 eth_src=A,eth_dst=B -> drop     TABLE 1  prio 20 in_port=X,eth_src=A,
+             (and B->A; on every switch)                        eth_dst=group/01:00:00:00:00:00
+                                                                -> the flood of X minus the
+                                                                   ports of B's hosts here
+
+so neither unicast nor broadcast/multicast (ARP, VRRP adverts) from one side reaches the other.
+Group frames are filtered where a host of the other side is attached (its learned port): a host
+never learned gets them. ``control()`` turns the controller's control-channel requests
+(``{"op": "partition" | "heal" | "status", ...}``) into these calls.
+
 Broadcast, multicast and unknown unicast follow the per-in_port flood entries, i.e. a spanning
 tree of the live links, so loops in the fabric (the default is a ring) cannot cause a storm.
 Known unicast follows shortest paths, which may use non-tree links.
@@ -56,6 +68,12 @@ PRIO_ISL_IN = 100  # table 0: packets from the fabric skip learning
 PRIO_HOST_SRC = 200  # table 0: already-learned host on its edge port
 PRIO_FLOOD = 10  # table 1: per in_port flood along the spanning tree
 PRIO_HOST_DST = 100  # table 1: known destination MAC
+PRIO_PARTITION = 1000  # table 0: drop unicast between the two sides of a partition
+PRIO_PARTITION_FLOOD = 20  # table 1: flood without the other side's ports (group frames)
+
+# eth_dst value/mask matching every group (broadcast and multicast) address.
+GROUP_DST = ("01:00:00:00:00:00", "01:00:00:00:00:00")
+MAX_PARTITION_NAME = 64
 
 CONTROLLER_MAX_LEN = 128  # bytes of each packet-in: enough for Ethernet + ARP/IP headers
 
@@ -173,6 +191,33 @@ class LearnOutcome:
         return self.kind in ("new", "moved")
 
 
+@dataclass(frozen=True)
+class Partition:
+    """Two disjoint groups of host MACs that the fabric keeps apart (both directions)."""
+
+    name: str
+    macs_a: frozenset[str]
+    macs_b: frozenset[str]
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "macs_a": sorted(self.macs_a), "macs_b": sorted(self.macs_b)}
+
+
+@dataclass(frozen=True)
+class ControlOutcome:
+    """What ``control()`` decided for one control-channel request.
+
+    reply:  the JSON-serialisable answer ({"ok": True, ...}); the app adds timestamps.
+    event:  journal event to write once the resulting flows are in place on the switches
+            ("partition_installed", "partition_removed"), or None (nothing to install).
+    fields: the journal event's fields.
+    """
+
+    reply: dict
+    event: str | None = None
+    fields: dict = field(default_factory=dict)
+
+
 def normalize_mac(mac: str | bytes) -> str:
     """'AA-BB-..' / 'aa:bb:..' / 6 raw bytes -> 'aa:bb:cc:dd:ee:ff'. Raises ValueError."""
     if isinstance(mac, (bytes, bytearray)):
@@ -223,6 +268,7 @@ class Fabric:
         self._installed: dict[int, dict[tuple, FlowSpec]] = {}  # what sync() last pushed
         self._tree: frozenset[Link] = frozenset()
         self._next_hops: dict[int, dict[int, int]] = {}  # dst dpid -> {dpid: out port}
+        self._partitions: dict[str, Partition] = {}
         self._recompute_topology()
 
     # ---- construction ----
@@ -556,6 +602,83 @@ class Fabric:
     def host_location(self, mac: str) -> tuple[int, int] | None:
         return self._hosts.get(normalize_mac(mac))
 
+    # ---- partitions ----
+
+    def add_partition(self, name: str, macs_a, macs_b) -> bool:
+        """Keep the hosts ``macs_a`` and ``macs_b`` apart until ``remove_partition(name)``.
+
+        Replaces a partition of the same name (returns True then). Raises FabricError for an
+        empty or overlapping group, a bad MAC or a bad name. Takes effect at the next sync().
+        """
+        if not isinstance(name, str) or not name or len(name) > MAX_PARTITION_NAME:
+            raise FabricError(f"partition name must be a string of 1..{MAX_PARTITION_NAME} characters, "
+                              f"got {name!r}")
+        groups = []
+        for label, macs in (("macs_a", macs_a), ("macs_b", macs_b)):
+            if isinstance(macs, (str, bytes)) or not isinstance(macs, (list, tuple, set, frozenset)):
+                raise FabricError(f"partition {name}: {label} must be a list of MAC addresses")
+            if not macs:
+                raise FabricError(f"partition {name}: {label} is empty")
+            group = set()
+            for mac in macs:
+                try:
+                    mac = normalize_mac(mac)
+                except (ValueError, TypeError) as exc:
+                    raise FabricError(f"partition {name}: {label}: {exc}") from None
+                if not is_unicast_mac(mac):
+                    raise FabricError(f"partition {name}: {label}: {mac} is not a host (unicast) MAC")
+                group.add(mac)
+            groups.append(frozenset(group))
+        both = groups[0] & groups[1]
+        if both:
+            raise FabricError(f"partition {name}: {', '.join(sorted(both))} on both sides")
+        replaced = name in self._partitions
+        self._partitions[name] = Partition(name, groups[0], groups[1])
+        return replaced
+
+    def remove_partition(self, name: str) -> bool:
+        """Forget a partition; False if there was none of that name. Effective at the next sync()."""
+        return self._partitions.pop(name, None) is not None
+
+    def partitions(self) -> dict[str, Partition]:
+        return dict(self._partitions)
+
+    def _blocked(self) -> tuple[set[tuple[str, str]], dict[str, set[str]]]:
+        """(src, dst) MAC pairs to drop, and src MAC -> every MAC it must not reach."""
+        pairs: set[tuple[str, str]] = set()
+        for part in self._partitions.values():
+            for srcs, dsts in ((part.macs_a, part.macs_b), (part.macs_b, part.macs_a)):
+                pairs.update((s, d) for s in srcs for d in dsts)
+        by_src: dict[str, set[str]] = {}
+        for src, dst in pairs:
+            by_src.setdefault(src, set()).add(dst)
+        return pairs, by_src
+
+    def partition_flows(self, dpid: int) -> list[FlowSpec]:
+        """The partition entries of ``dpid``: unicast drops (table 0) and flood entries without
+        the other side's edge ports for group frames from one side (table 1)."""
+        self._check(dpid)
+        if not self._partitions:
+            return []
+        pairs, by_src = self._blocked()
+        flows = [FlowSpec(dpid, TABLE_LEARN, PRIO_PARTITION, {"eth_src": s, "eth_dst": d}, ())
+                 for s, d in sorted(pairs)]
+        floods = [f for f in self.flood_flows(dpid) if f.actions]
+        for src in sorted(by_src):
+            ports = {loc[1] for mac in by_src[src]
+                     if (loc := self._hosts.get(mac)) is not None and loc[0] == dpid}
+            if not ports:
+                continue
+            for flood in floods:
+                outs = [p for p in flood.out_ports if p not in ports]
+                if len(outs) == len(flood.out_ports):
+                    continue
+                flows.append(FlowSpec(
+                    dpid, TABLE_FORWARD, PRIO_PARTITION_FLOOD,
+                    {"in_port": flood.match["in_port"], "eth_src": src, "eth_dst": GROUP_DST},
+                    tuple(("output", p) for p in outs)))
+        return flows
+
     # ---- flow computation ----
 
     def flows_for_switch(self, dpid: int) -> list[FlowSpec]:
@@ -587,6 +710,7 @@ class Fabric:
                     FlowSpec(dpid, TABLE_FORWARD, PRIO_HOST_DST, {"eth_dst": mac},
                              (("output", port),))
                 )
+        flows.extend(self.partition_flows(dpid))
         return flows
 
     def flood_flows(self, dpid: int) -> list[FlowSpec]:
@@ -635,3 +759,51 @@ class Fabric:
         """What the last sync() pushed to ``dpid``."""
         return list(self._installed.get(dpid, {}).values())
 
+
+
+# --- the control channel ------------------------------------------------------------------------
+
+CONTROL_OPS = ("partition", "heal", "status")
+
+
+def control(fabric: Fabric, request: object) -> ControlOutcome:
+    """Decide one control-channel request (a parsed JSON object) against ``fabric``.
+
+        {"op": "partition", "name": N, "macs_a": [...], "macs_b": [...]}  drop A<->B (replaces N)
+        {"op": "heal", "name": N}     remove partition N (ok, "removed": false if there is none)
+        {"op": "status"}              partitions, connected switches, learned hosts
+
+    Applies the change to ``fabric`` (the caller then pushes ``fabric.sync()``); raises
+    FabricError for a malformed request.
+    """
+    if not isinstance(request, Mapping):
+        raise FabricError("control: a request is a JSON object with an 'op'")
+    op = request.get("op")
+    if op not in CONTROL_OPS:
+        raise FabricError(f"control: unknown op {op!r} (one of {', '.join(CONTROL_OPS)})")
+    if op == "status":
+        return ControlOutcome({
+            "ok": True, "op": op,
+            "partitions": {n: p.as_dict() for n, p in sorted(fabric.partitions().items())},
+            "connected": [fabric.name_of(d) for d in fabric.connected],
+            "hosts": {mac: [fabric.name_of(d), port] for mac, (d, port) in sorted(fabric.hosts().items())},
+            "live_links": [str(l) for l in fabric.live_links()],
+        })
+    unknown = set(request) - {"op", "name", "macs_a", "macs_b"}
+    if unknown:
+        raise FabricError(f"control: {op}: unknown field(s) {', '.join(sorted(unknown))}")
+    name = request.get("name")
+    if op == "partition":
+        replaced = fabric.add_partition(name, request.get("macs_a"), request.get("macs_b"))
+        part = fabric.partitions()[name]
+        count = sum(1 for d in fabric.connected for f in fabric.partition_flows(d))
+        fields = {**part.as_dict(), "replaced": replaced}
+        return ControlOutcome({"ok": True, "op": op, **fields, "partition_flows_total": count},
+                              "partition_installed", fields)
+    if not isinstance(name, str) or not name:
+        raise FabricError("control: heal: 'name' must be a non-empty string")
+    removed = fabric.remove_partition(name)
+    reply = {"ok": True, "op": op, "name": name, "removed": removed}
+    if not removed:
+        return ControlOutcome(reply)
+    return ControlOutcome(reply, "partition_removed", {"name": name})

@@ -1,13 +1,19 @@
 """Run the fabric controller: os-ken in-process with ``controllers.app``.
 
     python -m controllers.launch --fabric PATH [--listen-host 127.0.0.1]
-                                 [--listen-port 6653] [--events PATH] [--log-level INFO]
+                                 [--listen-port 6653] [--events PATH] [--control PATH]
+                                 [--log-level INFO]
+
+``--control PATH`` opens the control channel (controllers/control.py): a UNIX socket (mode 0600)
+taking one JSON request per line, {"op": "partition" | "heal" | "status", ...}, forwarded to the
+running app (``FabricController.control_request``).
 
 os-ken 4.x has no ``osken-manager``: configure ``os_ken.cfg.CONF`` and call
 ``AppManager.run_apps`` ourselves. Logs go to stderr (the caller redirects them).
 
 Exit codes: 0 after SIGTERM/SIGINT, 2 for bad arguments (unreadable or invalid fabric file,
-unwritable events file), 1 if the listen port is taken or os-ken stops by itself.
+unwritable events file, control socket that cannot be opened), 1 if the listen port is taken or
+os-ken stops by itself.
 
 Shutdown: os-ken's native threads hub cannot stop its threads (they block in accept/recv, and
 ``run_apps`` calls ``.kill()`` on plain threads, raising AttributeError). So os-ken runs in a
@@ -26,9 +32,12 @@ import sys
 import threading
 
 from controllers.app import ENV_EVENTS, ENV_FABRIC
+from controllers.control import ControlError, ControlServer
 from controllers.fabric import Fabric
 
 PROG = "controllers.launch"
+APP_NAME = "FabricController"  # os-ken registers an app under its class name
+CONTROL_TIMEOUT = 10.0  # seconds a control request may wait for its flows to be in place
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -37,6 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--listen-host", default="127.0.0.1")
     p.add_argument("--listen-port", type=int, default=6653)
     p.add_argument("--events", help="append JSONL events to this file")
+    p.add_argument("--control", help="serve the JSON-lines control channel on this UNIX socket path")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p.parse_args(argv)
@@ -60,6 +70,16 @@ def _port_free(host: str, port: int) -> str | None:
         s.close()
 
 
+def _forward_to_app(request) -> dict:
+    """The control channel's handler: hand the request to the running os-ken app."""
+    from os_ken.base import app_manager
+
+    app = app_manager.lookup_service_brick(APP_NAME)
+    if app is None:
+        return {"ok": False, "error": "the controller app is not running yet"}
+    return app.control_request(request, timeout=CONTROL_TIMEOUT)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -77,6 +97,15 @@ def main(argv: list[str] | None = None) -> int:
     if why:
         _error(f"cannot listen on {args.listen_host}:{args.listen_port}: {why}")
         return 1
+
+    control = None
+    if args.control:
+        control = ControlServer(args.control, _forward_to_app)
+        try:
+            control.start()
+        except ControlError as exc:
+            _error(f"bad --control: {exc}")
+            return 2
 
     logging.basicConfig(
         stream=sys.stderr, level=getattr(logging, args.log_level),
@@ -131,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     while not stop.wait(0.5):  # a timeout keeps the main thread responsive to signals
         pass
 
+    if control is not None:
+        control.close()
     code = 0 if got_signal else 1
     if got_signal:
         log.info("signal %d: exiting", got_signal[0])

@@ -2,6 +2,7 @@
 
     mininet> status        hosts, addresses, switch/controller health, every daemon's state
     mininet> vip           who holds the virtual IP, and the last VRRP state changes
+    mininet> experiment NAME [TRIALS]   run a failure experiment on this running testbed
     mininet> client1 ping 10.0.1.100      (every Mininet command still works)
 """
 
@@ -26,6 +27,27 @@ class TestbedCLI(CLI):
         print(hosts_table(self.testbed))
         print()
         print(checks_table(health_checks(self.testbed) + service_checks(self.testbed)))
+
+    def do_experiment(self, line: str) -> None:
+        """experiment NAME [TRIALS]: run an experiment here (results under results/)."""
+        from experiments.base import ExperimentError
+        from experiments.runner import headline_table, resolve, run_on
+
+        words = line.split()
+        if not words or (len(words) > 1 and not words[1].isdigit()):
+            print("usage: experiment NAME [TRIALS]   (names: see --list-experiments)")
+            return
+        try:
+            [cls] = resolve(words[0])
+        except (ExperimentError, ValueError) as exc:
+            print(f"experiment: {exc}")
+            return
+        if self.testbed.services is None:
+            print("experiment: services are not running (services.enabled is false)")
+            return
+        result = run_on(self.testbed, cls, int(words[1]) if len(words) > 1 else 1, seed=1)
+        print(headline_table([result]))
+        print(f"report: {result['dir'] / 'report.md'}")
 
     def do_vip(self, _line: str) -> None:
         """Which load balancer holds the VIP, and the last VRRP state changes (notify records)."""

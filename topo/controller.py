@@ -3,10 +3,14 @@
     topo/run.py ──Popen──▶ python -m controllers.launch --fabric conf/fabric.json ...
                              │ pid file pids/controller.pid, log logs/controller.log,
                              │ events logs/controller-events.jsonl (port status, flow installs)
+                             │ control channel s/controller.sock (JSON lines, mode 0600)
                              ▼
                   OpenFlow 1.3 on 127.0.0.1:<port>  ◀── every OVS bridge (fail-mode secure)
 
 Ready means: listening on its port, then (checked by the testbed) every bridge connected.
+
+request({"op": "partition" | "heal" | "status", ...}) talks to the running controller over its
+control channel (controllers/control.py); experiments/faults.py uses it for partitions.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from controllers.control import MAX_SUN_PATH, ControlError
+from controllers.control import request as control_request
 from topo.runstate import ProcessRecord, RunDir
 from topo.wait import wait_until
 
@@ -37,17 +43,24 @@ class ControllerProcess:
         self.fabric_path = run_dir.sub("conf") / "fabric.json"
         self.log_path = run_dir.sub("logs") / "controller.log"
         self.events_path = run_dir.sub("logs") / "controller-events.jsonl"
+        # AF_UNIX paths are limited to 107 bytes: under a very deep run root there is no channel.
+        control = run_dir.sub("s") / "controller.sock"
+        self.control_path: Path | None = control if len(str(control).encode()) <= MAX_SUN_PATH else None
         self.process: subprocess.Popen | None = None
         self.record: ProcessRecord | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         self.fabric_path.write_text(json.dumps(self.fabric, indent=2))
+        argv = [sys.executable, "-m", "controllers.launch", "--fabric", str(self.fabric_path),
+                "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+                "--events", str(self.events_path)]
+        if self.control_path is not None:
+            self.control_path.parent.mkdir(parents=True, exist_ok=True)
+            argv += ["--control", str(self.control_path)]
         with open(self.log_path, "ab") as log:
             # Own session: a Ctrl-C at the terminal reaches topo/run.py, which stops us in order.
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "controllers.launch", "--fabric", str(self.fabric_path),
-                 "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
-                 "--events", str(self.events_path)],
+                argv,
                 cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True)
         self.record = self.run_dir.record_process(self.name, self.process.pid)
@@ -100,6 +113,25 @@ class ControllerProcess:
             elif event["event"] == "flows_installed" and event.get("cause") == "switch_connected":
                 programmed.update(event.get("dpids", []))
         return connected & programmed
+
+    def request(self, message: dict, timeout: float = 15.0) -> dict:
+        """One request on the controller's control channel; its answer ({"ok": True, ...}).
+
+        Raises ControllerError if the controller is not running, has no channel, cannot be
+        reached, or refuses the request (the answer's "error" is in the message).
+        """
+        if not self.alive():
+            raise ControllerError("the controller is not running")
+        if self.control_path is None:
+            raise ControllerError("the controller has no control channel (run directory path too long "
+                                  f"for a UNIX socket: {self.run_dir.sub('s')})")
+        try:
+            answer = control_request(self.control_path, message, timeout)
+        except ControlError as exc:
+            raise ControllerError(str(exc)) from None
+        if not answer.get("ok"):
+            raise ControllerError(f"the controller refused {message.get('op')!r}: {answer.get('error')}")
+        return answer
 
     def log_tail(self, lines: int = 3) -> str:
         try:

@@ -5,6 +5,9 @@
     sudo python3 topo/run.py --smoke           up, health table, down; exit 0 only if all healthy
     sudo python3 topo/run.py --script FILE     up, run CLI commands from FILE, down
     sudo python3 topo/run.py --clean           remove what a crashed run left (by its records only)
+    sudo python3 topo/run.py --experiment NAME|all [--trials N] [--seed S]
+                                               scripted failure experiments → results/<time>-<name>/
+    sudo python3 topo/run.py --list-experiments
     sudo python3 topo/run.py --topology PATH   use another topology file (default topo/default.yaml)
 
     preflight ─▶ clean stale ─▶ build ─▶ wait healthy ─▶ mode ─▶ teardown (finally, SIGINT, SIGTERM)
@@ -36,6 +39,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help="bring the network up, run testbed CLI commands from FILE (one per line), tear down")
     mode.add_argument("--clean", action="store_true",
                       help="remove the processes, bridges and interfaces recorded by crashed runs, nothing else")
+    mode.add_argument("--experiment", metavar="NAME",
+                      help="run a failure experiment (or several, comma-separated, or all) and write results/")
+    mode.add_argument("--list-experiments", action="store_true", help="list the experiments and exit")
+    parser.add_argument("--trials", type=int, default=3, metavar="N", help="trials per experiment (default 3)")
+    parser.add_argument("--seed", type=int, default=1, metavar="S",
+                        help="seed of the one RNG behind every random choice (default 1)")
     parser.add_argument("--topology", metavar="PATH", help="topology YAML file (default: topo/default.yaml)")
     return parser.parse_args(argv)
 
@@ -91,8 +100,23 @@ def main(argv: list[str]) -> int:
         if os.geteuid() != 0:
             fail("must run as root: sudo python3 topo/run.py --clean", 1)
         return clean()
+    if args.list_experiments:
+        from experiments.runner import EXPERIMENTS
+        for name, cls in EXPERIMENTS.items():
+            print(f"{name:<20} {cls.description}")
+        return 0
     if args.script and not Path(args.script).is_file():
         fail(f"--script: no such file: {args.script}", 2)
+    if args.trials < 1:
+        fail("--trials: must be at least 1", 2)
+    experiments = None
+    if args.experiment:
+        from experiments.base import ExperimentError
+        from experiments.runner import resolve
+        try:
+            experiments = resolve(args.experiment)
+        except ExperimentError as exc:
+            fail(f"--experiment: {exc}", 2)
     try:
         topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
     except TopologyError as exc:
@@ -116,6 +140,8 @@ def main(argv: list[str]) -> int:
         fail(str(exc), 1)
 
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if experiments is not None:
+        return run_experiments(topology, experiments, args)
     code = 0
     try:
         testbed.start()
@@ -140,6 +166,25 @@ def main(argv: list[str]) -> int:
             print(f"teardown removed leftover {line}")
         print(f"testbed down in {testbed.timings.marks['teardown']:.2f} s", flush=True)
     return code
+
+
+def run_experiments(topology, experiments, args: argparse.Namespace) -> int:
+    """Experiments bring up (and always tear down) their own testbeds, one per timer profile."""
+    from experiments.runner import headline_table, run_suite
+
+    try:
+        summaries = run_suite(topology, experiments, args.trials, args.seed)
+    except KeyboardInterrupt:
+        return 130
+    except Terminated:
+        return 143
+    except Exception as exc:  # one line for the user; the journal and logs hold the rest
+        print(f"{PROG}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(headline_table(summaries))
+    for item in summaries:
+        print(f"{item['name']}: {item['dir'] / ('index.md' if item['name'] == 'index' else 'report.md')}")
+    return 0 if all(s["summary"] is None or s["summary"]["status"] == "passed" for s in summaries) else 1
 
 
 def run_mode(testbed, args: argparse.Namespace) -> int:

@@ -13,11 +13,9 @@ class NotReadyError(TimeoutError):
 
 
 def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.02) -> T:
-    """Call `check` until it returns a truthy value (returned) or `timeout` seconds pass.
-
-    `check` may also return a falsy value with a reason by raising nothing and returning e.g. None;
-    on timeout the last exception raised by `check`, if any, is mentioned.
-    """
+    """Call `check` every `interval` until it returns a truthy value (which is returned) or
+    `timeout` seconds pass (NotReadyError naming `what`). Exceptions from `check` count as "not
+    yet"; the last one is quoted in the error."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     while True:

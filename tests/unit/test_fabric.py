@@ -578,3 +578,165 @@ def test_launch_listens_and_exits_0_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# ---- partitions and the control channel's decisions ----------------------------------------
+
+MAC_C = "00:00:00:00:00:0c"
+
+
+def partitioned() -> Fabric:
+    """A on s1, B on s3, C on s2; partition p1 keeps A and B apart."""
+    fab = ring()
+    fab.learn(1, HOST_PORT, MAC_A)
+    fab.learn(3, HOST_PORT, MAC_B)
+    fab.learn(2, HOST_PORT, MAC_C)
+    fab.sync()
+    fab.add_partition("p1", [MAC_A], [MAC_B])
+    return fab
+
+
+def test_partition_drops_unicast_both_ways_on_every_switch():
+    from controllers.fabric import PRIO_PARTITION
+
+    fab = partitioned()
+    for dpid in fab.dpids:
+        drops = [f for f in fab.flows_for_switch(dpid) if f.priority == PRIO_PARTITION]
+        assert sorted(f.match.items() for f in drops) == sorted([
+            {"eth_src": MAC_A, "eth_dst": MAC_B}.items(), {"eth_src": MAC_B, "eth_dst": MAC_A}.items()])
+        assert all(f.table == TABLE_LEARN and f.actions == () for f in drops)
+        # Above every learning entry of table 0, so nothing from A to B even reaches table 1.
+        assert PRIO_PARTITION > max(f.priority for f in fab.flows_for_switch(dpid)
+                                    if f.table == TABLE_LEARN and f.priority != PRIO_PARTITION)
+
+
+def test_partition_keeps_group_frames_of_one_side_off_the_other_sides_ports():
+    from controllers.fabric import GROUP_DST, PRIO_PARTITION_FLOOD
+
+    fab = partitioned()
+    for dpid in fab.dpids:
+        group = [f for f in fab.flows_for_switch(dpid) if f.priority == PRIO_PARTITION_FLOOD]
+        if dpid not in (1, 3):  # no host of either side here: plain flooding
+            assert group == []
+            continue
+        other = {1: MAC_B, 3: MAC_A}[dpid]  # the side whose frames must not reach this port
+        floods = {f.match["in_port"]: f for f in fab.flood_flows(dpid) if f.actions}
+        # Every flood that would reach the other side's port gets a filtered twin; no other.
+        assert group and {f.match["in_port"] for f in group} == {
+            p for p, f in floods.items() if HOST_PORT in f.out_ports}
+        for f in group:
+            assert f.table == TABLE_FORWARD and f.match["eth_src"] == other and f.match["eth_dst"] == GROUP_DST
+            assert HOST_PORT not in f.out_ports
+            assert set(f.out_ports) == set(floods[f.match["in_port"]].out_ports) - {HOST_PORT}
+        assert PRIO_FLOOD < PRIO_PARTITION_FLOOD < PRIO_HOST_DST
+
+
+def test_partition_changes_only_add_then_remove_its_own_entries():
+    fab = ring()
+    fab.learn(1, HOST_PORT, MAC_A)
+    fab.learn(3, HOST_PORT, MAC_B)
+    fab.sync()
+    before = {d: {f.key for f in fab.installed_flows(d)} for d in fab.dpids}
+    assert fab.add_partition("p1", [MAC_A], [MAC_B]) is False
+    added = fab.sync()
+    assert {d.dpid for d in added} == set(fab.dpids) and all(not d.delete for d in added)
+    assert all(f.key not in before[d.dpid] for d in added for f in d.add)
+    assert fab.remove_partition("p1") is True and fab.remove_partition("p1") is False
+    removed = fab.sync()
+    assert all(not d.add for d in removed)
+    assert {f.key for d in removed for f in d.delete} == {f.key for d in added for f in d.add}
+    assert {d: {f.key for f in fab.installed_flows(d)} for d in fab.dpids} == before
+
+
+def test_partition_follows_a_host_that_moves_and_survives_a_reconnect():
+    from controllers.fabric import PRIO_PARTITION, PRIO_PARTITION_FLOOD
+
+    fab = partitioned()
+    fab.learn(4, HOST_PORT, MAC_B)  # B moves from s3 to s4
+    assert not [f for f in fab.flows_for_switch(3) if f.priority == PRIO_PARTITION_FLOOD]
+    assert [f for f in fab.flows_for_switch(4) if f.priority == PRIO_PARTITION_FLOOD]
+    fab.sync()
+    fab.switch_disconnected(2)
+    fab.switch_connected(2)  # wiped: the next sync sends everything, partition included
+    (delta,) = fab.sync()
+    assert delta.dpid == 2 and any(f.priority == PRIO_PARTITION for f in delta.add)
+
+
+def test_partition_replaces_by_name_and_overlapping_partitions_share_entries():
+    from controllers.fabric import PRIO_PARTITION
+
+    fab = partitioned()
+    assert fab.add_partition("p1", [MAC_A], [MAC_B, MAC_C]) is True
+    assert fab.add_partition("p2", [MAC_B], [MAC_A]) is False
+    drops = [f for f in fab.flows_for_switch(1) if f.priority == PRIO_PARTITION]
+    assert len(drops) == len({f.key for f in drops}) == 4  # A<->B once, A<->C
+    fab.remove_partition("p1")
+    assert len([f for f in fab.flows_for_switch(1) if f.priority == PRIO_PARTITION]) == 2  # p2 still
+
+
+@pytest.mark.parametrize("name, a, b, message", [
+    ("", [MAC_A], [MAC_B], "partition name"),
+    ("x" * 65, [MAC_A], [MAC_B], "partition name"),
+    ("p", [], [MAC_B], "macs_a is empty"),
+    ("p", [MAC_A], MAC_B, "macs_b must be a list"),
+    ("p", [MAC_A], ["nonsense"], "not a MAC address"),
+    ("p", [MAC_A], ["ff:ff:ff:ff:ff:ff"], "not a host"),
+    ("p", [MAC_A, MAC_B], [MAC_B.upper()], "on both sides"),
+])
+def test_partition_validation(name, a, b, message):
+    fab = ring()
+    with pytest.raises(FabricError, match=message):
+        fab.add_partition(name, a, b)
+    assert fab.partitions() == {}
+
+
+def test_control_partition_heal_status():
+    from controllers.fabric import control
+
+    fab = partitioned()
+    fab.remove_partition("p1")
+    fab.sync()
+    out = control(fab, {"op": "partition", "name": "p9", "macs_a": [MAC_A], "macs_b": [MAC_B, MAC_C]})
+    assert out.reply["ok"] and out.event == "partition_installed"
+    assert out.fields == {"name": "p9", "macs_a": [MAC_A], "macs_b": sorted([MAC_B, MAC_C]), "replaced": False}
+    assert out.reply["partition_flows_total"] == sum(len(fab.partition_flows(d)) for d in fab.dpids) > 0
+    status = control(fab, {"op": "status"})
+    assert status.event is None and list(status.reply["partitions"]) == ["p9"]
+    assert status.reply["connected"] == ["s1", "s2", "s3", "s4"] and status.reply["hosts"][MAC_A] == ["s1", 3]
+    json.dumps(status.reply)  # goes over the wire
+    healed = control(fab, {"op": "heal", "name": "p9"})
+    assert healed.reply == {"ok": True, "op": "heal", "name": "p9", "removed": True}
+    assert healed.event == "partition_removed" and fab.partitions() == {}
+    again = control(fab, {"op": "heal", "name": "p9"})  # idempotent: nothing to install, no event
+    assert again.reply["removed"] is False and again.event is None
+
+
+@pytest.mark.parametrize("request_, message", [
+    (["op", "status"], "JSON object"),
+    ({"op": "explode"}, "unknown op"),
+    ({}, "unknown op"),
+    ({"op": "heal"}, "'name'"),
+    ({"op": "heal", "name": "p", "force": True}, "unknown field"),
+    ({"op": "partition", "name": "p", "macs_a": [MAC_A]}, "macs_b must be a list"),
+])
+def test_control_rejects_bad_requests(request_, message):
+    from controllers.fabric import control
+
+    with pytest.raises(FabricError, match=message):
+        control(ring(), request_)
+
+
+def test_partition_flow_specs_serialize_as_openflow13_with_a_masked_eth_dst():
+    from os_ken.ofproto import ofproto_v1_3
+    from os_ken.ofproto.ofproto_protocol import ProtocolDesc
+
+    from controllers.app import flow_mod
+    from controllers.fabric import GROUP_DST
+
+    dp = ProtocolDesc(ofproto_v1_3.OFP_VERSION)
+    flows = partitioned().partition_flows(3)
+    assert any(f.match.get("eth_dst") == GROUP_DST for f in flows)
+    for f in flows:
+        msg = flow_mod(dp, f, dp.ofproto.OFPFC_ADD)
+        msg.serialize()
+        assert dict(msg.match.items()) == dict(f.match)

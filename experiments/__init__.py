@@ -1,0 +1,1 @@
+"""Failure experiments on the testbed: reversible faults, probes, experiments, analysis and reports."""

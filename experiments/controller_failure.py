@@ -1,0 +1,85 @@
+"""controller_failure: stop the OpenFlow controller, cut a link while it is gone, restart it.
+
+    1. controller stopped      switches are fail-mode secure: installed flows stay, so traffic on
+                               learned paths should keep flowing (established forwarding survives?)
+    2. link cut, no controller nobody recomputes paths: traffic over the cut link stops
+                               (new-flow / reroute behaviour without a controller)
+    3. controller restarted    switches reconnect, flows are reinstalled: recovery time
+
+Evidence: the client probe (outage, failed requests per phase) and the controller's journal
+(switch_connected events after the restart).
+"""
+
+from __future__ import annotations
+
+import time
+
+from experiments import analysis, report
+from experiments.base import Experiment
+from experiments.faults import ControllerStop, LinkDown, active_switch_link
+from experiments.link_failure import client_across_switches, vip_mac
+from experiments.probes import HttpsProbe
+from topo.status import vip_holders
+from topo.wait import wait_until
+
+
+class ControllerFailure(Experiment):
+    name = "controller_failure"
+    description = "stop the controller; does forwarding survive, what happens to a link cut, how fast it recovers"
+    headline = ("failed_while_controller_down", "link_cut_rerouted_without_controller", "recovery_ms")
+
+    def run_trial(self, index: int) -> dict:
+        [holder] = vip_holders(self.testbed)
+        client = client_across_switches(self.testbed, holder)
+        a, b = active_switch_link(self.testbed, client, vip_mac(self.testbed, holder))
+        probe = HttpsProbe(self.testbed, client, interval=0.01, duration=90, label=f"controller-failure-{index}")
+        probe.start()
+        try:
+            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
+            stop = ControllerStop(self.testbed)
+            self.inject(stop)
+            # Phase 1: no controller, nothing else changes: 100 requests' worth of evidence.
+            self.wait_successes(probe, stop.injected_at, 100, 15, "requests flowing without a controller")
+            cut = LinkDown(self.testbed, a, b)
+            self.inject(cut)
+            # Phase 2: wait for evidence either way (1 s of probe results after the cut).
+            wait_until(lambda: any(r.sent > cut.injected_at + 1.0 for r in probe.requests()), 10,
+                       "a second of requests after the cut")
+            cut_window = [r for r in probe.requests() if cut.injected_at < r.sent <= cut.injected_at + 1.0]
+            rerouted = sum(r.ok for r in cut_window[len(cut_window) // 2:]) > 0
+            # Phase 3: controller back (recovered here, not at the end, because it is measured).
+            self.faults.remove(stop)
+            with self.journal.step("restart the controller") as step:
+                step.detail = stop.recover()
+            restarted = stop.recovered_at
+            self.wait_successes(probe, restarted, 50, 20, "requests flowing after the controller restart")
+        finally:
+            requests = probe.stop()
+        phase1 = [r for r in requests if stop.injected_at <= r.sent < cut.injected_at]
+        recovery = analysis.outage([r for r in requests if r.sent >= cut.injected_at], cut.injected_at)
+        back = [r.sent for r in requests if r.ok and r.sent >= restarted]
+        marks = [(cut.injected_at, f"cut {a}-{b}"), (restarted, "controller restarted")]
+        marks += [(e["t"], "switch connected") for e in self.testbed.controller.events()
+                  if e["event"] == "switch_connected" and e["t"] >= restarted][:1]
+        report.write_requests_csv(self.out_dir / f"requests-{index}.csv", requests)
+        report.timeline_plot(requests, stop.injected_at, marks, self.out_dir / f"timeline-{index}.png",
+                             f"controller_failure, trial {index}: controller stopped, {a}-{b} cut, restart")
+        return {
+            "failed_while_controller_down": sum(not r.ok for r in phase1),
+            "requests_while_controller_down": len(phase1),
+            "forwarding_survived": bool(phase1) and all(r.ok for r in phase1),
+            "link": f"{a}-{b}",
+            "link_cut_rerouted_without_controller": rerouted,
+            "recovery_ms": round((back[0] - restarted) * 1000, 1) if back else None,
+            "outage_after_cut_ms": recovery["outage_ms"],
+            "reconnect_ms": stop.describe().get("reconnect_ms") if hasattr(stop, "describe") else None,
+        }
+
+    def summarize(self, trials: list[dict]) -> dict:
+        return {
+            "failed_while_controller_down": sum(t["failed_while_controller_down"] for t in trials),
+            "forwarding_survived": all(t["forwarding_survived"] for t in trials),
+            "link_cut_rerouted_without_controller": any(t["link_cut_rerouted_without_controller"] for t in trials),
+            "recovery_ms": analysis.summarize([t["recovery_ms"] for t in trials]),
+            "outage_after_cut_ms": analysis.summarize([t["outage_after_cut_ms"] for t in trials]),
+        }

@@ -1,0 +1,64 @@
+"""lb_failback: bring the crashed load balancer back; does the VIP move again (a second outage)?
+
+    crash the VIP holder ─▶ survivor takes the VIP ─▶ [measured from here] restore the crashed one
+      preempt false (default): the VIP stays on the survivor, no second outage expected
+      preempt true:            the restored, higher-priority balancer takes the VIP back
+"""
+
+from __future__ import annotations
+
+import time
+
+from experiments import analysis, report
+from experiments.lb_failover import LbFailover
+from experiments.probes import HttpsProbe
+from topo.status import vip_holders
+from topo.wait import wait_until
+
+
+class LbFailback(LbFailover):
+    name = "lb_failback"
+    description = "restore the crashed VIP holder; second outage (if the topology preempts)"
+    headline = ("outage_ms", "failed_requests", "vip_moved_back")
+
+    def run_trial(self, index: int) -> dict:
+        probe = HttpsProbe(self.testbed, self.site.clients[0], interval=0.01, duration=90,
+                           label=f"lb-failback-{self.profile}-{index}")
+        probe.start()
+        try:
+            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
+            holder, survivor, fault = self.crash_holder(probe, index)
+            # The measured event is the restore: recover now rather than at the end of the trial.
+            self.faults.remove(fault)
+            with self.journal.step(f"restore {holder}") as step:
+                step.detail = fault.recover()
+            restored_at = fault.recovered_at
+            keepalived = self.testbed.services.find(holder, "keepalived")
+            # The restored balancer has settled when its keepalived reports a state after restart.
+            wait_until(lambda: any(e["host"] == holder for e in self.vrrp_events(restored_at)), 15,
+                       f"{holder}'s keepalived reporting a state after the restore")
+            if self.site.services.keepalived.preempt:
+                wait_until(lambda: keepalived.has_vip(self.testbed.net[holder]), 15, f"{holder} taking the VIP back")
+            self.wait_successes(probe, time.time(), 50, 20, "HTTPS via the VIP after the restore")
+        finally:
+            requests = probe.stop()
+        # Only requests sent after the restore: the crash's own stragglers (1 s connect timeouts)
+        # complete after it and are the first outage, not this one.
+        result = analysis.outage([r for r in requests if r.sent >= restored_at], restored_at)
+        events = self.vrrp_events(restored_at)
+        report.write_requests_csv(self.out_dir / f"requests-{self.profile}-{index}.csv", requests)
+        report.timeline_plot(requests, restored_at, [(e["t"], f"{e['host']} {e['state']}") for e in events],
+                             self.out_dir / f"timeline-{self.profile}-{index}.png",
+                             f"lb_failback ({self.profile} timers), trial {index}: {holder} restored")
+        return {"restored": holder, "outage_ms": result["outage_ms"], "failed_requests": result["failed_requests"],
+                "vip_moved_back": vip_holders(self.testbed) == [holder],
+                "preempt": self.site.services.keepalived.preempt}
+
+    def summarize(self, trials: list[dict]) -> dict:
+        return {
+            "outage_ms": analysis.summarize([t["outage_ms"] for t in trials]),
+            "failed_requests": analysis.summarize([t["failed_requests"] for t in trials]),
+            "vip_moved_back": any(t["vip_moved_back"] for t in trials),
+            "preempt": self.site.services.keepalived.preempt,
+        }
+

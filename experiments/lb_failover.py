@@ -1,0 +1,98 @@
+"""lb_failover: crash the load balancer that holds the VIP; how long are clients without service?
+
+    client1 ──HTTPS every 10 ms──▶ VIP ─▶ lb1 (MASTER)  ✗ node crash: every process killed,
+                                          lb2 (BACKUP)  ─▶ MASTER: VIP + gratuitous ARP      interfaces down
+
+Client side: outage and failed requests from the probe's own timestamps. Daemon side: the
+survivor's keepalived notify record (MASTER) gives vip_move_ms. Split brain: two live balancers
+MASTER at the same time, from the notify records.
+"""
+
+from __future__ import annotations
+
+import time
+
+from experiments import analysis, report
+from experiments.base import Experiment, ExperimentError
+from experiments.faults import NodeCrash
+from experiments.probes import HttpsProbe
+from topo.status import vip_holders
+from topo.wait import wait_until
+
+
+def master_intervals(events: list[dict], end: float) -> dict[str, list[tuple[float, float]]]:
+    """Per host, the [start, end) intervals during which its notify records say MASTER."""
+    intervals: dict[str, list[tuple[float, float]]] = {}
+    since: dict[str, float] = {}
+    for event in sorted(events, key=lambda e: e["t"]):
+        host = event["host"]
+        if event["state"] == "MASTER":
+            since.setdefault(host, event["t"])
+        elif host in since:
+            intervals.setdefault(host, []).append((since.pop(host), event["t"]))
+    for host, start in since.items():
+        intervals.setdefault(host, []).append((start, end))
+    return intervals
+
+
+def overlap(intervals: dict[str, list[tuple[float, float]]], since: float = float("-inf")) -> bool:
+    """Were two hosts MASTER at the same moment (at or after `since`)?"""
+    spans = [(max(s, since), e, h) for h, items in intervals.items() for s, e in items if e > since]
+    return any(a[2] != b[2] and a[0] < b[1] and b[0] < a[1] for a in spans for b in spans)
+
+
+class LbFailover(Experiment):
+    name = "lb_failover"
+    description = "crash the VIP holder; client outage, failed requests, VIP move time, split brain"
+    profiles = ("tuned", "stock")
+    headline = ("outage_ms", "failed_requests", "vip_move_ms", "split_brain_seen")
+
+    def validate(self) -> None:
+        super().validate()
+        if len(self.site.lbs) < 2:
+            raise ExperimentError("lb_failover: needs two load balancers")
+
+    def crash_holder(self, probe, index: int) -> tuple[str, str, NodeCrash]:
+        [holder] = vip_holders(self.testbed)
+        survivor = next(lb for lb in self.site.lbs if lb != holder)
+        fault = NodeCrash(self.testbed, holder)
+        self.inject(fault)
+        keepalived = self.testbed.services.find(survivor, "keepalived")
+        wait_until(lambda: keepalived.has_vip(self.testbed.net[survivor]), 15, f"the VIP moving to {survivor}")
+        self.wait_successes(probe, fault.injected_at, 50, 20, "HTTPS via the VIP working again")
+        return holder, survivor, fault
+
+    def run_trial(self, index: int) -> dict:
+        probe = HttpsProbe(self.testbed, self.site.clients[0], interval=0.01, duration=60,
+                           label=f"lb-failover-{self.profile}-{index}")
+        probe.start()
+        probe_started = time.time()
+        try:
+            self.wait_successes(probe, probe_started, 30, 10, "a baseline of successful requests")
+            holder, survivor, fault = self.crash_holder(probe, index)
+        finally:
+            requests = probe.stop()
+        fault_t = fault.injected_at
+        result = analysis.outage(requests, fault_t)
+        events = self.vrrp_events(0)
+        moved = [e["t"] for e in events if e["host"] == survivor and e["state"] == "MASTER" and e["t"] >= fault_t]
+        # A crashed keepalived writes no last record: its mastership ends at the crash.
+        live = [e for e in events if e["host"] != holder or e["t"] < fault_t]
+        live.append({"t": fault_t, "host": holder, "state": "CRASHED"})
+        split = overlap(master_intervals(live, requests[-1].done if requests else time.time()), since=probe_started)
+        marks = [(e["t"], f"{e['host']} {e['state']}") for e in events if fault_t <= e["t"] <= fault_t + 10]
+        report.write_requests_csv(self.out_dir / f"requests-{self.profile}-{index}.csv", requests)
+        report.timeline_plot(requests, fault_t, marks, self.out_dir / f"timeline-{self.profile}-{index}.png",
+                             f"lb_failover ({self.profile} timers), trial {index}: crash of {holder}")
+        return {"crashed": holder, "survivor": survivor, "outage_ms": result["outage_ms"],
+                "failed_requests": result["failed_requests"], "in_flight_at_fault": result.get("in_flight_at_fault"),
+                "vip_move_ms": round((moved[0] - fault_t) * 1000, 1) if moved else None,
+                "split_brain_seen": split, "requests": len(requests)}
+
+    def summarize(self, trials: list[dict]) -> dict:
+        return {
+            "outage_ms": analysis.summarize([t["outage_ms"] for t in trials]),
+            "failed_requests": analysis.summarize([t["failed_requests"] for t in trials]),
+            "vip_move_ms": analysis.summarize([t["vip_move_ms"] for t in trials]),
+            "split_brain_seen": any(t["split_brain_seen"] for t in trials),
+        }

@@ -1,0 +1,219 @@
+"""Probes: request streams from an emulated client, recorded one row per request as evidence.
+
+    probe = HttpsProbe(testbed, "client1", interval=0.01, duration=30)
+    probe.start()            probe_client.py runs inside client1 (its own namespace), pid recorded
+    ...fault...
+    rows = probe.stop()      SIGTERM, bounded wait, then the parsed CSV: list[Request]
+
+    client1 ── probe_client.py ── new TCP+TLS per request ──▶ VIP 10.0.1.100:443 ──▶ lb ──▶ server
+                   │
+                   └─▶ <run>/probes/<label>.csv   seq,sent,done,status,error,served_by,id
+                       <run>/probes/<label>.log   stderr and the probe's one-line JSON summary
+
+The probe is a separate process (not a thread of the testbed) so it runs inside the client's
+network namespace and its timing does not depend on what the experiment does meanwhile.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from experiments.probe_client import FIELDS
+from topo.wait import NotReadyError, wait_until
+
+PROBE_CLIENT = Path(__file__).resolve().parent / "probe_client.py"
+START_TIMEOUT = 15.0  # interpreter start + imports inside a busy host; normally ~0.1 s
+
+
+class ProbeError(RuntimeError):
+    """A probe did not start, or did not finish when it should have."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the client saw it. Times are unix seconds (comparable with daemon logs)."""
+    seq: int
+    sent: float
+    done: float
+    status: int
+    error: str = ""
+    served_by: str = ""
+    id: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300 and not self.error
+
+    @property
+    def latency(self) -> float:
+        return self.done - self.sent
+
+    def row(self) -> list:
+        return [self.seq, f"{self.sent:.6f}", f"{self.done:.6f}", self.status, self.error, self.served_by, self.id]
+
+
+def read_requests(path: Path | str) -> list[Request]:
+    """Parse a probe CSV (possibly still being written), sorted by seq.
+
+    A torn last line (the probe is writing, or was killed mid-row) is skipped, not an error.
+    """
+    try:
+        f = open(path, newline="")
+    except FileNotFoundError:
+        return []
+    rows = []
+    with f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            return []
+        if header != FIELDS:
+            raise ProbeError(f"{path}: not a probe CSV (header {header})")
+        for fields in reader:
+            if len(fields) != len(FIELDS):
+                continue
+            try:
+                rows.append(Request(int(fields[0]), float(fields[1]), float(fields[2]), int(fields[3]),
+                                    fields[4], fields[5], fields[6]))
+            except ValueError:
+                continue
+    rows.sort(key=lambda r: r.seq)
+    return rows
+
+
+class HttpsProbe:
+    """probe_client.py in a client host, aimed at the VIP (or `address`) under the site's name."""
+
+    _labels = itertools.count(1)
+
+    def __init__(self, testbed, client: str, *, interval: float = 0.01, duration: float = 30.0,
+                 path: str = "/", method: str = "GET", timeout: float = 1.0, sequential: bool = False,
+                 count: int | None = None, label: str | None = None, address: str | None = None,
+                 max_inflight: int = 64):
+        if testbed.site is None or testbed.run_dir is None:
+            raise ProbeError("the testbed's services are not started (no site, no run directory)")
+        self.testbed = testbed
+        self.client = client
+        self.interval, self.duration, self.timeout = interval, duration, timeout
+        self.path, self.method = path, method
+        self.sequential, self.count, self.max_inflight = sequential, count, max_inflight
+        self.address = address or testbed.site.vip
+        self.label = label or f"{client}-{method.lower()}-{next(self._labels)}"
+        self.dir = testbed.run_dir.path / "probes"
+        self.csv_path = self.dir / f"{self.label}.csv"
+        self.log_path = self.dir / f"{self.label}.log"
+        self.proc: subprocess.Popen | None = None
+        self.started: float | None = None  # unix time the process was launched
+
+    def argv(self) -> list[str]:
+        site = self.testbed.site
+        argv = [sys.executable, str(PROBE_CLIENT),
+                "--address", self.address, "--server-name", site.services.server_name,
+                "--port", str(site.services.ports.https), "--ca", str(site.tls_ca),
+                "--path", self.path, "--method", self.method,
+                "--interval", f"{self.interval:g}", "--duration", f"{self.duration:g}",
+                "--timeout", f"{self.timeout:g}", "--max-inflight", str(self.max_inflight),
+                "--out", str(self.csv_path)]
+        if self.count is not None:
+            argv += ["--count", str(self.count)]
+        if self.sequential:
+            argv.append("--sequential")
+        return argv
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> HttpsProbe:
+        if self.proc is not None:
+            raise ProbeError(f"probe {self.label} already started")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if self.csv_path.exists():
+            raise ProbeError(f"probe output {self.csv_path} exists: give each probe its own label")
+        self.started = time.time()
+        with open(self.log_path, "ab") as log:
+            self.proc = self.testbed.net[self.client].popen(
+                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        # Recorded at once: a crash of the experiment still gets it stopped by teardown/--clean.
+        self.testbed.run_dir.record_process(f"probe-{self.label}", self.proc.pid)
+
+        # The header is written once the interpreter, the CA and the output file are ready.
+        def header_or_exit() -> bool:
+            return self.proc.poll() is not None or (self.csv_path.exists() and self.csv_path.stat().st_size > 0)
+
+        try:
+            wait_until(header_or_exit, START_TIMEOUT, f"probe {self.label} writing {self.csv_path}")
+        except NotReadyError:
+            self._kill()
+            raise ProbeError(f"probe {self.label} wrote nothing within {START_TIMEOUT:g} s; "
+                             f"see {self.log_path}: {_tail(self.log_path)}") from None
+        if self.proc.poll() not in (None, 0):
+            raise ProbeError(f"probe {self.label} exited with {self.proc.returncode} at start-up; "
+                             f"see {self.log_path}: {_tail(self.log_path)}")
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, grace: float | None = None) -> list[Request]:
+        """SIGTERM; in-flight requests get their timeout (plus margin) to finish, then SIGKILL."""
+        if self.proc is None:
+            raise ProbeError(f"probe {self.label} was never started")
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace if grace is not None else self.timeout + 3.0)
+            except subprocess.TimeoutExpired:
+                self._kill()
+        return self.requests()
+
+    def wait(self, timeout: float | None = None) -> list[Request]:
+        """Wait for a bounded run (duration/count) to end by itself; raise if it overruns."""
+        if self.proc is None:
+            raise ProbeError(f"probe {self.label} was never started")
+        if timeout is None:
+            planned = self.duration
+            if self.count is not None and not self.sequential:
+                planned = min(planned, self.count * self.interval)
+            timeout = planned + self.timeout + 10.0
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            raise ProbeError(f"probe {self.label} still running after {timeout:g} s; killed") from None
+        if self.proc.returncode != 0:
+            raise ProbeError(f"probe {self.label} exited with {self.proc.returncode}; "
+                             f"see {self.log_path}: {_tail(self.log_path)}")
+        return self.requests()
+
+    def requests(self) -> list[Request]:
+        """The rows written so far (the probe flushes each request as it completes)."""
+        return read_requests(self.csv_path)
+
+    def summary(self) -> dict | None:
+        """The probe's own last-line JSON summary (counts, worst schedule lag), once it has exited."""
+        try:
+            lines = self.log_path.read_text().strip().splitlines()
+        except FileNotFoundError:
+            return None
+        try:
+            return json.loads(lines[-1]) if lines else None
+        except json.JSONDecodeError:
+            return None
+
+    def _kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no output)"

@@ -1,0 +1,169 @@
+"""Run experiments by name on freshly brought-up testbeds and write their results.
+
+    run_suite(topology, ["lb_failover", ...], trials, seed)
+      for each timer profile needed (tuned, then stock):
+          bring the testbed up with that profile
+          for each experiment needing it: Experiment(...).run(trials)
+              (an experiment that cannot recover gets a fresh testbed for the next one)
+          tear down
+      per experiment: results/<UTC time>-<name>/ summary.json, CSVs, PNGs, report.md
+      with several experiments: results/<UTC time>-all/ index.md + index.json
+
+One random.Random(seed) is threaded through every experiment for every random choice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+from experiments import report
+from experiments.base import Experiment, ExperimentError, timers_of, with_timers
+from experiments.controller_failure import ControllerFailure
+from experiments.db_failover import DbFailover
+from experiments.lb_failback import LbFailback
+from experiments.lb_failover import LbFailover
+from experiments.link_failure import LinkFailure
+from experiments.packet_faults import PacketFaults
+from experiments.round_robin import RoundRobin
+from experiments.server_failover import ServerFailover
+from topo.testbed import Testbed
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "results"
+
+EXPERIMENTS: dict[str, type[Experiment]] = {cls.name: cls for cls in (
+    RoundRobin, LbFailover, LbFailback, ServerFailover, LinkFailure, DbFailover, ControllerFailure, PacketFaults)}
+
+
+def resolve(names: str) -> list[type[Experiment]]:
+    """"all" or comma-separated names → classes; an unknown name is an ExperimentError."""
+    if names == "all":
+        return list(EXPERIMENTS.values())
+    chosen = []
+    for name in names.split(","):
+        if name not in EXPERIMENTS:
+            raise ExperimentError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)} (or all)")
+        chosen.append(EXPERIMENTS[name])
+    return chosen
+
+
+def _up(topology, run_root) -> Testbed:
+    testbed = Testbed(topology, run_root=run_root)
+    testbed.preflight()
+    try:
+        testbed.start()
+    except BaseException:
+        testbed.stop()
+        raise
+    return testbed
+
+
+def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
+              results_root: Path = RESULTS, run_root=None, say=print) -> list[dict]:
+    rng = random.Random(seed)
+    started = {cls.name: time.time() for cls in classes}
+    out_dirs = {cls.name: report.results_dir(results_root, cls.name) for cls in classes}
+    outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
+                                for cls in classes}
+    versions = {}
+    for profile in ("tuned", "stock"):
+        wanted = [cls for cls in classes if profile in cls.profiles]
+        if not wanted:
+            continue
+        profiled = with_timers(topology, profile)
+        testbed = _up(profiled, run_root)
+        try:
+            versions = versions or report.daemon_versions(testbed)
+            for cls in wanted:
+                say(f"experiment {cls.name} ({profile} timers, {trials} trials) ...")
+                runs = [trials] if not cls.fresh_testbed_per_trial else [1] * trials
+                merged = {"trials": [], "journal": []}
+                for count in runs:
+                    experiment = cls(testbed, rng, out_dirs[cls.name], profile)
+                    try:
+                        result = experiment.run(count)
+                    except ExperimentError as exc:
+                        say(f"  {cls.name}: {exc}; bringing the testbed up afresh")
+                        result = {"trials": [{"status": "error", "error": str(exc)}],
+                                  "journal": experiment.journal.as_list()}
+                        testbed.stop()
+                        testbed = _up(profiled, run_root)
+                    for trial in result["trials"]:
+                        trial["trial"] = len(merged["trials"])
+                        merged["trials"].append(trial)
+                    merged["journal"] += result["journal"]
+                    if cls.fresh_testbed_per_trial:  # the next experiment must not inherit its changes
+                        testbed.stop()
+                        testbed = _up(profiled, run_root)
+                passed = [t for t in merged["trials"] if t["status"] == "passed"]
+                result = {"trials": merged["trials"], "journal": merged["journal"],
+                          "metrics": experiment.summarize(passed)}
+                entry = outcome[cls.name]
+                entry["trials"][profile] = result["trials"]
+                entry["metrics"][profile] = result["metrics"]
+                entry["journal"][profile] = result["journal"]
+                entry["timers"][profile] = timers_of(profiled)
+        finally:
+            testbed.stop()
+
+    summaries = [write_results(cls, outcome[cls.name], out_dirs[cls.name], topology, seed,
+                               started[cls.name], versions) for cls in classes]
+    if len(classes) > 1:
+        index_dir = report.write_index(results_root, [(s["name"], s["dir"], s["summary"]) for s in summaries])
+        summaries.append({"name": "index", "dir": index_dir, "summary": None})
+    return summaries
+
+
+def write_results(cls: type[Experiment], entry: dict, out_dir: Path, topology, seed: int,
+                  started: float, versions: dict) -> dict:
+    """summary.json + report.md for one experiment (its trials, metrics and timers per profile)."""
+    all_trials = [t for runs in entry["trials"].values() for t in runs]
+    status = "passed" if all_trials and all(t["status"] == "passed" for t in all_trials) else (
+        "error" if any(t["status"] == "error" for t in all_trials) else "failed")
+    summary = {
+        "experiment": cls.name, "description": cls.description,
+        "started": started, "finished": time.time(), "seed": seed,
+        "trials": entry["trials"], "metrics": entry["metrics"], "headline": list(cls.headline),
+        "topology": topology.model_dump(mode="json", by_alias=True), "timers": entry["timers"],
+        "versions": versions, "status": status, "journal": entry["journal"],
+    }
+    report.write_summary(out_dir, summary)
+    report.write_report_md(out_dir, summary, sorted(out_dir.glob("*.png")))
+    return {"name": cls.name, "dir": out_dir, "summary": summary}
+
+
+def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root: Path = RESULTS) -> dict:
+    """Run one experiment on an already running testbed (the CLI's `experiment NAME`)."""
+    out_dir = report.results_dir(results_root, cls.name)
+    started = time.time()
+    experiment = cls(testbed, random.Random(seed), out_dir, "as-running")
+    result = experiment.run(trials)
+    entry = {"trials": {"as-running": result["trials"]}, "metrics": {"as-running": result["metrics"]},
+             "journal": {"as-running": result["journal"]}, "timers": {"as-running": timers_of(testbed.topology)}}
+    return write_results(cls, entry, out_dir, testbed.topology, seed, started, report.daemon_versions(testbed))
+
+
+def headline_table(summaries: list[dict]) -> str:
+    """The final table: experiment × profile × headline metrics."""
+    from topo.status import format_table
+
+    rows = []
+    for item in summaries:
+        summary = item["summary"]
+        if summary is None:
+            continue
+        for profile, metrics in summary["metrics"].items():
+            shown = ", ".join(f"{key}={_fmt(metrics.get(key))}" for key in summary["headline"] if key in metrics)
+            rows.append([summary["experiment"], profile, summary["status"], shown or "-"])
+    return format_table(["experiment", "timers", "status", "headline metrics"], rows)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, dict) and "median" in value:
+        return f"{_fmt(value['median'])} (p95 {_fmt(value.get('p95'))}, max {_fmt(value.get('max'))})"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+

@@ -1,0 +1,85 @@
+"""server_failover: crash server1, then server2 as well; how fast do the balancers notice, and
+when does the backup server3 take over?
+
+    client1 ─▶ VIP ─▶ HAProxy ─┬─ server1  ✗ (node crash)      detection: fault → HAProxy log
+                               ├─ server2  ✗ (second crash)      "server1 is DOWN" on the VIP holder
+                               └─ server3  backup: serves only when both are DOWN
+
+Failed requests should be no more than those in flight at the crash (plus retries that hit the
+dead server before detection; HAProxy's `retries` + `redispatch` absorb most of them).
+"""
+
+from __future__ import annotations
+
+import time
+
+from experiments import analysis, report
+from experiments.base import Experiment, ExperimentError
+from experiments.faults import NodeCrash
+from experiments.probes import HttpsProbe
+from topo.status import vip_holders
+from topo.wait import wait_until
+
+
+class ServerFailover(Experiment):
+    name = "server_failover"
+    description = "crash server1, then server2; HAProxy detection time, failed requests, time until the backup serves"
+    profiles = ("tuned", "stock")
+    headline = ("detection_ms", "failed_requests", "backup_serving_ms")
+
+    def validate(self) -> None:
+        super().validate()
+        if len(self.site.active_servers) < 2 or not self.site.backup_servers:
+            raise ExperimentError("server_failover: needs two active servers and a backup")
+
+    def detection(self, lb: str, server: str, since: float) -> float | None:
+        changes = self.testbed.services.find(lb, "haproxy").state_changes()
+        down = [c.time for c in changes if c.server == server and c.state == "DOWN" and c.time >= since]
+        return round((down[0] - since) * 1000, 1) if down else None
+
+    def run_trial(self, index: int) -> dict:
+        first, second = self.site.active_servers[:2]
+        [lb] = vip_holders(self.testbed)
+        haproxy = self.testbed.services.find(lb, "haproxy")
+        probe = HttpsProbe(self.testbed, self.site.clients[0], interval=0.01, duration=90,
+                           label=f"server-failover-{self.profile}-{index}")
+        probe.start()
+        try:
+            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
+            # after_ready=False: a restarted replica resumes replication by itself (its replication
+            # settings persist); re-pointing it would fail while the primary is still crashed.
+            crash1 = NodeCrash(self.testbed, first, after_ready=False)
+            self.inject(crash1)
+            wait_until(lambda: haproxy.server_states().get(first) == "DOWN", 30, f"HAProxy marking {first} DOWN")
+            self.wait_successes(probe, time.time(), 30, 20, f"requests served without {first}")
+            crash2 = NodeCrash(self.testbed, second, after_ready=False)
+            self.inject(crash2)
+            backup = self.site.backup_servers[0]
+            wait_until(lambda: any(r.served_by == backup and r.sent > crash2.injected_at for r in probe.requests()),
+                       30, f"{backup} serving")
+            self.wait_successes(probe, time.time(), 30, 20, f"requests served by {backup}")
+        finally:
+            requests = probe.stop()
+        first_outage = analysis.outage([r for r in requests if r.sent < crash2.injected_at], crash1.injected_at)
+        second_outage = analysis.outage(requests, crash2.injected_at)
+        served_by_backup = [r.done for r in requests if r.served_by == backup and r.sent > crash2.injected_at]
+        marks = [(c.time, f"HAProxy {lb}: {c.server} {c.state}") for c in haproxy.state_changes()
+                 if c.time >= crash1.injected_at - 0.5]
+        marks.append((crash2.injected_at, f"crash {second}"))
+        report.write_requests_csv(self.out_dir / f"requests-{self.profile}-{index}.csv", requests)
+        report.timeline_plot(requests, crash1.injected_at, marks, self.out_dir / f"timeline-{self.profile}-{index}.png",
+                             f"server_failover ({self.profile} timers), trial {index}: crash {first}, then {second}")
+        return {
+            "detection_ms": self.detection(lb, first, crash1.injected_at),
+            "second_detection_ms": self.detection(lb, second, crash2.injected_at),
+            "failed_requests": first_outage["failed_requests"],
+            "in_flight_at_fault": first_outage.get("in_flight_at_fault"),
+            "outage_ms": first_outage["outage_ms"],
+            "failed_requests_second": second_outage["failed_requests"],
+            "backup_serving_ms": round((served_by_backup[0] - crash2.injected_at) * 1000, 1) if served_by_backup else None,
+        }
+
+    def summarize(self, trials: list[dict]) -> dict:
+        keys = ("detection_ms", "second_detection_ms", "failed_requests", "in_flight_at_fault", "outage_ms",
+                "failed_requests_second", "backup_serving_ms")
+        return {key: analysis.summarize([t[key] for t in trials]) for key in keys}

@@ -1,0 +1,101 @@
+"""Every experiment, one trial each, end to end: the summary exists and its numbers are plausible.
+
+One suite run for the module (the runner brings up its own testbeds); results go to a temporary
+folder, not the repository's results/.
+"""
+
+import json
+
+import pytest
+
+from experiments.runner import EXPERIMENTS, run_suite
+from topo.model import load_topology
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    summaries = run_suite(load_topology(), list(EXPERIMENTS.values()), trials=1, seed=7,
+                          results_root=results, run_root=tmp_path_factory.mktemp("runs"))
+    return {item["name"]: item for item in summaries}
+
+
+def metrics(suite, name, profile="tuned"):
+    item = suite[name]
+    summary = json.loads((item["dir"] / "summary.json").read_text())
+    assert summary["experiment"] == name and summary["seed"] == 7
+    trials = summary["trials"][profile]
+    assert trials and all(t["status"] == "passed" for t in trials), trials
+    assert (item["dir"] / "report.md").exists()
+    return summary["metrics"][profile], trials
+
+
+def test_index_links_every_experiment(suite):
+    index = (suite["index"]["dir"] / "index.md").read_text()
+    for name in EXPERIMENTS:
+        assert name in index
+
+
+def test_round_robin_alternates_and_leaves_the_backup_idle(suite):
+    m, _ = metrics(suite, "round_robin")
+    assert m["sequential_max_pair_difference"] <= 2
+    assert m["backup_share"] == 0.0
+    assert m["sequential_jain"] > 0.99
+    assert list(suite["round_robin"]["dir"].glob("distribution-*.png"))
+
+
+@pytest.mark.parametrize("profile", ["tuned", "stock"])
+def test_lb_failover_moves_the_vip_with_a_bounded_outage(suite, profile):
+    m, trials = metrics(suite, "lb_failover", profile)
+    [trial] = trials
+    assert trial["survivor"] != trial["crashed"]
+    assert 0 < trial["outage_ms"] < 10_000
+    assert trial["vip_move_ms"] is not None and 0 < trial["vip_move_ms"] < 10_000
+    assert m["split_brain_seen"] is False
+    assert list(suite["lb_failover"]["dir"].glob(f"timeline-{profile}-0.png"))
+
+
+def test_stock_timers_fail_over_slower_than_tuned(suite):
+    tuned, _ = metrics(suite, "lb_failover", "tuned")
+    stock, _ = metrics(suite, "lb_failover", "stock")
+    assert stock["vip_move_ms"]["median"] > tuned["vip_move_ms"]["median"]
+
+
+def test_lb_failback_keeps_service(suite):
+    m, [trial] = metrics(suite, "lb_failback")
+    assert trial["outage_ms"] is not None and trial["outage_ms"] < 10_000
+    assert trial["vip_moved_back"] == trial["preempt"]
+
+
+def test_server_failover_detects_and_the_backup_serves(suite):
+    _, [trial] = metrics(suite, "server_failover")
+    assert trial["detection_ms"] is not None and 0 < trial["detection_ms"] < 5_000
+    assert trial["backup_serving_ms"] is not None and trial["backup_serving_ms"] < 10_000
+
+
+def test_link_failure_reroutes(suite):
+    _, [trial] = metrics(suite, "link_failure")
+    assert trial["reroute_ms"] is not None and trial["reroute_ms"] < 2_000
+    assert trial["controller_ms"] is not None
+
+
+def test_db_failover_loses_no_acknowledged_write(suite):
+    m, [trial] = metrics(suite, "db_failover")
+    assert trial["new_primary"] != trial["old_primary"]
+    assert trial["acked_writes"] > 0
+    assert trial["acked_writes_lost"] == 0
+    assert 0 < trial["write_outage_ms"] < 30_000
+
+
+def test_controller_failure_keeps_established_forwarding(suite):
+    _, [trial] = metrics(suite, "controller_failure")
+    assert trial["requests_while_controller_down"] > 0
+    assert trial["forwarding_survived"] is True
+    assert trial["recovery_ms"] is not None
+
+
+def test_packet_faults_report_what_each_attack_did(suite):
+    m, [trial] = metrics(suite, "packet_faults")
+    assert m

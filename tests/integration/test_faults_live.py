@@ -1,0 +1,187 @@
+"""Every fault of experiments/faults.py on the full stack: injected, observed, recovered.
+
+One testbed for the module, on a private copy of the default topology (switches s51..s54,
+controller port 6751) so it never collides with another testbed on the same machine. Every test
+recovers its fault in `finally` and checks the site is whole again.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from experiments.faults import (
+    ControllerStop,
+    DaemonKill,
+    LinkDown,
+    NodeCrash,
+    Partition,
+    active_path,
+    active_switch_link,
+)
+from hosts.client import https_request
+from topo import command
+from topo.model import DEFAULT_TOPOLOGY, parse_topology
+from topo.status import vip_holders
+from topo.testbed import Testbed
+from topo.wait import wait_until
+
+pytestmark = pytest.mark.root
+
+RENAME = {f"s{i}": f"s5{i}" for i in range(1, 5)}
+PORT = 6751
+
+
+def private_topology():
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["name"] = "faults"
+    data["controller"]["port"] = PORT
+    data["switches"] = [RENAME[s] for s in data["switches"]]
+    data["switch_links"] = [[RENAME[a], RENAME[b]] for a, b in data["switch_links"]]
+    for host in data["hosts"].values():
+        for intf in host["interfaces"]:
+            intf["switch"] = RENAME[intf["switch"]]
+    return parse_topology(data, "faults (private copy of the default topology)")
+
+
+@pytest.fixture(scope="module")
+def testbed(tmp_path_factory):
+    testbed = Testbed(private_topology(), run_root=tmp_path_factory.mktemp("runs"))
+    testbed.preflight()
+    try:
+        testbed.start()
+        yield testbed
+    finally:
+        testbed.stop()
+
+
+def https_ok(testbed, client="client1", timeout=2.0) -> bool:
+    return https_request(testbed.net[client], testbed.site, "/", timeout=timeout).ok
+
+
+def haproxy_agrees(testbed, server: str, state: str) -> bool:
+    return all(testbed.services.find(lb, "haproxy").server_states().get(server) == state
+               for lb in testbed.site.lbs)
+
+
+def ping(testbed, src: str, dst: str, wait: float = 1.0) -> bool:
+    ip = testbed.site.ip(dst)
+    return command.run(["ping", "-n", "-q", "-c1", f"-W{wait:g}", ip], testbed.net[src], check=False).ok
+
+
+def whole_again(testbed) -> None:
+    """The steady state every test leaves behind."""
+    wait_until(lambda: len(vip_holders(testbed)) == 1, 10, "exactly one VIP holder")
+    for server in testbed.site.active_servers:
+        wait_until(lambda: haproxy_agrees(testbed, server, "UP"), 15, f"{server} UP on every balancer")
+    wait_until(lambda: https_ok(testbed), 10, "HTTPS through the VIP")
+
+
+def test_node_crash_of_a_server_takes_it_out_and_back_into_rotation(testbed):
+    fault = NodeCrash(testbed, "server1")
+    try:
+        details = fault.inject()
+        killed = {k["daemon"] for k in details["killed"]}
+        assert {"server1-mariadb", "server1-app", "server1-nginx"} <= killed
+        assert all(k["exited"] and k["returncode"] == -9 for k in details["killed"])
+        # The controller saw the host's switch port lose carrier.
+        assert all(t is not None for t in details["controller_port_down"].values())
+        wait_until(lambda: haproxy_agrees(testbed, "server1", "DOWN"), 10, "HAProxy marking server1 DOWN")
+        served = [https_request(testbed.net["client1"], testbed.site, "/") for _ in range(6)]
+        assert all(r.ok for r in served) and {r.served_by for r in served} == {"server2"}
+    finally:
+        recovered = fault.recover()
+    json.dumps([details, recovered])  # journal-ready
+    assert [r["daemon"] for r in recovered["restarted"]][0] == "server1-mariadb"  # stage order
+    assert all(t is not None for t in recovered["controller_port_up"].values())
+    wait_until(lambda: haproxy_agrees(testbed, "server1", "UP"), 15, "HAProxy marking server1 UP again")
+    assert "server1" in {https_request(testbed.net["client1"], testbed.site, "/").served_by for _ in range(6)}
+    # Idempotent: a second recovery restarts nothing.
+    assert all(r.get("already_running") for r in fault.recover()["restarted"])
+    whole_again(testbed)
+
+
+def test_daemon_kill_of_the_vip_holders_keepalived_moves_the_vip(testbed):
+    [holder] = vip_holders(testbed)
+    [survivor] = [lb for lb in testbed.site.lbs if lb != holder]
+    fault = DaemonKill(testbed, holder, "keepalived")
+    try:
+        details = fault.inject()
+        assert details["exited"] and details["signal"] == "SIGKILL"
+        keepalived = testbed.services.find(survivor, "keepalived")
+        wait_until(lambda: keepalived.has_vip(testbed.net[survivor]), 5, f"the VIP moving to {survivor}")
+        wait_until(lambda: https_ok(testbed), 5, "HTTPS through the VIP after the move")
+    finally:
+        recovered = fault.recover()
+    assert recovered["action"] == "restart" and recovered["pid"] != details["pid"]
+    whole_again(testbed)
+    assert vip_holders(testbed) == [survivor]  # no preemption: the VIP stays where it went
+
+
+def test_link_down_on_the_active_path_reroutes(testbed):
+    a, b = active_switch_link(testbed, "client1", "client2")
+    fault = LinkDown(testbed, a, b)
+    try:
+        details = fault.inject()
+        assert all(t is not None for t in details["controller_port_down"].values())
+        assert len(details["controller_port_down"]) == 2
+        wait_until(lambda: ping(testbed, "client1", "client2"), 5, "client1 reaching client2 around the cut")
+        hops = [(h["switch"], h["next"]) for h in active_path(testbed, "client1", "client2")]
+        assert (a, b) not in hops and len(hops) > 2
+        wait_until(lambda: https_ok(testbed, "client2"), 5, "HTTPS from client2 after the cut")
+    finally:
+        recovered = fault.recover()
+    assert all(t is not None for t in recovered["controller_port_up"].values())
+    live = testbed.controller.request({"op": "status"})["live_links"]
+    assert len(live) == len(testbed.topology.switch_links)
+    wait_until(lambda: ping(testbed, "client1", "client2"), 5, "client1 reaching client2 after the repair")
+
+
+def test_partition_cuts_client1_off_the_balancers_and_heals(testbed):
+    fault = Partition(testbed, ["client1"], testbed.site.lbs)
+    try:
+        details = fault.inject()
+        assert details["switches"] == testbed.topology.switches and details["lost_switches"] == []
+        assert details["t_installed"] >= details["injected_at"]
+        assert not https_ok(testbed, timeout=1.5)
+        assert not ping(testbed, "client1", "lb1")
+        assert ping(testbed, "client1", "client2")  # the rest of the network is untouched
+        assert https_ok(testbed, "client2")
+        status = testbed.controller.request({"op": "status"})
+        assert list(status["partitions"]) == [fault.name]
+        events = [e["event"] for e in testbed.controller.events()]
+        assert "partition_installed" in events
+    finally:
+        healed = fault.recover()
+    json.dumps([details, healed])
+    assert healed["removed"] is True
+    wait_until(lambda: https_ok(testbed), 5, "client1 reaching the VIP again after the heal")
+    assert fault.recover()["removed"] is False  # idempotent
+    assert testbed.controller.request({"op": "status"})["partitions"] == {}
+
+
+def test_controller_stop_keeps_forwarding_and_all_switches_reconnect(testbed):
+    count = 400  # a 10 ms ping stream across the stop and the restart (~4 s), bounded
+    stream = testbed.net["client1"].popen(
+        ["ping", "-n", "-q", "-i0.01", f"-c{count}", "-W1", testbed.site.ip("client2")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    fault = ControllerStop(testbed)
+    try:
+        details = fault.inject()
+        assert details["returncode"] == 0 and not testbed.controller.alive()
+        assert details["flows_after"] == details["flows_before"]  # fail-secure: every flow stays
+        assert https_ok(testbed)
+        assert ping(testbed, "client2", "lb2")
+    finally:
+        recovered = fault.recover()
+        out, _ = stream.communicate(timeout=60)
+    json.dumps([details, recovered])
+    assert sorted(recovered["switch_programmed"]) == sorted(testbed.topology.switches)
+    assert all(testbed.switch_connections().values())
+    received = int(out.split(" received")[0].rsplit(",", 1)[-1])
+    assert received >= count * 0.95, out
+    whole_again(testbed)
+    assert testbed.controller.logged_errors() == []

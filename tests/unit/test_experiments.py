@@ -1,0 +1,66 @@
+"""Experiment machinery without a network: journal, registry, timer profiles, evidence helpers."""
+
+import pytest
+
+from experiments.base import ExperimentError, Journal, STOCK_TIMERS, timers_of, with_timers
+from experiments.db_failover import gtid_seq
+from experiments.lb_failover import master_intervals, overlap
+from experiments.runner import EXPERIMENTS, resolve
+from topo.model import load_topology
+
+
+def test_every_experiment_of_the_spec_is_registered_under_its_cli_name():
+    assert set(EXPERIMENTS) == {"round_robin", "lb_failover", "lb_failback", "server_failover", "link_failure",
+                                "db_failover", "controller_failure", "packet_faults"}
+    assert [cls.name for cls in resolve("all")] == list(EXPERIMENTS)
+    assert [cls.name for cls in resolve("lb_failover,round_robin")] == ["lb_failover", "round_robin"]
+
+
+def test_unknown_experiment_is_a_clear_error():
+    with pytest.raises(ExperimentError, match="unknown experiment 'lb_failure'; known: round_robin, lb_failover"):
+        resolve("lb_failure")
+
+
+def test_failover_experiments_run_with_stock_and_tuned_timers():
+    for name in ("lb_failover", "lb_failback", "server_failover"):
+        assert set(EXPERIMENTS[name].profiles) == {"stock", "tuned"}
+
+
+def test_stock_profile_sets_the_daemons_defaults_and_tuned_keeps_the_yaml():
+    topology = load_topology()
+    assert with_timers(topology, "tuned") is topology
+    stock = timers_of(with_timers(topology, "stock"))
+    assert stock["keepalived_advert_int_s"] == STOCK_TIMERS["keepalived"]["advert_int"] == 1.0
+    assert (stock["haproxy_check_inter_ms"], stock["haproxy_fall"], stock["haproxy_rise"]) == (2000, 3, 2)
+    assert timers_of(topology)["keepalived_advert_int_s"] == 0.1
+    with pytest.raises(ExperimentError, match="unknown timer profile 'fast'"):
+        with_timers(topology, "fast")
+
+
+def test_journal_records_every_step_with_status_and_duration():
+    journal = Journal()
+    with journal.step("ok step") as step:
+        step.detail = {"x": 1}
+    with pytest.raises(RuntimeError):
+        with journal.step("failing step"):
+            raise RuntimeError("boom")
+    steps = journal.as_list()
+    assert [(s["name"], s["status"]) for s in steps] == [("ok step", "ok"), ("failing step", "error")]
+    assert steps[1]["detail"] == "RuntimeError: boom"
+    assert all(s["finished"] >= s["started"] and s["duration_s"] >= 0 for s in steps)
+
+
+def test_split_brain_is_two_masters_at_once():
+    handover = [{"t": 1.0, "host": "lb1", "state": "MASTER"}, {"t": 5.0, "host": "lb1", "state": "FAULT"},
+                {"t": 5.2, "host": "lb2", "state": "MASTER"}]
+    assert master_intervals(handover, end=9.0) == {"lb1": [(1.0, 5.0)], "lb2": [(5.2, 9.0)]}
+    assert not overlap(master_intervals(handover, end=9.0))
+    both = handover + [{"t": 6.0, "host": "lb1", "state": "MASTER"}]
+    assert overlap(master_intervals(both, end=9.0))
+    assert not overlap(master_intervals(both, end=9.0), since=9.5)  # only the trial's window counts
+
+
+def test_gtid_sequence_of_a_domain():
+    assert gtid_seq("0-1-42") == 42
+    assert gtid_seq("1-3-7,0-2-99") == 99
+    assert gtid_seq("") == 0
