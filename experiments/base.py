@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from hosts.client import https_request
+from topo.jsonl import read_jsonl
 from topo.status import vip_holders
 from topo.wait import NotReadyError, wait_until
 
@@ -204,11 +205,7 @@ class Experiment:
 
     def vrrp_events(self, since: float) -> list[dict]:
         """keepalived notify records (every LB appends to one file) from `since` on."""
-        path = self.site.vrrp_events
-        if not path.exists():
-            return []
-        events = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return [e for e in events if e["t"] >= since]
+        return [e for e in read_jsonl(self.site.vrrp_events) if e["t"] >= since]
 
     def save_json(self, name: str, data) -> Path:
         path = self.out_dir / name

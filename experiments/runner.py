@@ -50,6 +50,7 @@ def resolve(names: str) -> list[type[Experiment]]:
 
 
 def _up(topology, run_root) -> Testbed:
+    """A started testbed the caller must stop (the suite replaces it mid-way, so no `with`)."""
     testbed = Testbed(topology, run_root=run_root)
     testbed.preflight()
     try:

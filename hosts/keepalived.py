@@ -39,13 +39,13 @@ Every path is per host: config, scripts, `-p/-r/-c` pid files. keepalived runs i
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 
 from hosts.daemon import Daemon, ServiceError, render
 from topo import command
+from topo.jsonl import read_jsonl
 from topo.wait import NotReadyError, wait_until
 
 
@@ -130,17 +130,7 @@ class Keepalived(Daemon):
 
     def all_events(self) -> list[dict]:
         """Every balancer's VRRP state changes, oldest first (unreadable lines skipped)."""
-        try:
-            lines = self.site.vrrp_events.read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        events = []
-        for line in lines:
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return events
+        return read_jsonl(self.site.vrrp_events)
 
     def events(self) -> list[dict]:
         """This host's VRRP state changes, oldest first."""

@@ -55,7 +55,7 @@ class Nginx(Daemon):
     def check_command(self) -> list[str]:
         # nginx -t creates the temp dirs itself but not their parent, and the check runs before
         # prepare(): make the parent first.
-        return ["sh", "-c", f'mkdir -p "$0" && exec "$@"', str(self.temp_dir), *self._argv(), "-t", "-q"]
+        return ["sh", "-c", 'mkdir -p "$0" && exec "$@"', str(self.temp_dir), *self._argv(), "-t", "-q"]
 
     def command(self) -> list[str]:
         return self._argv()

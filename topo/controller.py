@@ -23,6 +23,7 @@ from pathlib import Path
 
 from controllers.control import MAX_SUN_PATH, ControlError
 from controllers.control import request as control_request
+from topo.jsonl import read_jsonl
 from topo.runstate import ProcessRecord, RunDir
 from topo.wait import wait_until
 
@@ -84,17 +85,7 @@ class ControllerProcess:
 
     def events(self) -> list[dict]:
         """The controller's event journal (switch connects, port status, flow installs)."""
-        try:
-            lines = self.events_path.read_text().splitlines()
-        except FileNotFoundError:
-            return []
-        events = []
-        for line in lines:
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:  # a line being written right now
-                pass
-        return events
+        return read_jsonl(self.events_path)
 
     def connected_dpids(self) -> set[int]:
         """Datapaths whose latest connect/disconnect event is a connect and whose flows went out.

@@ -91,7 +91,7 @@ class Ports(_Strict):
 class Keepalived(_Strict):
     vrid: int = Field(default=51, ge=1, le=255)
     # VRRPv3 allows sub-second adverts (10 ms steps). Stock keepalived uses 1 s.
-    advert_int: float = Field(default=0.1, ge=0.01, le=255)
+    advert_int: float = Field(default=0.05, ge=0.01, le=255)
     # Without preemption a recovered lb1 does not take the VIP back (no second outage).
     preempt: bool = False
     # Priorities in load-balancer file order: the first is the preferred master.

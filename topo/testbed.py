@@ -22,6 +22,7 @@ import signal
 import socket
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -231,8 +232,14 @@ class Testbed:
         if not _drain(host, 2.0):
             raise RuntimeError(f"{host.name}'s shell does not answer after its command was stopped")
 
-    def __enter__(self) -> Testbed:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    @classmethod
+    @contextmanager
+    def running(cls, topology: Topology, run_root=None):
+        """Preflight, start, yield the running testbed, and always stop it."""
+        testbed = cls(topology, run_root=run_root)
+        testbed.preflight()
+        try:
+            testbed.start()
+            yield testbed
+        finally:
+            testbed.stop()

@@ -49,13 +49,8 @@ def private_topology():
 
 @pytest.fixture(scope="module")
 def testbed(tmp_path_factory):
-    testbed = Testbed(private_topology(), run_root=tmp_path_factory.mktemp("runs"))
-    testbed.preflight()
-    try:
-        testbed.start()
+    with Testbed.running(private_topology(), run_root=tmp_path_factory.mktemp("runs")) as testbed:
         yield testbed
-    finally:
-        testbed.stop()
 
 
 def https_ok(testbed, client="client1", timeout=2.0) -> bool:

@@ -1,6 +1,5 @@
 """topo/run.py as a user runs it: modes, bad input, teardown, and --clean after kill -9."""
 
-import json
 import os
 import signal
 import subprocess

@@ -11,13 +11,8 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def testbed(tmp_path_factory):
-    testbed = Testbed(load_topology().without_services(), run_root=tmp_path_factory.mktemp("runs"))
-    testbed.preflight()
-    try:
-        testbed.start()
+    with Testbed.running(load_topology().without_services(), run_root=tmp_path_factory.mktemp("runs")) as testbed:
         yield testbed
-    finally:
-        testbed.stop()
     errors = testbed.controller.logged_errors()
     assert not errors, f"the controller logged errors: {errors[:3]}"
 

@@ -23,13 +23,8 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def testbed(tmp_path_factory):
-    testbed = Testbed(load_topology(), run_root=tmp_path_factory.mktemp("runs"))
-    testbed.preflight()
-    try:
-        testbed.start()
+    with Testbed.running(load_topology(), run_root=tmp_path_factory.mktemp("runs")) as testbed:
         yield testbed
-    finally:
-        testbed.stop()
 
 
 def served_by(testbed, count, client="client1"):

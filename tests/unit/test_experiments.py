@@ -32,7 +32,7 @@ def test_stock_profile_sets_the_daemons_defaults_and_tuned_keeps_the_yaml():
     stock = timers_of(with_timers(topology, "stock"))
     assert stock["keepalived_advert_int_s"] == STOCK_TIMERS["keepalived"]["advert_int"] == 1.0
     assert (stock["haproxy_check_inter_ms"], stock["haproxy_fall"], stock["haproxy_rise"]) == (2000, 3, 2)
-    assert timers_of(topology)["keepalived_advert_int_s"] == 0.1
+    assert timers_of(topology)["keepalived_advert_int_s"] == topology.services.keepalived.advert_int < 1.0
     with pytest.raises(ExperimentError, match="unknown timer profile 'fast'"):
         with_timers(topology, "fast")
 

@@ -203,7 +203,7 @@ def test_vrrp_instance_follows_the_model(site):
         assert f"    interface {intf}\n" in conf
         assert "    virtual_router_id 51\n" in conf
         assert f"    priority {prio}\n" in conf
-        assert "    advert_int 0.1\n" in conf
+        assert f"    advert_int {site.services.keepalived.advert_int:g}\n" in conf
         assert f"        10.0.1.100/24 dev {intf}\n" in conf
         assert "    state BACKUP\n" in conf
 
