@@ -70,7 +70,7 @@ class Journal:
 # Timer profiles: the daemons' stock defaults versus the testbed's tuned ones (the YAML values).
 STOCK_TIMERS = {
     "keepalived": {"advert_int": 1.0},
-    "haproxy": {"check_inter_ms": 2000, "fall": 3, "rise": 2},
+    "haproxy": {"check_inter_ms": 2000, "fastinter_ms": None, "fall": 3, "rise": 2},
 }
 
 
@@ -91,7 +91,8 @@ def with_timers(topology, profile: str):
 def timers_of(topology) -> dict:
     s = topology.services
     return {"keepalived_advert_int_s": s.keepalived.advert_int, "keepalived_preempt": s.keepalived.preempt,
-            "haproxy_check_inter_ms": s.haproxy.check_inter_ms, "haproxy_fall": s.haproxy.fall,
+            "haproxy_check_inter_ms": s.haproxy.check_inter_ms, "haproxy_fastinter_ms": s.haproxy.fastinter_ms,
+            "haproxy_fall": s.haproxy.fall,
             "haproxy_rise": s.haproxy.rise, "haproxy_agent_check": s.haproxy.agent_check}
 
 

@@ -55,7 +55,9 @@ class ControllerFailure(Experiment):
             self.wait_successes(probe, restarted, 50, 20, "requests flowing after the controller restart")
         finally:
             requests = probe.stop()
-        phase1 = [r for r in requests if stop.injected_at <= r.sent < cut.injected_at]
+        # Phase 1: requests sent and finished with no controller and no cut (one in flight at the
+        # cut belongs to phase 2).
+        phase1 = [r for r in requests if stop.injected_at <= r.sent and r.done < cut.injected_at]
         recovery = analysis.outage([r for r in requests if r.sent >= cut.injected_at], cut.injected_at)
         back = [r.sent for r in requests if r.ok and r.sent >= restarted]
         marks = [(cut.injected_at, f"cut {a}-{b}"), (restarted, "controller restarted")]

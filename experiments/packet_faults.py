@@ -188,9 +188,9 @@ class PacketFaults(Experiment):
 
     ATTACKS = ("rst_to_client", "rst_to_server", "vrrp_own_source", "vrrp_spoofed_lb", "garp", "synflood")
     # Attack bounds (seconds / packets); the script caps them again.
-    RST_DURATION, RST_MAX = 5.0, 1000
-    VRRP_DURATION, VRRP_PRIORITY = 3.0, 254
-    GARP_COUNT, GARP_INTERVAL = 10, 0.5
+    RST_DURATION, RST_MAX = 2.0, 400
+    VRRP_DURATION, VRRP_PRIORITY = 1.5, 254
+    GARP_COUNT, GARP_INTERVAL = 6, 0.5
     # More SYNs than the listener's queue (HAProxy backlog = maxconn 4096 = somaxconn): the kernel
     # must fall back to SYN cookies for the rest.
     SYN_COUNT, SYN_RATE = 5000, 2000.0

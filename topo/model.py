@@ -103,6 +103,8 @@ class Keepalived(_Strict):
 class HAProxy(_Strict):
     # Health checks over TLS to the app's health endpoint. Stock HAProxy: inter 2s fall 3 rise 2.
     check_inter_ms: int = Field(default=100, ge=10)
+    # After a first failed check, re-check this soon (HAProxy's default: every `inter`).
+    fastinter_ms: int | None = Field(default=30, ge=10)
     fall: int = Field(default=2, ge=1)
     rise: int = Field(default=2, ge=1)
     retries: int = Field(default=2, ge=0)
