@@ -143,7 +143,8 @@ class Experiment:
                 step.detail = fault.recover()
 
     def steady_state(self) -> dict:
-        """Hypothesis: one LB holds the VIP, every active server is UP on every LB, HTTPS works."""
+        """Hypothesis: one LB holds the VIP, every active server is UP on every LB, HTTPS through
+        the VIP works from every client."""
         holders = vip_holders(self.testbed)
         if len(holders) != 1:
             return {"ok": False, "why": f"VIP held by {holders or 'nobody'}"}
@@ -152,9 +153,10 @@ class Experiment:
             down = [s for s in self.site.active_servers if states.get(s) != "UP"]
             if down:
                 return {"ok": False, "why": f"{lb} sees {down} not UP"}
-        response = https_request(self.testbed.net[self.site.clients[0]], self.site, "/")
-        if not response.ok:
-            return {"ok": False, "why": f"HTTPS via VIP failed: {response.status} {response.error}"}
+        for client in self.site.clients:
+            response = https_request(self.testbed.net[client], self.site, "/")
+            if not response.ok:
+                return {"ok": False, "why": f"HTTPS via VIP from {client} failed: {response.status} {response.error}"}
         return {"ok": True, "vip_holder": holders[0]}
 
     def wait_steady_state(self, timeout: float = 20.0) -> dict:
