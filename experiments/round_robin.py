@@ -50,8 +50,9 @@ class RoundRobin(Experiment):
             if agent:
                 self.set_agent_checks(False)
             try:
-                probe = HttpsProbe(self.testbed, client, sequential=True, count=self.sequential_requests,
-                                   duration=120, label=f"rr-seq-{self.profile}-{index}")
+                # interval 0: each request starts as soon as the previous one has finished.
+                probe = HttpsProbe(self.testbed, client, sequential=True, interval=0.0,
+                                   count=self.sequential_requests, duration=120, label=f"rr-seq-{self.profile}-{index}")
                 probe.start()
                 sequential = probe.wait()
             finally:

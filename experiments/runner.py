@@ -64,7 +64,7 @@ def _up(topology, run_root) -> Testbed:
 def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
               results_root: Path = RESULTS, run_root=None, say=print) -> list[dict]:
     rng = random.Random(seed)
-    started = {cls.name: time.time() for cls in classes}
+    started: dict[str, float] = {}
     out_dirs = {cls.name: report.results_dir(results_root, cls.name) for cls in classes}
     outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
                                 for cls in classes}
@@ -79,6 +79,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
             versions = versions or report.daemon_versions(testbed)
             for cls in wanted:
                 say(f"experiment {cls.name} ({profile} timers, {trials} trials) ...")
+                started.setdefault(cls.name, time.time())
                 runs = [trials] if not cls.fresh_testbed_per_trial else [1] * trials
                 merged = {"trials": [], "journal": []}
                 for count in runs:

