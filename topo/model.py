@@ -102,13 +102,13 @@ class Keepalived(_Strict):
 
 class HAProxy(_Strict):
     # Health checks over TLS to the app's health endpoint. Stock HAProxy: inter 2s fall 3 rise 2.
-    check_inter_ms: int = Field(default=100, ge=10)
+    check_inter_ms: int = Field(default=80, ge=10)
     # After a first failed check, re-check this soon (HAProxy's default: every `inter`).
-    fastinter_ms: int | None = Field(default=30, ge=10)
+    fastinter_ms: int | None = Field(default=20, ge=10)
     fall: int = Field(default=2, ge=1)
     rise: int = Field(default=2, ge=1)
     retries: int = Field(default=2, ge=0)
-    connect_timeout_ms: int = Field(default=500, ge=1)
+    connect_timeout_ms: int = Field(default=100, ge=1)
     client_timeout_s: int = Field(default=30, ge=1)
     server_timeout_s: int = Field(default=30, ge=1)
     # Weights follow each server's idle capacity (its agent reports free app workers).

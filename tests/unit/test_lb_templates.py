@@ -92,17 +92,17 @@ def test_health_checks_are_tls_verified_against_the_run_ca_with_the_model_timers
     assert f"verify required ca-file {site.tls_ca}" in default
     assert "check-sni www.hatestbed.test" in default and "verifyhost www.hatestbed.test" in default
     hp = site.services.haproxy
-    assert f"inter {hp.check_inter_ms}ms fall {hp.fall} rise {hp.rise}" in default
+    assert f"inter {hp.check_inter_ms}ms fastinter {hp.fastinter_ms}ms fall {hp.fall} rise {hp.rise}" in default
 
 
 def test_retries_redispatch_and_timeouts_come_from_the_model():
     site = site_with({"haproxy": {"retries": 5, "connect_timeout_ms": 700, "client_timeout_s": 11,
                                   "server_timeout_s": 12, "check_inter_ms": 250, "fall": 4, "rise": 3}})
     cfg = haproxy_cfg(site)
-    for line in ("retries 5", "option redispatch", "timeout connect 700ms", "timeout client 11s",
+    for line in ("retries 5", "option redispatch 1", "timeout connect 700ms", "timeout client 11s",
                  "timeout server 12s"):
         assert f"    {line}\n" in cfg
-    assert "inter 250ms fall 4 rise 3" in cfg
+    assert "inter 250ms fastinter 20ms fall 4 rise 3" in cfg
 
 
 def test_agent_check_only_when_the_model_asks(site):
