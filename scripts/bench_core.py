@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from topo.model import load_topology  # noqa: E402
+from experiments import report  # noqa: E402
 from topo.testbed import Testbed  # noqa: E402
 
 INTERVAL = 0.01
@@ -119,8 +120,7 @@ def main() -> int:
 
     summary = {"bench": "bench_core", "when": datetime.now(timezone.utc).isoformat(),
                "bring_up": bring_up_and_down(args.runs), "link_cut": link_cuts(args.cuts)}
-    out_dir = REPO / "results" / (datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-bench_core")
-    out_dir.mkdir(parents=True)
+    out_dir = report.results_dir(REPO / "results", "bench_core")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     up, cut = summary["bring_up"], summary["link_cut"]
     print(f"bring-up to all-pairs reachable: median {up['up_median_s']:.2f} s "

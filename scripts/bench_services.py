@@ -30,6 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from topo import command  # noqa: E402
 from topo.model import load_topology  # noqa: E402
+from experiments import report  # noqa: E402
 from topo.testbed import Testbed  # noqa: E402
 
 
@@ -109,8 +110,7 @@ def main() -> int:
         "wrk_output": {k: v["output"] for k, v in throughput.items()},
         "vip_to_direct_ratio": round(via / direct, 3) if via and direct else None,
     }
-    out_dir = REPO / "results" / (datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-bench_services")
-    out_dir.mkdir(parents=True)
+    out_dir = report.results_dir(REPO / "results", "bench_services")
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"cold start, every daemon ready: median {summary['cold_start_median_s']:.2f} s "
           f"({', '.join(f'{v:.2f}' for v in ups)})  target <= 8 s")
