@@ -221,10 +221,13 @@ class Testbed:
     def _interrupt_command(host) -> None:
         """A host interrupted mid-command (Ctrl-C, SIGTERM) must answer its shell again before
         Mininet's teardown talks to it: ^C, and if the command ignores it (commands from a
-        script run with SIGINT ignored), kill the shell's children by pid."""
-        if not host.waiting:
+        script run with SIGINT ignored), kill the shell's children by pid. A signal can land
+        between Mininet writing a command and marking the host busy, so a running child counts
+        as busy too."""
+        if not host.waiting and not child_pids(host.pid):
             return
         host.sendInt()
+        host.waiting = True  # read up to the prompt the interrupted command leaves behind
         if _drain(host, 0.5):
             return
         for child in child_pids(host.pid):

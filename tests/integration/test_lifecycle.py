@@ -111,11 +111,18 @@ def test_sigterm_tears_down(run_root, tmp_path):
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
     proc = subprocess.Popen([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(script)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:
-        if line.startswith("testbed up in"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    rest = proc.communicate(timeout=30)[0]
+    try:
+        for line in proc.stdout:
+            if line.startswith("testbed up in"):
+                break
+        # At once: the signal may land while the CLI is still handing `sleep 60` to client1.
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:  # do not leave a hung run holding the controller port
+            proc.kill()
+            proc.wait()
+            subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--clean"], env=env, timeout=60)
     assert proc.returncode == 143, rest
     assert "testbed down in" in rest
     run = latest_run(run_root)
