@@ -201,6 +201,21 @@ class Experiment:
         return {"trials": results, "metrics": self.summarize([t for t in results if t["status"] == "passed"]),
                 "journal": self.journal.as_list()}
 
+    def start_probe(self, client: str, label: str, baseline: int = 30, **options):
+        """Start an HTTPS probe on `client` and wait for `baseline` successes (the steady state
+        the fault is measured against). The caller stops it; if the baseline never comes, it is
+        stopped here."""
+        from experiments.probes import HttpsProbe
+
+        probe = HttpsProbe(self.testbed, client, label=label, **options)
+        probe.start()
+        try:
+            self.wait_successes(probe, time.time(), baseline, 10, f"a baseline of {baseline} successful requests")
+        except BaseException:
+            probe.stop()
+            raise
+        return probe
+
     def wait_successes(self, probe, after: float, count: int, timeout: float, what: str) -> None:
         """Wait until `probe` has `count` successful requests sent after `after` (evidence, not a sleep)."""
         wait_until(lambda: sum(1 for r in probe.requests() if r.ok and r.sent > after) >= count,

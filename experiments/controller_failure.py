@@ -19,11 +19,9 @@ import time
 
 from experiments import analysis, report
 from experiments.base import Experiment
-from experiments.faults import ControllerStop, LinkDown, active_switch_link
+from experiments.faults import ControllerStop, LinkDown
 from experiments.lb_failover import master_intervals, overlap
-from experiments.link_failure import client_across_switches, vip_mac
-from experiments.probes import HttpsProbe
-from topo.status import vip_holders
+from experiments.link_failure import path_under_test
 from topo.wait import wait_until
 
 
@@ -34,13 +32,9 @@ class ControllerFailure(Experiment):
                 "recovery_ms")
 
     def run_trial(self, index: int) -> dict:
-        [holder] = vip_holders(self.testbed)
-        client = client_across_switches(self.testbed, holder)
-        a, b = active_switch_link(self.testbed, client, vip_mac(self.testbed, holder))
-        probe = HttpsProbe(self.testbed, client, interval=0.01, duration=90, label=f"controller-failure-{index}")
-        probe.start()
+        client, (a, b) = path_under_test(self.testbed)
+        probe = self.start_probe(client, f"controller-failure-{index}", interval=0.01, duration=90)
         try:
-            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
             stop = ControllerStop(self.testbed)
             self.inject(stop)
             # Phase 1: no controller, nothing else changes: 100 requests' worth of evidence.

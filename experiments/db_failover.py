@@ -21,7 +21,6 @@ import time
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import DaemonKill
-from experiments.probes import HttpsProbe
 from hosts.site import DB_NAME, DB_USERS
 from hosts.webapp.app import TABLE
 from topo import command
@@ -79,11 +78,9 @@ class DbFailover(Experiment):
 
     def run_trial(self, index: int) -> dict:
         primary = self.site.primary_db
-        probe = HttpsProbe(self.testbed, self.site.clients[0], method="POST", path="/write", interval=0.02,
-                           duration=90, label=f"db-failover-{index}")
-        probe.start()
+        probe = self.start_probe(self.site.clients[0], f"db-failover-{index}", baseline=20,
+                                 method="POST", path="/write", interval=0.02, duration=90)
         try:
-            self.wait_successes(probe, time.time(), 20, 10, "a baseline of acknowledged writes")
             fault = DaemonKill(self.testbed, primary, "mariadb", signal.SIGKILL)
             self.inject(fault)
             # The old primary stays down: recovering it would make a second, diverged primary.

@@ -11,7 +11,6 @@ import time
 
 from experiments import analysis, report
 from experiments.lb_failover import LbFailover
-from experiments.probes import HttpsProbe
 from topo.status import vip_holders
 from topo.wait import wait_until
 
@@ -22,11 +21,8 @@ class LbFailback(LbFailover):
     headline = ("outage_ms", "failed_requests", "vip_moved_back")
 
     def run_trial(self, index: int) -> dict:
-        probe = HttpsProbe(self.testbed, self.site.clients[0], interval=0.01, duration=90,
-                           label=f"lb-failback-{self.profile}-{index}")
-        probe.start()
+        probe = self.start_probe(self.site.clients[0], f"lb-failback-{self.profile}-{index}", interval=0.01, duration=90)
         try:
-            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
             holder, survivor, fault = self.crash_holder(probe, index)
             # The measured event is the restore: recover now rather than at the end of the trial.
             self.faults.remove(fault)

@@ -15,7 +15,6 @@ import time
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import NodeCrash
-from experiments.probes import HttpsProbe
 from topo.status import vip_holders
 from topo.wait import wait_until
 
@@ -63,12 +62,9 @@ class LbFailover(Experiment):
         return holder, survivor, fault
 
     def run_trial(self, index: int) -> dict:
-        probe = HttpsProbe(self.testbed, self.site.clients[0], interval=0.01, duration=60,
-                           label=f"lb-failover-{self.profile}-{index}")
-        probe.start()
         probe_started = time.time()
+        probe = self.start_probe(self.site.clients[0], f"lb-failover-{self.profile}-{index}", interval=0.01, duration=60)
         try:
-            self.wait_successes(probe, probe_started, 30, 10, "a baseline of successful requests")
             holder, survivor, fault = self.crash_holder(probe, index)
         finally:
             requests = probe.stop()

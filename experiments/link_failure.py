@@ -11,12 +11,9 @@ the controller's event journal.
 
 from __future__ import annotations
 
-import time
-
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import LinkDown, active_switch_link
-from experiments.probes import HttpsProbe
 from topo.status import vip_holders
 
 
@@ -35,6 +32,13 @@ def vip_mac(testbed, holder: str) -> str:
     return next(i.mac for i in testbed.plan.host_interfaces(holder) if i.network == testbed.site.vip_network)
 
 
+def path_under_test(testbed) -> tuple[str, tuple[str, str]]:
+    """A client whose traffic to the VIP holder crosses a switch link, and that link."""
+    [holder] = vip_holders(testbed)
+    client = client_across_switches(testbed, holder)
+    return client, active_switch_link(testbed, client, vip_mac(testbed, holder))
+
+
 class LinkFailure(Experiment):
     name = "link_failure"
     description = "cut the inter-switch link on the active client path; reroute time and failed requests"
@@ -46,13 +50,9 @@ class LinkFailure(Experiment):
             raise ExperimentError("link_failure: the topology has no inter-switch links")
 
     def run_trial(self, index: int) -> dict:
-        [holder] = vip_holders(self.testbed)
-        client = client_across_switches(self.testbed, holder)
-        a, b = active_switch_link(self.testbed, client, vip_mac(self.testbed, holder))
-        probe = HttpsProbe(self.testbed, client, interval=0.01, duration=60, label=f"link-failure-{index}")
-        probe.start()
+        client, (a, b) = path_under_test(self.testbed)
+        probe = self.start_probe(client, f"link-failure-{index}", interval=0.01, duration=60)
         try:
-            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
             fault = LinkDown(self.testbed, a, b)
             self.inject(fault)
             self.wait_successes(probe, fault.injected_at, 50, 20, "HTTPS via the VIP after the cut")

@@ -55,7 +55,6 @@ from pathlib import Path
 
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
-from experiments.probes import HttpsProbe
 from topo import command
 from topo.status import vip_holders
 from topo.wait import NotReadyError, wait_until
@@ -377,16 +376,13 @@ class PacketFaults(Experiment):
         host, attack, options, bound_s, undo = self.attack_spec(name, index)
         label = f"{name}-{index}"
         before = self.snapshot()
-        probe = HttpsProbe(self.testbed, self.victim, interval=0.01, timeout=1.0,
-                           duration=bound_s + self.POST_BOUND[name] + READY_TIMEOUT + 20,
-                           label=f"packet-faults-{label}")
-        probe.start()
+        probe = self.start_probe(self.victim, f"packet-faults-{label}", interval=0.01, timeout=1.0,
+                                 duration=bound_s + self.POST_BOUND[name] + READY_TIMEOUT + 20)
         fault = ScapyAttack(self.testbed, host, attack, options, label, bound_s, undo)
         samples: list[dict] = []
         stop = threading.Event()
         thread = None
         try:
-            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
             thread = self.sampler(stop, samples, bound_s + self.POST_BOUND[name] + READY_TIMEOUT + 10)
             self.inject(fault)
             if not fault.wait(bound_s + 10):

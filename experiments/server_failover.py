@@ -16,7 +16,6 @@ import time
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import NodeCrash
-from experiments.probes import HttpsProbe
 from topo.status import vip_holders
 from topo.wait import wait_until
 
@@ -41,11 +40,9 @@ class ServerFailover(Experiment):
         first, second = self.site.active_servers[:2]
         [lb] = vip_holders(self.testbed)
         haproxy = self.testbed.services.find(lb, "haproxy")
-        probe = HttpsProbe(self.testbed, self.site.clients[0], interval=0.01, duration=90,
-                           label=f"server-failover-{self.profile}-{index}")
-        probe.start()
+        probe = self.start_probe(self.site.clients[0], f"server-failover-{self.profile}-{index}",
+                                 interval=0.01, duration=90)
         try:
-            self.wait_successes(probe, time.time(), 30, 10, "a baseline of successful requests")
             # after_ready=False: a restarted replica resumes replication by itself (its replication
             # settings persist); re-pointing it would fail while the primary is still crashed.
             crash1 = NodeCrash(self.testbed, first, after_ready=False)
