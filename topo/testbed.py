@@ -165,8 +165,10 @@ class Testbed:
 
     # -- checks ---------------------------------------------------------------------------------
     def switch_connections(self) -> dict[str, bool]:
-        """Switch name → connected to the controller and given its flows (the controller's journal)."""
-        connected = self.controller.connected_dpids() if self.controller else set()
+        """Switch name → connected to the controller and given its flows (the controller's journal;
+        a dead controller journals no disconnects, so it counts as no connection at all)."""
+        live = self.controller is not None and self.controller.alive()
+        connected = self.controller.connected_dpids() if live else set()
         return {name: self.plan.dpid(name) in connected for name in self.topology.switches}
 
     def ping_pairs(self, pairs, deadline: float = 2.0) -> list[tuple[str, str, ipaddress.IPv4Address]]:

@@ -168,6 +168,7 @@ def test_controller_stop_keeps_forwarding_and_all_switches_reconnect(testbed):
         details = fault.inject()
         assert details["returncode"] == 0 and not testbed.controller.alive()
         assert details["flows_after"] == details["flows_before"]  # fail-secure: every flow stays
+        assert not any(testbed.switch_connections().values())  # status must not claim a dead controller's switches
         assert https_ok(testbed)
         assert ping(testbed, "client2", "lb2")
     finally:

@@ -116,6 +116,16 @@ def test_syn_frames_match_the_plan():
         assert IP(bytes(again))[TCP].chksum == pkt[TCP].chksum  # a valid TCP checksum
 
 
+def test_syn_frames_are_the_bytes_scapy_builds_layer_by_layer():
+    pool = ["10.0.1.11", "10.0.1.77"]
+    plan = sa.syn_plan(200, 5, pool)
+    frames = sa.syn_frames(plan, VIP, 443, ATTACKER_MAC, "02:00:00:01:00:0c")
+    for wire, (src, sport, isn) in zip(frames, plan):
+        built = (Ether(src=ATTACKER_MAC, dst="02:00:00:01:00:0c") / IP(src=src, dst=VIP, ttl=64)
+                 / TCP(sport=sport, dport=443, flags="S", seq=isn, window=64240, options=[("MSS", 1460)]))
+        assert wire == bytes(built)
+
+
 # -- RST sequence numbers ------------------------------------------------------------------------------
 def synack(seq=1000, ack=5001):
     return Ether(bytes(Ether() / IP(src=VIP, dst=CLIENT) / TCP(sport=443, dport=40000, flags="SA", seq=seq, ack=ack)))
