@@ -65,6 +65,10 @@ class Daemon:
     def check_command(self) -> list[str] | None:
         return None
 
+    def sockets(self) -> list[Path]:
+        """UNIX sockets this daemon creates (AF_UNIX paths are limited: preflight checks them)."""
+        return []
+
     def command(self) -> list[str] | None:
         raise NotImplementedError
 

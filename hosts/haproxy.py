@@ -102,6 +102,9 @@ class HAProxy(Daemon):
     def stats_socket(self) -> Path:
         return self.site.sock(self.host, self.name)
 
+    def sockets(self) -> list[Path]:
+        return [self.stats_socket]
+
     # -- pure -------------------------------------------------------------------------------------
     def files(self) -> dict[Path, str]:
         site = self.site

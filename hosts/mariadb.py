@@ -157,6 +157,9 @@ class MariaDB(Daemon):
         self.pidfile = site.pidfile(host, "mariadb")
         self.cnf = self.conf_path("my.cnf")
 
+    def sockets(self) -> list[Path]:
+        return [self.socket]
+
     @property
     def server_id(self) -> int:
         return self.site.servers.index(self.host) + 1

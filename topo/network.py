@@ -12,6 +12,7 @@ shell is recorded in the run directory the moment it starts, so a crash cannot o
 
 from __future__ import annotations
 
+import shlex
 import signal
 from functools import partial
 
@@ -22,7 +23,7 @@ from mininet.topo import Topo
 
 from topo import command
 from topo.plan import NetworkPlan
-from topo.runstate import RunDir
+from topo.runstate import BRIDGE_OWNER_KEY, RunDir
 
 
 class TestbedHost(Host):
@@ -38,9 +39,24 @@ class TestbedHost(Host):
         self.run_dir.record_process(f"{self.name}-shell", self.pid, signal.SIGHUP, group=True)
 
 
-# No OVS kernel module on this machine: the userspace datapath. fail-mode secure: a switch
-# forwards nothing until the controller says how (standalone mode would flood around the ring).
-TestbedSwitch = partial(OVSSwitch, datapath="user", protocols="OpenFlow13", failMode="secure")
+class TestbedSwitch(OVSSwitch):
+    """An OVS bridge tagged in OVSDB with the run that created it.
+
+    OVSDB outlives the run directory (a restart empties /run, a test uses a temporary run root),
+    so the tag is what lets a later run recognise, and remove, a bridge a crashed run left.
+    """
+
+    def __init__(self, name, run_dir: RunDir, **params):
+        self.run_dir = run_dir
+        # No OVS kernel module on this machine: the userspace datapath. fail-mode secure: a switch
+        # forwards nothing until the controller says how (standalone would flood around the ring).
+        params.update(datapath="user", protocols="OpenFlow13", failMode="secure")
+        super().__init__(name, **params)
+
+    def bridgeOpts(self):
+        # Part of Mininet's single add-br transaction: no instant where the bridge is untagged.
+        tag = f'external_ids:{BRIDGE_OWNER_KEY}="{self.run_dir.path.resolve()}"'
+        return super().bridgeOpts() + " " + shlex.quote(tag)
 
 
 class TestbedController(RemoteController):
@@ -76,7 +92,8 @@ def build_network(plan: NetworkPlan, run_dir: RunDir, controller_port: int) -> M
     """Create (but do not start) the Mininet network; every name it will create is recorded first."""
     run_dir.record_bridges(list(plan.topology.switches))
     run_dir.record_interfaces(plan.root_namespace_interfaces() + [i.name for i in plan.interfaces])
-    net = Mininet(topo=None, switch=TestbedSwitch, host=partial(TestbedHost, run_dir=run_dir),
+    net = Mininet(topo=None, switch=partial(TestbedSwitch, run_dir=run_dir),
+                  host=partial(TestbedHost, run_dir=run_dir),
                   link=Link, controller=None, build=False, autoSetMacs=False, cleanup=False)
     net.addController(TestbedController("c0", ip="127.0.0.1", port=controller_port))
     topo = TestbedTopo(plan=plan)

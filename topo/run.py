@@ -4,7 +4,7 @@
     sudo python3 topo/run.py                   network up, then the testbed CLI (`status`, Mininet commands)
     sudo python3 topo/run.py --smoke           up, health table, down; exit 0 only if all healthy
     sudo python3 topo/run.py --script FILE     up, run CLI commands from FILE, down
-    sudo python3 topo/run.py --clean           remove what a crashed run left (by its records only)
+    sudo python3 topo/run.py --clean           remove what a crashed run left (by its records and bridge tags)
     sudo python3 topo/run.py --experiment NAME|all [--trials N] [--seed S]
                                                scripted failure experiments → results/<time>-<name>/
     sudo python3 topo/run.py --list-experiments
@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
     from hosts.daemon import ServiceError
     from topo.command import CommandError
     from topo.controller import ControllerError
-    from topo.runstate import RunStateError, clean_stale
+    from topo.runstate import RunStateError
     from topo.testbed import PreflightError, Testbed
     from topo.wait import NotReadyError
 
@@ -133,11 +133,11 @@ def main(argv: list[str]) -> int:
         fail("must run as root (Mininet needs it): sudo python3 topo/run.py ...", 1)
     testbed = Testbed(topology)
     try:
-        for line in clean_stale():
-            print(f"cleaned stale {line}")
         testbed.preflight()
     except PreflightError as exc:
         fail(str(exc), 1)
+    for line in testbed.cleaned:
+        print(f"cleaned stale {line}")
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     if experiments is not None:

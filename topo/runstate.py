@@ -13,6 +13,9 @@ before or as it is created, so teardown and `--clean` remove exactly that and no
         logs/, conf/      daemon logs and rendered configuration
         state             "running" → "stopped" (clean teardown) or "cleaned" (by --clean)
 
+Each OVS bridge also carries external_ids:hatestbed-run=<run directory> in OVSDB, which outlives
+/run: a bridge whose run is gone or not active is a crashed run's, and is removed with its ports.
+
 A process is identified by (pid, start time from /proc/<pid>/stat), so a recycled pid is never
 signalled. A run whose owner is alive is active and left alone.
 """
@@ -30,6 +33,8 @@ from pathlib import Path
 from topo import command
 
 RUN_ROOT = Path(os.environ.get("HATESTBED_RUN_ROOT", "/run/hatestbed"))
+# external_ids key on every OVS bridge the testbed creates; its value is the run directory.
+BRIDGE_OWNER_KEY = "hatestbed-run"
 KEEP_RUN_DIRS = 20
 
 
@@ -90,11 +95,16 @@ class RunDir:
         self.path = Path(path)
 
     # -- creation -----------------------------------------------------------------------------
+    @staticmethod
+    def path_for(label: str, root: Path | None = None) -> Path:
+        """A new run's directory: <root>/<UTC time to the microsecond>-<label> (fixed length)."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+        return Path(root or RUN_ROOT) / f"{stamp}-{label}"
+
     @classmethod
     def create(cls, label: str, root: Path | None = None) -> RunDir:
         root = Path(root or RUN_ROOT)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
-        run = cls(root / f"{stamp}-{label}")
+        run = cls(cls.path_for(label, root))
         for sub in ("pids", "logs", "conf"):
             (run.path / sub).mkdir(parents=True, exist_ok=False)
         me = os.getpid()
@@ -189,15 +199,10 @@ class RunDir:
                 proc.send(signal.SIGKILL)
             removed.append(f"process {proc.name} (pid {proc.pid})")
 
-        bridges = [r["name"] for r in self.records("bridge")]
         existing_bridges = set(list_bridges())
-        doomed = [b for b in bridges if b in existing_bridges]
+        doomed = [r["name"] for r in self.records("bridge") if r["name"] in existing_bridges]
         if doomed:
-            args = ["ovs-vsctl"]
-            for bridge in doomed:
-                args += ["--", "--if-exists", "del-br", bridge]
-            command.run(args, timeout=20)
-            removed += [f"bridge {b}" for b in doomed]
+            removed += remove_bridges(doomed)
 
         for name in dict.fromkeys(r["name"] for r in self.records("interface")):
             if interface_exists(name):
@@ -208,6 +213,33 @@ class RunDir:
 
 def list_bridges() -> list[str]:
     result = command.run(["ovs-vsctl", "--timeout=5", "list-br"], check=False)
+    return result.stdout.split() if result.ok else []
+
+
+def tagged_bridges() -> dict[str, Path]:
+    """Bridge name → run directory, for every OVS bridge a testbed run tagged as its own."""
+    result = command.run(["ovs-vsctl", "--timeout=5", "--format=json", "--columns=name,external_ids",
+                          "list", "Bridge"], check=False)
+    if not result.ok:
+        return {}
+    return parse_bridge_tags(result.stdout)
+
+
+def parse_bridge_tags(ovs_json: str) -> dict[str, Path]:
+    """Parse `ovs-vsctl --format=json --columns=name,external_ids list Bridge`.
+
+    An external_ids cell is ["map", [[key, value], ...]] in OVSDB's JSON notation.
+    """
+    tags = {}
+    for name, (_map, pairs) in json.loads(ovs_json)["data"]:
+        owner = dict(pairs).get(BRIDGE_OWNER_KEY)
+        if owner:
+            tags[name] = Path(owner)
+    return tags
+
+
+def bridge_ports(bridge: str) -> list[str]:
+    result = command.run(["ovs-vsctl", "--timeout=5", "list-ports", bridge], check=False)
     return result.stdout.split() if result.ok else []
 
 
@@ -227,12 +259,47 @@ def active_runs(root: Path | None = None) -> list[RunDir]:
 
 
 def clean_stale(root: Path | None = None) -> list[str]:
-    """Remove what crashed runs (state running, owner dead) left behind; leave active runs alone."""
+    """Remove what crashed runs (state running, owner dead) left behind; leave active runs alone.
+
+    Runs under `root` are found by their directories; runs elsewhere (another run root, or a
+    directory a restart emptied) are found by the tag on the bridges they created.
+    """
     removed = []
     for run in run_dirs(root):
-        if run.state == "running" and not run.owner_alive():
-            removed += [f"{run.path.name}: {what}" for what in run.remove_owned()]
-            run.set_state("cleaned")
+        removed += _clean_crashed(run)
+    orphans = {}
+    for bridge, path in tagged_bridges().items():
+        run = RunDir(path)
+        if not (run.state == "running" and run.owner_alive()):
+            orphans.setdefault(path, []).append(bridge)
+    for path, bridges in orphans.items():
+        removed += _clean_crashed(RunDir(path))
+        left = set(bridges) & set(list_bridges())
+        if left:  # its records are gone: the tagged bridges and their ports are all we know
+            removed += [f"{path.name}: {what}" for what in remove_bridges(sorted(left))]
+    return removed
+
+
+def _clean_crashed(run: RunDir) -> list[str]:
+    if run.state != "running" or run.owner_alive():
+        return []
+    removed = [f"{run.path.name}: {what}" for what in run.remove_owned()]
+    run.set_state("cleaned")
+    return removed
+
+
+def remove_bridges(bridges: list[str]) -> list[str]:
+    """Delete OVS bridges and the root-namespace interfaces that were their ports."""
+    ports = [port for bridge in bridges for port in bridge_ports(bridge)]
+    args = ["ovs-vsctl", "--timeout=20"]
+    for bridge in bridges:
+        args += ["--", "--if-exists", "del-br", bridge]
+    command.run(args, timeout=25)
+    removed = [f"bridge {b}" for b in bridges]
+    for port in ports:
+        if interface_exists(port):
+            command.run(["ip", "link", "del", port], check=False)
+            removed.append(f"interface {port}")
     return removed
 
 

@@ -1,7 +1,8 @@
 """The testbed's lifecycle: preflight → build → wait until healthy → (mode) → stop.
 
     Testbed(topology)
-      .preflight()  root? binaries? Open vSwitch answering? controller port free? names free?
+      .preflight()  root? binaries? Open vSwitch answering? → remove what crashed runs left
+                    → controller port free? names free?
       .start()      run dir → controller → Mininet (switches, hosts, links) → host settings
                     → every bridge connected → every host reaches every host it shares a network with
                     → services (hosts/manager.py: firewalls, databases, apps, web, LBs, VIP, monitoring)
@@ -24,13 +25,13 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from topo import command
 from topo.controller import ControllerProcess
 from topo.model import Topology
 from topo.plan import NetworkPlan, plan_network
-from topo.runstate import RunDir, active_runs, child_pids, interface_exists, list_bridges
+from topo.runstate import (RunDir, active_runs, child_pids, clean_stale, interface_exists, list_bridges,
+                           tagged_bridges)
 from topo.wait import NotReadyError, wait_until
 
 # binary → the Debian package that provides it (named in the error a user sees).
@@ -54,6 +55,10 @@ def _drain(host, timeout: float) -> bool:
         if host.readbuf or select.select([host.stdout], [], [], 0.05)[0]:
             host.monitor(findPid=False)
     return not host.waiting
+
+
+# sizeof(sun_path) - 1 on Linux: a daemon cannot bind a longer UNIX socket path.
+UNIX_PATH_MAX = 107
 
 
 class PreflightError(RuntimeError):
@@ -81,6 +86,7 @@ class Testbed:
         self.site = None
         self.services = None  # hosts.manager.ServiceManager once started
         self.timings = Timings()
+        self.cleaned: list[str] = []  # what preflight removed of crashed runs
 
     # -- preflight ------------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -91,6 +97,8 @@ class Testbed:
                 raise PreflightError(f"missing program {binary!r} (Debian package {package}): {SETUP_HINT}")
         if not command.run(["ovs-vsctl", "--timeout=3", "show"], check=False).ok:
             raise PreflightError(f"Open vSwitch is not running (ovs-vsctl show fails): {SETUP_HINT}")
+        # What crashed runs left goes first: their bridges would fail the name checks below.
+        self.cleaned = clean_stale(self.run_root)
         active = active_runs(self.run_root)
         if active:
             raise PreflightError(f"another testbed run is active ({active[0].path}); stop it first")
@@ -106,13 +114,22 @@ class Testbed:
             from hosts.roles import daemons_for
             from hosts.site import Site
 
-            site = Site(self.plan, Path(self.run_root or "/nonexistent"))
-            missing = ServiceManager(site, daemons_for(site)).missing_binaries()
+            # The directory start() will create, give or take the clock: only its length matters.
+            site = Site(self.plan, RunDir.path_for(self.topology.name, self.run_root).absolute())
+            daemons = daemons_for(site)
+            missing = ServiceManager(site, daemons).missing_binaries()
             if missing:
                 binary, package = missing[0]
                 raise PreflightError(f"missing program {binary!r} (Debian package {package}): {SETUP_HINT}")
+            for path in (path for daemon in daemons for path in daemon.sockets()):
+                if len(os.fsencode(path)) > UNIX_PATH_MAX:
+                    raise PreflightError(f"UNIX socket path {path} is longer than {UNIX_PATH_MAX} bytes; "
+                                         "use a shorter run root (HATESTBED_RUN_ROOT) or topology name")
         existing = set(list_bridges())
+        owners = tagged_bridges()
         for bridge in self.topology.switches:
+            if bridge in owners:  # clean_stale() has removed crashed runs' bridges: this run is live
+                raise PreflightError(f"another testbed run is active ({owners[bridge]}); stop it first")
             if bridge in existing:
                 raise PreflightError(f"an OVS bridge named {bridge!r} exists and is not the testbed's; "
                                      "rename the switch in the topology or remove that bridge")

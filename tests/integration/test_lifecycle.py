@@ -1,6 +1,7 @@
 """topo/run.py as a user runs it: modes, bad input, teardown, and --clean after kill -9."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -70,7 +71,8 @@ def test_missing_script_file_is_exit_2(run_py, tmp_path):
     assert result.returncode == 2 and "no such file" in result.stderr
 
 
-def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
+def crash_a_run(run_root, tmp_path) -> RunDir:
+    """Start a run that holds the network up, kill -9 its topo/run.py, return its run directory."""
     script = tmp_path / "hold"
     script.write_text("client1 sleep 60\n")
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
@@ -78,18 +80,21 @@ def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
+        printed = []
         for line in proc.stdout:
+            printed.append(line)
             if line.startswith("testbed up in") or time.monotonic() > deadline:
                 break
-        assert "testbed up in" in line, line
-        run = latest_run(run_root)
-        assert [p for p in run.processes() if p.alive()], "nothing recorded as running"
+        assert "testbed up in" in line, "".join(printed)
+    finally:
         proc.kill()
         proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    return latest_run(run_root)
+
+
+def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
+    run = crash_a_run(run_root, tmp_path)
+    env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
     # The crashed run left its host shells, controller, bridges and interfaces behind ...
     assert any(p.alive() for p in run.processes())
     assert BRIDGES <= set(list_bridges())
@@ -128,3 +133,54 @@ def test_sigterm_tears_down(run_root, tmp_path):
     run = latest_run(run_root)
     assert run.state == "stopped"
     assert_nothing_left(run)
+
+
+def test_a_crashed_run_under_another_run_root_does_not_block_the_next(run_py, tmp_path_factory, tmp_path):
+    # As when an earlier test session (its own temporary run root) was killed mid-run.
+    crashed = crash_a_run(tmp_path_factory.mktemp("other"), tmp_path)
+    assert BRIDGES <= set(list_bridges())
+    result = run_py("--smoke")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"cleaned stale {crashed.path.name}: bridge s1" in result.stdout
+    assert crashed.state == "cleaned"
+    assert not [p for p in crashed.processes() if p.alive()]
+
+
+def test_bridges_of_a_run_whose_records_are_gone_are_found_by_their_tag(run_root, tmp_path_factory, tmp_path):
+    # As after a restart: every process died and /run was emptied, but OVSDB kept the bridges.
+    crashed = crash_a_run(tmp_path_factory.mktemp("emptied"), tmp_path)
+    for proc in crashed.processes():
+        if proc.alive():
+            proc.send(signal.SIGKILL)
+    shutil.rmtree(crashed.path)
+    env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
+    result = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--clean"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"removed {crashed.path.name}: bridge s1" in result.stdout
+    assert not BRIDGES & set(list_bridges())
+    left = [name for name in PLAN.root_namespace_interfaces() if interface_exists(name)]
+    assert not left, f"interfaces left behind: {left}"
+
+
+def test_an_untagged_bridge_with_a_testbed_name_is_refused_and_left_alone(run_py):
+    subprocess.run(["ovs-vsctl", "add-br", "s1", "--", "set", "bridge", "s1", "datapath_type=netdev"], check=True)
+    try:
+        result = run_py("--smoke")
+        assert result.returncode == 1
+        assert "an OVS bridge named 's1' exists and is not the testbed's" in result.stderr
+        assert "s1" in list_bridges()
+    finally:
+        subprocess.run(["ovs-vsctl", "--if-exists", "del-br", "s1"], check=True)
+
+
+def test_a_run_root_too_long_for_unix_sockets_is_refused_before_anything_starts(tmp_path):
+    root = tmp_path / ("r" * 60)
+    env = dict(os.environ, HATESTBED_RUN_ROOT=str(root))
+    result = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--smoke"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "longer than 107 bytes; use a shorter run root (HATESTBED_RUN_ROOT)" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert not root.exists()
+    assert not BRIDGES & set(list_bridges())

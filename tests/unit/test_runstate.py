@@ -4,10 +4,11 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from topo.runstate import RunDir, active_runs, clean_stale, process_start_time, run_dirs
+from topo.runstate import RunDir, active_runs, clean_stale, parse_bridge_tags, process_start_time, run_dirs
 
 
 @pytest.fixture
@@ -86,3 +87,13 @@ def test_latest_link_and_pruning(tmp_path):
     runs = [RunDir.create(f"r{i}", tmp_path) for i in range(3)]
     assert (tmp_path / "latest").resolve() == runs[-1].path
     assert len(run_dirs(tmp_path)) == 3
+
+
+def test_bridge_tags_are_read_from_ovsdb_json():
+    # The shape `ovs-vsctl --format=json --columns=name,external_ids list Bridge` prints.
+    listing = json.dumps({"headings": ["name", "external_ids"], "data": [
+        ["s1", ["map", [["hatestbed-run", "/run/hatestbed/20261124T101500.000000Z-seed"]]]],
+        ["br-user", ["map", [["owner", "someone else"]]]],
+        ["s2", ["map", []]],
+    ]})
+    assert parse_bridge_tags(listing) == {"s1": Path("/run/hatestbed/20261124T101500.000000Z-seed")}
