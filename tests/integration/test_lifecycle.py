@@ -71,24 +71,31 @@ def test_missing_script_file_is_exit_2(run_py, tmp_path):
     assert result.returncode == 2 and "no such file" in result.stderr
 
 
-def crash_a_run(run_root, tmp_path) -> RunDir:
-    """Start a run that holds the network up, kill -9 its topo/run.py, return its run directory."""
+def start_holding_run(run_root, tmp_path) -> subprocess.Popen:
+    """topo/run.py holding the network up (a script whose command lasts a minute), once it is up."""
     script = tmp_path / "hold"
     script.write_text("client1 sleep 60\n")
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
     proc = subprocess.Popen([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(script)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        printed = []
-        for line in proc.stdout:
-            printed.append(line)
-            if line.startswith("testbed up in") or time.monotonic() > deadline:
-                break
-        assert "testbed up in" in line, "".join(printed)
-    finally:
+    deadline = time.monotonic() + 60
+    printed = []
+    for line in proc.stdout:
+        printed.append(line)
+        if line.startswith("testbed up in") or time.monotonic() > deadline:
+            break
+    if not printed[-1:] or not printed[-1].startswith("testbed up in"):
         proc.kill()
         proc.wait()
+        pytest.fail("the run did not come up:\n" + "".join(printed))
+    return proc
+
+
+def crash_a_run(run_root, tmp_path) -> RunDir:
+    """Start a run that holds the network up, kill -9 its topo/run.py, return its run directory."""
+    proc = start_holding_run(run_root, tmp_path)
+    proc.kill()
+    proc.wait()
     return latest_run(run_root)
 
 
@@ -111,15 +118,9 @@ def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
 
 
 def test_sigterm_tears_down(run_root, tmp_path):
-    script = tmp_path / "hold"
-    script.write_text("client1 sleep 60\n")
+    proc = start_holding_run(run_root, tmp_path)
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
-    proc = subprocess.Popen([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(script)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        for line in proc.stdout:
-            if line.startswith("testbed up in"):
-                break
         # At once: the signal may land while the CLI is still handing `sleep 60` to client1.
         proc.send_signal(signal.SIGTERM)
         rest = proc.communicate(timeout=30)[0]
