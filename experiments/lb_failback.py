@@ -21,7 +21,8 @@ class LbFailback(LbFailover):
     headline = ("outage_ms", "failed_requests", "vip_moved_back")
 
     def run_trial(self, index: int) -> dict:
-        probe = self.start_probe(self.site.clients[0], f"lb-failback-{self.profile}-{index}", interval=0.01, duration=90)
+        probe = self.start_probe(self.site.clients[0], f"lb-failback-{self.profile}-{index}",
+                                 interval=0.01, duration=90)
         try:
             holder, survivor, fault = self.crash_holder(probe, index)
             # The measured event is the restore: recover now rather than at the end of the trial.

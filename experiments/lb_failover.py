@@ -63,7 +63,8 @@ class LbFailover(Experiment):
 
     def run_trial(self, index: int) -> dict:
         probe_started = time.time()
-        probe = self.start_probe(self.site.clients[0], f"lb-failover-{self.profile}-{index}", interval=0.01, duration=60)
+        probe = self.start_probe(self.site.clients[0], f"lb-failover-{self.profile}-{index}",
+                                 interval=0.01, duration=60)
         try:
             holder, survivor, fault = self.crash_holder(probe, index)
         finally:

@@ -174,6 +174,10 @@ class RunDir:
         return [ProcessRecord(r["name"], r["pid"], r["start"], r.get("signal", signal.SIGTERM), r.get("group", False))
                 for r in self.records("process")]
 
+    def active(self) -> bool:
+        """Running, and its topo/run.py is alive (otherwise a crash left it "running")."""
+        return self.state == "running" and self.owner_alive()
+
     def owner_alive(self) -> bool:
         try:
             owner = json.loads((self.path / "owner.json").read_text())
@@ -255,7 +259,7 @@ def run_dirs(root: Path | None = None) -> list[RunDir]:
 
 
 def active_runs(root: Path | None = None) -> list[RunDir]:
-    return [run for run in run_dirs(root) if run.state == "running" and run.owner_alive()]
+    return [run for run in run_dirs(root) if run.active()]
 
 
 def clean_stale(root: Path | None = None) -> list[str]:
@@ -269,8 +273,7 @@ def clean_stale(root: Path | None = None) -> list[str]:
         removed += _clean_crashed(run)
     orphans = {}
     for bridge, path in tagged_bridges().items():
-        run = RunDir(path)
-        if not (run.state == "running" and run.owner_alive()):
+        if not RunDir(path).active():
             orphans.setdefault(path, []).append(bridge)
     for path, bridges in orphans.items():
         removed += _clean_crashed(RunDir(path))
@@ -281,7 +284,7 @@ def clean_stale(root: Path | None = None) -> list[str]:
 
 
 def _clean_crashed(run: RunDir) -> list[str]:
-    if run.state != "running" or run.owner_alive():
+    if run.state != "running" or run.active():
         return []
     removed = [f"{run.path.name}: {what}" for what in run.remove_owned()]
     run.set_state("cleaned")
