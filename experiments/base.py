@@ -1,14 +1,23 @@
 """The experiment model (after Chaos Toolkit): validate → steady state → probes → fault → observe
 → recover (always) → steady state → journal, repeated for N trials with one seeded RNG.
 
-    Experiment(testbed, rng, out_dir, profile)
-      validate()          the topology has what the experiment needs (ExperimentError if not)
-      run_trial(i)        subclass: start probes, inject faults with self.inject(), observe,
-                          return the trial's metrics (a dict); faults are recovered in `finally`
-      summarize(trials)   subclass: headline metrics over all trials
-      run(trials)         the loop below, every step journaled with start/end/duration/status
+    class MyExperiment(Experiment):         one module in experiments/ is all a new experiment is:
+        name = "my_experiment"              its CLI name (discovered by experiments/registry.py)
+        order = 90                          its place in `--experiment all`
+        metrics = {"outage_ms": "stats"}    how each trial metric is summarized (see AGGREGATES)
+        def run_trial(self, index): ...     probes, self.inject(fault), observe; return metrics
 
-    for each trial:  [steady state] → run_trial → [recover every injected fault] → [steady state]
+    the loop (run):  for each trial:  [steady state] → run_trial → [recover what is left] → [steady state]
+
+The base class owns the fault bookkeeping and the journal; an experiment never touches the list
+of pending faults. Its building blocks:
+
+    inject(fault)                   inject, journaled; recovered at the end of the trial whatever happens
+    recover_now(fault)              recover before the trial ends (when the recovery is what is measured)
+    keep(fault, why)                leave it unrecovered on purpose (a crashed primary must stay down)
+    start_probe(client, label)      an HTTPS probe, waited until it has a baseline of successes
+    save_timeline(requests, t0, events, title)   the trial's CSV + plot, one file-name scheme
+    summarize(trials)               from the declared `metrics` (override for anything richer)
 
 A trial that raises is journaled as "error" and the next trial still runs after recovery.
 """
@@ -24,13 +33,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from experiments import analysis, report
 from hosts.client import https_request
+from topo.errors import TestbedError
 from topo.jsonl import read_jsonl
-from topo.status import vip_holders
+from topo.observe import vip_holders
 from topo.wait import NotReadyError, wait_until
 
 
-class ExperimentError(RuntimeError):
+class ExperimentError(TestbedError):
     """The experiment cannot run here (bad name, topology lacks what it needs, steady state never reached)."""
 
 
@@ -67,6 +78,17 @@ class Journal:
         return [asdict(s) for s in self.steps]
 
 
+# How a trial metric becomes a summary metric (Experiment.metrics names one per key).
+AGGREGATES = {
+    "stats": lambda values: analysis.summarize(values),  # median, p95, max... (None values skipped)
+    "sum": lambda values: sum(v for v in values if v is not None),
+    "any": lambda values: any(values),
+    "all": lambda values: all(values),
+    "max": lambda values: max((v for v in values if v is not None), default=None),
+    "min": lambda values: min((v for v in values if v is not None), default=None),
+}
+
+
 # Timer profiles: the daemons' stock defaults versus the testbed's tuned ones (the YAML values).
 STOCK_TIMERS = {
     "keepalived": {"advert_int": 1.0},
@@ -99,10 +121,15 @@ def timers_of(topology) -> dict:
 class Experiment:
     name: ClassVar[str]
     description: ClassVar[str]
+    # Place in `--experiment all` (lower first); long studies set in_all = False and run by name.
+    order: ClassVar[int] = 100
+    in_all: ClassVar[bool] = True
     # Failover experiments run once per profile so a class sees stock vs tuned side by side.
     profiles: ClassVar[tuple[str, ...]] = ("tuned",)
     # Metric keys shown in the final table.
     headline: ClassVar[tuple[str, ...]] = ()
+    # Trial metric key → aggregate (a key of AGGREGATES) for the default summarize().
+    metrics: ClassVar[dict[str, str]] = {}
     # A trial that leaves the site changed for good (a promoted database) gets a fresh testbed
     # per trial from the runner instead of a steady-state check afterwards.
     fresh_testbed_per_trial: ClassVar[bool] = False
@@ -114,7 +141,8 @@ class Experiment:
         self.out_dir = out_dir
         self.profile = profile
         self.journal = Journal()
-        self.faults: list = []
+        self.trial = 0  # the trial being run (numbered across the runner's fresh testbeds)
+        self._pending: list = []  # injected, not yet recovered: the loop recovers them
         self.events: list[tuple[float, str]] = []  # daemon-side evidence for plots
 
     # -- to override --------------------------------------------------------------------------
@@ -126,21 +154,48 @@ class Experiment:
         raise NotImplementedError
 
     def summarize(self, trials: list[dict]) -> dict:
-        return {}
+        """The declared `metrics`, each aggregated over the passed trials."""
+        return {key: AGGREGATES[how]([t.get(key) for t in trials]) for key, how in self.metrics.items()}
 
-    # -- shared building blocks ---------------------------------------------------------------
+    # -- faults: the loop owns their recovery ---------------------------------------------------
     def inject(self, fault) -> dict:
         """Inject a fault; it is recovered at the end of the trial whatever happens."""
-        self.faults.append(fault)
-        with self.journal.step(f"inject {fault.kind}") as step:
+        self._pending.append(fault)
+        with self.journal.step(f"inject {fault.address}") as step:
             step.detail = fault.inject()
         return step.detail
 
+    def recover_now(self, fault, why: str = "") -> dict:
+        """Recover a fault before the trial ends (its recovery is what is measured)."""
+        self._pending.remove(fault)
+        with self.journal.step(f"recover {fault.address}" + (f" ({why})" if why else "")) as step:
+            step.detail = fault.recover()
+        return step.detail
+
+    def keep(self, fault, why: str) -> None:
+        """Leave a fault unrecovered on purpose (the runner brings up a fresh testbed if needed)."""
+        self._pending.remove(fault)
+        with self.journal.step(f"keep {fault.address} unrecovered") as step:
+            step.detail = {"why": why, **fault.describe()}
+
     def recover_all(self) -> None:
-        while self.faults:
-            fault = self.faults.pop()
-            with self.journal.step(f"recover {fault.kind}") as step:
+        while self._pending:
+            fault = self._pending.pop()
+            with self.journal.step(f"recover {fault.address}") as step:
                 step.detail = fault.recover()
+
+    # -- evidence ------------------------------------------------------------------------------
+    def trial_file(self, prefix: str, ext: str, part: str | None = None) -> Path:
+        """<out>/<prefix>-<profile>-<trial>[-<part>].<ext>: one scheme for every trial's files."""
+        stem = "-".join([prefix, self.profile, str(self.trial)] + ([part] if part else []))
+        return self.out_dir / f"{stem}.{ext}"
+
+    def save_timeline(self, requests, t0: float, events, title: str, part: str | None = None,
+                      outage: dict | None = None) -> None:
+        """The trial's requests as CSV and its timeline plot (requests around t0, events marked)."""
+        report.write_requests_csv(self.trial_file("requests", "csv", part), requests)
+        report.timeline_plot(requests, t0, events, self.trial_file("timeline", "png", part),
+                             f"{self.name} ({self.profile} timers), trial {self.trial}: {title}", outage=outage)
 
     def steady_state(self) -> dict:
         """Hypothesis: one LB holds the VIP, every active server is UP on every LB, HTTPS through
@@ -174,10 +229,12 @@ class Experiment:
         return last
 
     # -- the loop -----------------------------------------------------------------------------
-    def run(self, trials: int) -> dict:
+    def run(self, trials: int, first: int = 0) -> dict:
+        """Run `trials` trials numbered from `first`; their results, summary and journal."""
         self.validate()
         results = []
-        for index in range(trials):
+        for index in range(first, first + trials):
+            self.trial = index
             trial = {"trial": index, "status": "passed"}
             try:
                 with self.journal.step(f"trial {index}: steady state before") as step:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from experiments import analysis, report
+from experiments import analysis
 from experiments.base import Experiment
 from experiments.faults import ControllerStop, LinkDown
 from experiments.lb_failover import master_intervals, overlap
@@ -28,8 +28,12 @@ from topo.wait import wait_until
 class ControllerFailure(Experiment):
     name = "controller_failure"
     description = "stop the controller; does forwarding survive, what happens to a link cut, how fast it recovers"
+    order = 70
     headline = ("failed_while_controller_down", "served_after_cut_without_controller", "split_brain_seen",
                 "recovery_ms")
+    metrics = {"failed_while_controller_down": "sum", "forwarding_survived": "all",
+               "served_after_cut_without_controller": "any", "split_brain_seen": "any", "recovery_ms": "stats",
+               "outage_after_cut_ms": "stats"}
 
     def run_trial(self, index: int) -> dict:
         client, (a, b) = path_under_test(self.testbed)
@@ -47,9 +51,7 @@ class ControllerFailure(Experiment):
             cut_window = [r for r in probe.requests() if cut.injected_at < r.sent <= cut.injected_at + 1.0]
             rerouted = sum(r.ok for r in cut_window[len(cut_window) // 2:]) > 0
             # Phase 3: controller back (recovered here, not at the end, because it is measured).
-            self.faults.remove(stop)
-            with self.journal.step("restart the controller") as step:
-                step.detail = stop.recover()
+            self.recover_now(stop, "restart the controller")
             restarted = stop.recovered_at
             self.wait_successes(probe, restarted, 50, 20, "requests flowing after the controller restart")
         finally:
@@ -64,9 +66,7 @@ class ControllerFailure(Experiment):
         marks = [(cut.injected_at, f"cut {a}-{b}"), (restarted, "controller restarted")]
         marks += [(e["t"], "switch connected") for e in self.testbed.controller.events()
                   if e["event"] == "switch_connected" and e["t"] >= restarted][:1]
-        report.write_requests_csv(self.out_dir / f"requests-{index}.csv", requests)
-        report.timeline_plot(requests, stop.injected_at, marks, self.out_dir / f"timeline-{index}.png",
-                             f"controller_failure, trial {index}: controller stopped, {a}-{b} cut, restart")
+        self.save_timeline(requests, stop.injected_at, marks, f"controller stopped, {a}-{b} cut, restart")
         return {
             "failed_while_controller_down": sum(not r.ok for r in phase1),
             "requests_while_controller_down": len(phase1),
@@ -76,14 +76,4 @@ class ControllerFailure(Experiment):
             "split_brain_seen": split,
             "recovery_ms": round((back[0] - restarted) * 1000, 1) if back else None,
             "outage_after_cut_ms": recovery["outage_ms"],
-        }
-
-    def summarize(self, trials: list[dict]) -> dict:
-        return {
-            "failed_while_controller_down": sum(t["failed_while_controller_down"] for t in trials),
-            "forwarding_survived": all(t["forwarding_survived"] for t in trials),
-            "served_after_cut_without_controller": any(t["served_after_cut_without_controller"] for t in trials),
-            "split_brain_seen": any(t["split_brain_seen"] for t in trials),
-            "recovery_ms": analysis.summarize([t["recovery_ms"] for t in trials]),
-            "outage_after_cut_ms": analysis.summarize([t["outage_after_cut_ms"] for t in trials]),
         }

@@ -18,7 +18,7 @@ from __future__ import annotations
 import signal
 import time
 
-from experiments import analysis, report
+from experiments import analysis
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import DaemonKill
 from hosts.site import DB_NAME, DB_USERS
@@ -39,7 +39,10 @@ def gtid_seq(position: str, domain: str = "0") -> int:
 class DbFailover(Experiment):
     name = "db_failover"
     description = "crash the MariaDB primary under writes; scripted promotion; write outage and lost acknowledged writes"
+    order = 60
     headline = ("write_outage_ms", "acked_writes_lost", "promotion_ms")
+    metrics = {"write_outage_ms": "stats", "failed_writes": "stats", "detect_ms": "stats", "promotion_ms": "stats",
+               "acked_writes_lost": "sum", "acked_writes": "sum"}
     fresh_testbed_per_trial = True
 
     def validate(self) -> None:
@@ -83,8 +86,7 @@ class DbFailover(Experiment):
         try:
             fault = DaemonKill(self.testbed, primary, "mariadb", signal.SIGKILL)
             self.inject(fault)
-            # The old primary stays down: recovering it would make a second, diverged primary.
-            self.faults.remove(fault)
+            self.keep(fault, "recovering the old primary would make a second, diverged primary")
             with self.journal.step("failover script") as step:
                 failover = step.detail = self.fail_over(primary)
             self.wait_successes(probe, failover["done_at"], 25, 30, "writes acknowledged by the new primary")
@@ -99,17 +101,8 @@ class DbFailover(Experiment):
         result = analysis.outage(requests, fault_t)
         marks = [(failover["detected_at"], f"{primary} detected down"),
                  (failover["done_at"], f"{new_primary} promoted, apps switched")]
-        report.write_requests_csv(self.out_dir / f"writes-{index}.csv", requests)
-        report.timeline_plot(requests, fault_t, marks, self.out_dir / f"timeline-{index}.png",
-                             f"db_failover, trial {index}: {primary} mariadbd killed")
+        self.save_timeline(requests, fault_t, marks, f"{primary} mariadbd killed")
         return {"old_primary": primary, "new_primary": new_primary, "write_outage_ms": result["outage_ms"],
                 "failed_writes": result["failed_requests"], "acked_writes": len(acked),
                 "acked_writes_lost": len(lost), "lost_ids": lost[:20], "detect_ms": failover["detect_ms"],
                 "promotion_ms": failover["promotion_ms"]}
-
-    def summarize(self, trials: list[dict]) -> dict:
-        summary = {key: analysis.summarize([t[key] for t in trials])
-                   for key in ("write_outage_ms", "failed_writes", "detect_ms", "promotion_ms")}
-        summary["acked_writes_lost"] = sum(t["acked_writes_lost"] for t in trials)
-        summary["acked_writes"] = sum(t["acked_writes"] for t in trials)
-        return summary

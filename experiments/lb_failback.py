@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import time
 
-from experiments import analysis, report
+from experiments import analysis
 from experiments.lb_failover import LbFailover
-from topo.status import vip_holders
+from topo.observe import vip_holders
 from topo.wait import wait_until
 
 
 class LbFailback(LbFailover):
     name = "lb_failback"
     description = "restore the crashed VIP holder; second outage (if the topology preempts)"
+    order = 30
     headline = ("outage_ms", "failed_requests", "vip_moved_back")
+    metrics = {"outage_ms": "stats", "failed_requests": "stats", "vip_moved_back": "any", "preempt": "any"}
 
     def run_trial(self, index: int) -> dict:
         probe = self.start_probe(self.site.clients[0], f"lb-failback-{self.profile}-{index}",
@@ -26,9 +28,7 @@ class LbFailback(LbFailover):
         try:
             holder, survivor, fault = self.crash_holder(probe, index)
             # The measured event is the restore: recover now rather than at the end of the trial.
-            self.faults.remove(fault)
-            with self.journal.step(f"restore {holder}") as step:
-                step.detail = fault.recover()
+            self.recover_now(fault, f"restore {holder}")
             restored_at = fault.recovered_at
             keepalived = self.testbed.services.find(holder, "keepalived")
             # The restored balancer has settled when its keepalived reports a state after restart.
@@ -43,19 +43,8 @@ class LbFailback(LbFailover):
         # complete after it and are the first outage, not this one.
         result = analysis.outage([r for r in requests if r.sent >= restored_at], restored_at)
         events = self.vrrp_events(restored_at)
-        report.write_requests_csv(self.out_dir / f"requests-{self.profile}-{index}.csv", requests)
-        report.timeline_plot(requests, restored_at, [(e["t"], f"{e['host']} {e['state']}") for e in events],
-                             self.out_dir / f"timeline-{self.profile}-{index}.png",
-                             f"lb_failback ({self.profile} timers), trial {index}: {holder} restored")
+        self.save_timeline(requests, restored_at, [(e["t"], f"{e['host']} {e['state']}") for e in events],
+                           f"{holder} restored")
         return {"restored": holder, "outage_ms": result["outage_ms"], "failed_requests": result["failed_requests"],
                 "vip_moved_back": vip_holders(self.testbed) == [holder],
                 "preempt": self.site.services.keepalived.preempt}
-
-    def summarize(self, trials: list[dict]) -> dict:
-        return {
-            "outage_ms": analysis.summarize([t["outage_ms"] for t in trials]),
-            "failed_requests": analysis.summarize([t["failed_requests"] for t in trials]),
-            "vip_moved_back": any(t["vip_moved_back"] for t in trials),
-            "preempt": self.site.services.keepalived.preempt,
-        }
-

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-from experiments import analysis, report
+from experiments import analysis
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import NodeCrash
-from topo.status import vip_holders
+from topo.observe import vip_holders
 from topo.wait import wait_until
 
 
@@ -43,8 +43,10 @@ def overlap(intervals: dict[str, list[tuple[float, float]]], since: float = floa
 class LbFailover(Experiment):
     name = "lb_failover"
     description = "crash the VIP holder; client outage, failed requests, VIP move time, split brain"
+    order = 20
     profiles = ("tuned", "stock")
     headline = ("outage_ms", "failed_requests", "vip_move_ms", "split_brain_seen")
+    metrics = {"outage_ms": "stats", "failed_requests": "stats", "vip_move_ms": "stats", "split_brain_seen": "any"}
 
     def validate(self) -> None:
         super().validate()
@@ -78,18 +80,8 @@ class LbFailover(Experiment):
         live.append({"t": fault_t, "host": holder, "state": "CRASHED"})
         split = overlap(master_intervals(live, requests[-1].done if requests else time.time()), since=probe_started)
         marks = [(e["t"], f"{e['host']} {e['state']}") for e in events if fault_t <= e["t"] <= fault_t + 10]
-        report.write_requests_csv(self.out_dir / f"requests-{self.profile}-{index}.csv", requests)
-        report.timeline_plot(requests, fault_t, marks, self.out_dir / f"timeline-{self.profile}-{index}.png",
-                             f"lb_failover ({self.profile} timers), trial {index}: crash of {holder}")
+        self.save_timeline(requests, fault_t, marks, f"crash of {holder}")
         return {"crashed": holder, "survivor": survivor, "outage_ms": result["outage_ms"],
                 "failed_requests": result["failed_requests"], "in_flight_at_fault": result.get("in_flight_at_fault"),
                 "vip_move_ms": round((moved[0] - fault_t) * 1000, 1) if moved else None,
                 "split_brain_seen": split, "requests": len(requests)}
-
-    def summarize(self, trials: list[dict]) -> dict:
-        return {
-            "outage_ms": analysis.summarize([t["outage_ms"] for t in trials]),
-            "failed_requests": analysis.summarize([t["failed_requests"] for t in trials]),
-            "vip_move_ms": analysis.summarize([t["vip_move_ms"] for t in trials]),
-            "split_brain_seen": any(t["split_brain_seen"] for t in trials),
-        }

@@ -11,10 +11,10 @@ the controller's event journal.
 
 from __future__ import annotations
 
-from experiments import analysis, report
+from experiments import analysis
 from experiments.base import Experiment, ExperimentError
-from experiments.faults import LinkDown, active_switch_link
-from topo.status import vip_holders
+from experiments.faults import LinkDown
+from topo.observe import active_switch_link, vip_holders
 
 
 def client_across_switches(testbed, holder: str) -> str:
@@ -42,7 +42,10 @@ def path_under_test(testbed) -> tuple[str, tuple[str, str]]:
 class LinkFailure(Experiment):
     name = "link_failure"
     description = "cut the inter-switch link on the active client path; reroute time and failed requests"
+    order = 50
     headline = ("reroute_ms", "failed_requests", "controller_ms")
+    metrics = {key: "stats" for key in ("reroute_ms", "failed_requests", "port_status_ms", "controller_ms",
+                                        "flows_installed_ms")}
 
     def validate(self) -> None:
         super().validate()
@@ -65,15 +68,9 @@ class LinkFailure(Experiment):
         ports = [e for e in journal if e["event"] in ("port_status", "link_down")]
         marks = [(e["t"], f"controller: {e['event']}") for e in ports[:2]]
         marks += [(e["t"], "controller: flows installed") for e in installs[:1]]
-        report.write_requests_csv(self.out_dir / f"requests-{index}.csv", requests)
-        report.timeline_plot(requests, fault_t, marks, self.out_dir / f"timeline-{index}.png",
-                             f"link_failure, trial {index}: {a}-{b} cut under {client} -> VIP")
+        self.save_timeline(requests, fault_t, marks, f"{a}-{b} cut under {client} -> VIP")
         return {"link": f"{a}-{b}", "client": client, "reroute_ms": result["outage_ms"],
                 "failed_requests": result["failed_requests"],
                 "port_status_ms": round((ports[0]["t"] - fault_t) * 1000, 1) if ports else None,
                 "controller_ms": installs[0]["ms_since_cause"] if installs else None,
                 "flows_installed_ms": round((installs[0]["t"] - fault_t) * 1000, 1) if installs else None}
-
-    def summarize(self, trials: list[dict]) -> dict:
-        keys = ("reroute_ms", "failed_requests", "port_status_ms", "controller_ms", "flows_installed_ms")
-        return {key: analysis.summarize([t[key] for t in trials]) for key in keys}

@@ -19,21 +19,21 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from experiments.probe_client import FIELDS
-from topo.wait import NotReadyError, wait_until
+from topo.errors import TestbedError
+from topo.processes import OwnedProcess, ProcessError
+from topo.wait import NotReadyError
 
 PROBE_CLIENT = Path(__file__).resolve().parent / "probe_client.py"
 START_TIMEOUT = 15.0  # interpreter start + imports inside a busy host; normally ~0.1 s
 
 
-class ProbeError(RuntimeError):
+class ProbeError(TestbedError):
     """A probe did not start, or did not finish when it should have."""
 
 
@@ -110,7 +110,7 @@ class HttpsProbe:
         self.dir = testbed.run_dir.path / "probes"
         self.csv_path = self.dir / f"{self.label}.csv"
         self.log_path = self.dir / f"{self.label}.log"
-        self.proc: subprocess.Popen | None = None
+        self.proc: OwnedProcess | None = None
         self.started: float | None = None  # unix time the process was launched
 
     def argv(self) -> list[str]:
@@ -136,40 +136,31 @@ class HttpsProbe:
         if self.csv_path.exists():
             raise ProbeError(f"probe output {self.csv_path} exists: give each probe its own label")
         self.started = time.time()
-        with open(self.log_path, "ab") as log:
-            self.proc = self.testbed.net[self.client].popen(
-                self.argv(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         # Recorded at once: a crash of the experiment still gets it stopped by teardown/--clean.
-        self.testbed.run_dir.record_process(f"probe-{self.label}", self.proc.pid)
-
+        self.proc = self.testbed.processes.start(f"probe-{self.label}", self.argv(), node=self.testbed.net[self.client],
+                                                 log=self.log_path)
         # The header is written once the interpreter, the CA and the output file are ready.
-        def header_or_exit() -> bool:
-            return self.proc.poll() is not None or (self.csv_path.exists() and self.csv_path.stat().st_size > 0)
-
         try:
-            wait_until(header_or_exit, START_TIMEOUT, f"probe {self.label} writing {self.csv_path}")
+            self.proc.wait_ready(lambda: self.csv_path.exists() and self.csv_path.stat().st_size > 0,
+                                 START_TIMEOUT, f"probe {self.label} writing {self.csv_path}")
         except NotReadyError:
-            self._kill()
+            self.proc.stop(0)
             raise ProbeError(f"probe {self.label} wrote nothing within {START_TIMEOUT:g} s; "
-                             f"see {self.log_path}: {_tail(self.log_path)}") from None
-        if self.proc.poll() not in (None, 0):
-            raise ProbeError(f"probe {self.label} exited with {self.proc.returncode} at start-up; "
-                             f"see {self.log_path}: {_tail(self.log_path)}")
+                             f"see {self.log_path}: {self.proc.tail()}") from None
+        except ProcessError:
+            if self.proc.returncode != 0:
+                raise ProbeError(f"probe {self.label} exited with {self.proc.returncode} at start-up; "
+                                 f"see {self.log_path}: {self.proc.tail()}") from None
         return self
 
     def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.proc is not None and self.proc.running()
 
     def stop(self, grace: float | None = None) -> list[Request]:
         """SIGTERM; in-flight requests get their timeout (plus margin) to finish, then SIGKILL."""
         if self.proc is None:
             raise ProbeError(f"probe {self.label} was never started")
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(grace if grace is not None else self.timeout + 3.0)
-            except subprocess.TimeoutExpired:
-                self._kill()
+        self.proc.stop(grace if grace is not None else self.timeout + 3.0)
         return self.requests()
 
     def wait(self, timeout: float | None = None) -> list[Request]:
@@ -181,14 +172,12 @@ class HttpsProbe:
             if self.count is not None and not self.sequential:
                 planned = min(planned, self.count * self.interval)
             timeout = planned + self.timeout + 10.0
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self._kill()
-            raise ProbeError(f"probe {self.label} still running after {timeout:g} s; killed") from None
+        if not self.proc.wait(timeout):
+            self.proc.stop(0)
+            raise ProbeError(f"probe {self.label} still running after {timeout:g} s; killed")
         if self.proc.returncode != 0:
             raise ProbeError(f"probe {self.label} exited with {self.proc.returncode}; "
-                             f"see {self.log_path}: {_tail(self.log_path)}")
+                             f"see {self.log_path}: {self.proc.tail()}")
         return self.requests()
 
     def requests(self) -> list[Request]:
@@ -205,15 +194,3 @@ class HttpsProbe:
             return json.loads(lines[-1]) if lines else None
         except json.JSONDecodeError:
             return None
-
-    def _kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no output)"

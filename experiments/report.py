@@ -30,6 +30,7 @@ from typing import Iterable, Sequence
 import jsonschema
 
 from experiments.probe_client import FIELDS
+from topo.errors import TestbedError
 
 SUMMARY_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -55,7 +56,7 @@ SUMMARY_SCHEMA = {
 }
 
 
-class SummaryError(ValueError):
+class SummaryError(TestbedError):
     """A summary does not match SUMMARY_SCHEMA; nothing was written."""
 
 

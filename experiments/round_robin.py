@@ -20,6 +20,7 @@ from hosts.haproxy import BACKEND
 class RoundRobin(Experiment):
     name = "round_robin"
     description = "N sequential then N concurrent requests through the VIP; per-server shares and fairness"
+    order = 10
     headline = ("sequential_max_pair_difference", "sequential_jain", "sequential_chi2_p", "concurrent_jain",
                 "backup_share")
     sequential_requests = 1000
@@ -63,12 +64,12 @@ class RoundRobin(Experiment):
                                duration=60, label=f"rr-conc-{self.profile}-{index}")
             probe.start()
             concurrent = probe.wait()
-        report.write_requests_csv(self.out_dir / f"sequential-{self.profile}-{index}.csv", sequential)
-        report.write_requests_csv(self.out_dir / f"concurrent-{self.profile}-{index}.csv", concurrent)
+        report.write_requests_csv(self.trial_file("requests", "csv", "sequential"), sequential)
+        report.write_requests_csv(self.trial_file("requests", "csv", "concurrent"), concurrent)
         expected = self.expected()
         seq = analysis.distribution([r.served_by for r in sequential if r.ok], expected)
         conc = analysis.distribution([r.served_by for r in concurrent if r.ok], expected)
-        if index == 0:
+        if index == 0:  # one picture per profile
             report.distribution_plot(seq["counts"], expected, self.out_dir / f"distribution-sequential-{self.profile}.png",
                                      f"{self.sequential_requests} sequential requests (agent-check off)")
             report.distribution_plot(conc["counts"], expected, self.out_dir / f"distribution-concurrent-{self.profile}.png",

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 
-from experiments import analysis, report
+from experiments import analysis
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import NodeCrash
-from topo.status import vip_holders
+from topo.observe import vip_holders
 from topo.wait import wait_until
 
 
@@ -24,7 +24,10 @@ class ServerFailover(Experiment):
     name = "server_failover"
     description = "crash server1, then server2; HAProxy detection time, failed requests, time until the backup serves"
     profiles = ("tuned", "stock")
+    order = 40
     headline = ("detection_ms", "failed_requests", "backup_serving_ms")
+    metrics = {key: "stats" for key in ("detection_ms", "second_detection_ms", "failed_requests", "in_flight_at_fault",
+                                        "outage_ms", "failed_requests_second", "backup_serving_ms")}
 
     def validate(self) -> None:
         super().validate()
@@ -63,9 +66,7 @@ class ServerFailover(Experiment):
         marks = [(c.time, f"HAProxy {lb}: {c.server} {c.state}") for c in haproxy.state_changes()
                  if c.time >= crash1.injected_at - 0.5]
         marks.append((crash2.injected_at, f"crash {second}"))
-        report.write_requests_csv(self.out_dir / f"requests-{self.profile}-{index}.csv", requests)
-        report.timeline_plot(requests, crash1.injected_at, marks, self.out_dir / f"timeline-{self.profile}-{index}.png",
-                             f"server_failover ({self.profile} timers), trial {index}: crash {first}, then {second}")
+        self.save_timeline(requests, crash1.injected_at, marks, f"crash {first}, then {second}")
         return {
             "detection_ms": self.detection(lb, first, crash1.injected_at),
             "second_detection_ms": self.detection(lb, second, crash2.injected_at),
@@ -75,8 +76,3 @@ class ServerFailover(Experiment):
             "failed_requests_second": second_outage["failed_requests"],
             "backup_serving_ms": round((served_by_backup[0] - crash2.injected_at) * 1000, 1) if served_by_backup else None,
         }
-
-    def summarize(self, trials: list[dict]) -> dict:
-        keys = ("detection_ms", "second_detection_ms", "failed_requests", "in_flight_at_fault", "outage_ms",
-                "failed_requests_second", "backup_serving_ms")
-        return {key: analysis.summarize([t[key] for t in trials]) for key in keys}

@@ -25,6 +25,7 @@ from typing import ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from hosts.site import Site
+from topo.errors import TestbedError
 
 _templates = Environment(loader=PackageLoader("hosts", "templates"), undefined=StrictUndefined,
                          keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
@@ -35,7 +36,7 @@ def render(template: str, **values) -> str:
     return _templates.get_template(template).render(**values)
 
 
-class ServiceError(RuntimeError):
+class ServiceError(TestbedError):
     """A daemon could not be configured, checked, started or made ready."""
 
 

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 from hosts.daemon import Daemon, ServiceError, render
-from topo import command
+from topo import observe
 from topo.jsonl import read_jsonl
 from topo.wait import NotReadyError, wait_until
 
@@ -151,8 +151,7 @@ class Keepalived(Daemon):
         return masters[0] if len(masters) == 1 else None
 
     def has_vip(self, node) -> bool:
-        out = command.check_output(["ip", "-4", "-o", "addr", "show", "dev", self.interface], node, timeout=5)
-        return any(f" {self.site.vip}/" in line for line in out.splitlines())
+        return observe.has_vip(node, self.site.plan)
 
     def is_ready(self, node) -> bool:
         # Alive (the manager checks the process) and it has entered a state: a notify line of

@@ -16,8 +16,6 @@ output goes to logs/<host>-<daemon>.log and its pid is recorded before anything 
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -25,15 +23,24 @@ from concurrent.futures import ThreadPoolExecutor
 from hosts.daemon import Daemon, ServiceError
 from hosts.site import Site
 from topo import command
-from topo.runstate import ProcessRecord, RunDir
-from topo.wait import NotReadyError, wait_until
+from topo.processes import OwnedProcess, ProcessError, ProcessOwner, stop_all
+from topo.wait import wait_until
+
+
+def by_stage(daemons) -> list[list[Daemon]]:
+    """Daemons grouped by start stage, lowest stage first (stop walks it backwards)."""
+    stages = defaultdict(list)
+    for daemon in daemons:
+        stages[daemon.stage].append(daemon)
+    return [stages[stage] for stage in sorted(stages)]
 
 
 class ServiceManager:
     def __init__(self, site: Site, daemons: list[Daemon]):
         self.site = site
         self.daemons = sorted(daemons, key=lambda d: d.stage)
-        self.processes: dict[str, tuple[subprocess.Popen, ProcessRecord]] = {}
+        self.processes: dict[str, OwnedProcess] = {}  # daemon label → its process
+        self.owner: ProcessOwner | None = None
         self.timings: dict[str, float] = {}
 
     def missing_binaries(self) -> list[tuple[str, str]]:
@@ -77,103 +84,101 @@ class ServiceManager:
                                    f"{' | '.join(detail)}")
 
     # -- start / stop -----------------------------------------------------------------------------
-    def start(self, net, run_dir: RunDir) -> None:
+    def start(self, net, owner: ProcessOwner) -> None:
         began = time.monotonic()
+        self.owner = owner
         self.write_configs()
         self.check_configs(net)
-        stages = defaultdict(list)
-        for daemon in self.daemons:
-            stages[daemon.stage].append(daemon)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            for stage in sorted(stages):
-                group = stages[stage]
+            for group in by_stage(self.daemons):
                 list(pool.map(lambda d: d.prepare(net[d.host]), group))
                 for daemon in group:
-                    self._spawn(daemon, net, run_dir)
+                    self._spawn(daemon, net)
                 list(pool.map(lambda d: self._wait_ready(d, net), group))
                 list(pool.map(lambda d: d.after_ready(net[d.host]), group))
-                self.timings[f"stage {stage} ({', '.join(sorted({d.name for d in group}))})"] = \
+                self.timings[f"stage {group[0].stage} ({', '.join(sorted({d.name for d in group}))})"] = \
                     round(time.monotonic() - began, 3)
 
-    def _spawn(self, daemon: Daemon, net, run_dir: RunDir) -> None:
+    def _spawn(self, daemon: Daemon, net) -> None:
         argv = daemon.command()
         if argv is None:
             return
-        daemon.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(daemon.log_path, "ab") as log:
-            proc = net[daemon.host].popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        # mnexec -d makes each daemon lead its own process group: signal the group, so workers
-        # (nginx, gunicorn) never outlive their master and keep a port bound.
-        record = run_dir.record_process(daemon.label, proc.pid, group=True)
-        self.processes[daemon.label] = (proc, record)
+        # group=True: signal the daemon's process group, so workers (nginx, gunicorn) never
+        # outlive their master and keep a port bound.
+        self.processes[daemon.label] = self.owner.start(daemon.label, argv, node=net[daemon.host],
+                                                        log=daemon.log_path, group=True)
 
     def _wait_ready(self, daemon: Daemon, net) -> None:
         node = net[daemon.host]
-
-        def ready_or_dead() -> bool:
-            if not self.running(daemon) and daemon.command() is not None:
-                raise ServiceError(f"{daemon.label} exited during start-up; see {daemon.log_path}: "
-                                   f"{_tail(daemon.log_path)}")
-            return daemon.is_ready(node)
-
+        proc = self.processes.get(daemon.label)
+        if proc is None:  # a host setting (the firewall), applied in prepare()
+            wait_until(lambda: daemon.is_ready(node), daemon.ready_timeout, f"{daemon.label} ready")
+            return
         try:
-            wait_until(ready_or_dead, daemon.ready_timeout, f"{daemon.label} ready")
-        except NotReadyError as exc:
-            if not self.running(daemon) and daemon.command() is not None:
-                raise ServiceError(f"{daemon.label} exited during start-up; see {daemon.log_path}: "
-                                   f"{_tail(daemon.log_path)}") from None
-            raise NotReadyError(f"{exc}; see {daemon.log_path}") from None
+            proc.wait_ready(lambda: daemon.is_ready(node), daemon.ready_timeout, f"{daemon.label} ready")
+        except ProcessError:
+            raise ServiceError(f"{daemon.label} exited during start-up; see {daemon.log_path}: "
+                               f"{proc.tail()}") from None
 
     def running(self, daemon: Daemon) -> bool:
-        entry = self.processes.get(daemon.label)
-        return entry is not None and entry[0].poll() is None
+        proc = self.processes.get(daemon.label)
+        return proc is not None and proc.running()
 
     def pid(self, daemon: Daemon) -> int | None:
-        entry = self.processes.get(daemon.label)
-        return entry[0].pid if entry and entry[0].poll() is None else None
+        proc = self.processes.get(daemon.label)
+        return proc.pid if proc is not None and proc.running() else None
+
+    def process(self, daemon: Daemon) -> OwnedProcess:
+        """The daemon's process (ServiceError if it never had one: a host setting, or not started)."""
+        proc = self.processes.get(daemon.label)
+        if proc is None:
+            raise ServiceError(f"{daemon.label} has no process")
+        return proc
 
     def stop_daemon(self, daemon: Daemon, timeout: float = 5.0) -> None:
-        entry = self.processes.get(daemon.label)
-        if entry is None:
-            return
-        proc, record = entry
-        record.send(signal.SIGTERM)  # the group: also workers whose master was killed by a fault
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            record.send(signal.SIGKILL)
-            proc.wait()
+        proc = self.processes.get(daemon.label)
+        if proc is not None:
+            proc.stop(timeout)  # the group: also workers whose master was killed by a fault
 
-    def restart_daemon(self, daemon: Daemon, net, run_dir: RunDir) -> None:
+    def restart_daemon(self, daemon: Daemon, net) -> None:
         """Start a stopped daemon again (a fault's recovery) and wait until it is ready."""
         if self.running(daemon):
             return
         daemon.prepare(net[daemon.host])
-        self._spawn(daemon, net, run_dir)
+        self._spawn(daemon, net)
         self._wait_ready(daemon, net)
+
+    def restart(self, daemons: list[Daemon], net, after_ready: bool = True) -> tuple[list[dict], list[str]]:
+        """Restart daemons that are not running, stage by stage (each ready before the next
+        stage), then, per stage, their after_ready() (replicas re-attach, one VRRP master) unless
+        after_ready=False. Errors are collected, not raised, so one failure does not leave the
+        rest down: (what was done per daemon, errors)."""
+        done, errors = [], []
+        for group in by_stage(daemons):
+            started = []
+            for daemon in group:
+                began = time.time()
+                if self.running(daemon):
+                    done.append({"daemon": daemon.label, "pid": self.pid(daemon), "already_running": True})
+                    continue
+                try:
+                    self.restart_daemon(daemon, net)
+                except Exception as exc:
+                    errors.append(f"{daemon.label}: {exc}")
+                    continue
+                ready = time.time()
+                done.append({"daemon": daemon.label, "pid": self.pid(daemon), "started_at": began,
+                             "ready_at": ready, "ready_s": round(ready - began, 3)})
+                started.append(daemon)
+            for daemon in started if after_ready else []:
+                try:
+                    daemon.after_ready(net[daemon.host])
+                except Exception as exc:
+                    errors.append(f"{daemon.label} after start: {exc}")
+        return done, errors
 
     def stop(self) -> None:
         """Stop every started process, highest stage first; each stage's processes in parallel."""
-        stages = defaultdict(list)
-        for daemon in self.daemons:
-            if daemon.label in self.processes:
-                stages[daemon.stage].append(daemon)
-        for stage in sorted(stages, reverse=True):
-            for daemon in stages[stage]:
-                self.processes[daemon.label][1].send(signal.SIGTERM)
-            deadline = time.monotonic() + 5.0
-            for daemon in stages[stage]:
-                proc, record = self.processes[daemon.label]
-                try:
-                    proc.wait(max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    record.send(signal.SIGKILL)
-                    proc.wait()
-
-
-def _tail(path, lines: int = 3) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no log)"
-
+        started = [d for d in self.daemons if d.label in self.processes]
+        for group in reversed(by_stage(started)):
+            stop_all([self.processes[d.label] for d in group])

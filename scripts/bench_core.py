@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from topo.model import load_topology  # noqa: E402
 from experiments import report  # noqa: E402
-from topo.testbed import Testbed  # noqa: E402
+from hatestbed.testbed import Testbed  # noqa: E402
 
 INTERVAL = 0.01
 REPLY = re.compile(r"^\[(\d+\.\d+)\] \d+ bytes from .* icmp_seq=(\d+)")

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from topo import command  # noqa: E402
 from topo.model import load_topology  # noqa: E402
 from experiments import report  # noqa: E402
-from topo.testbed import Testbed  # noqa: E402
+from hatestbed.testbed import Testbed  # noqa: E402
 
 
 def stack_memory(testbed) -> dict:

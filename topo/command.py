@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Sequence
 
+from topo.errors import TestbedError
+
 
 @dataclass(frozen=True)
 class Result:
@@ -25,7 +27,7 @@ class Result:
         return self.rc == 0
 
 
-class CommandError(RuntimeError):
+class CommandError(TestbedError):
     def __init__(self, result: Result, why: str = ""):
         self.result = result
         detail = why or f"exit code {result.rc}"

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 from controllers.control import MAX_SUN_PATH, ControlError
 from controllers.control import request as control_request
+from topo.errors import TestbedError
 from topo.jsonl import read_jsonl
-from topo.runstate import ProcessRecord, RunDir
-from topo.wait import wait_until
+from topo.processes import OwnedProcess, ProcessError, ProcessOwner, tail
+from topo.runstate import RunDir
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-class ControllerError(RuntimeError):
+class ControllerError(TestbedError):
     pass
 
 
@@ -47,8 +47,7 @@ class ControllerProcess:
         # AF_UNIX paths are limited to 107 bytes: under a very deep run root there is no channel.
         control = run_dir.sub("s") / "controller.sock"
         self.control_path: Path | None = control if len(str(control).encode()) <= MAX_SUN_PATH else None
-        self.process: subprocess.Popen | None = None
-        self.record: ProcessRecord | None = None
+        self.process: OwnedProcess | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         self.fabric_path.write_text(json.dumps(self.fabric, indent=2))
@@ -58,23 +57,14 @@ class ControllerProcess:
         if self.control_path is not None:
             self.control_path.parent.mkdir(parents=True, exist_ok=True)
             argv += ["--control", str(self.control_path)]
-        with open(self.log_path, "ab") as log:
-            # Own session: a Ctrl-C at the terminal reaches topo/run.py, which stops us in order.
-            self.process = subprocess.Popen(
-                argv,
-                cwd=REPO, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        self.record = self.run_dir.record_process(self.name, self.process.pid)
-        wait_until(self._listening_or_dead, timeout, f"the controller listening on 127.0.0.1:{self.port}")
-        if not self.alive():
-            raise ControllerError(f"the controller exited at start (code {self.process.returncode}); "
-                                  f"see {self.log_path}: {self.log_tail()}")
-
-    def _listening_or_dead(self) -> bool:
-        return self.listening() or not self.alive()
+        self.process = ProcessOwner(self.run_dir).start(self.name, argv, log=self.log_path, cwd=REPO)
+        try:
+            self.process.wait_ready(self.listening, timeout, f"the controller listening on 127.0.0.1:{self.port}")
+        except ProcessError as exc:
+            raise ControllerError(f"the controller exited at start: {exc}") from None
 
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.process is not None and self.process.running()
 
     def listening(self) -> bool:
         try:
@@ -125,10 +115,7 @@ class ControllerProcess:
         return answer
 
     def log_tail(self, lines: int = 3) -> str:
-        try:
-            return " | ".join(self.log_path.read_text().strip().splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        return tail(self.log_path, lines)
 
     def logged_errors(self) -> list[str]:
         """Lines of the controller log that show it failed internally (a test fails on these)."""
@@ -138,13 +125,8 @@ class ControllerProcess:
             return []
         return [line for line in text.splitlines() if "Traceback" in line or " ERROR " in line]
 
-    def stop(self, timeout: float = 3.0) -> None:
+    def stop(self, timeout: float = 3.0) -> str:
+        """SIGTERM by recorded pid, SIGKILL after `timeout`; what happened, in words."""
         if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            return "never started"
+        return self.process.stop(timeout)

@@ -20,13 +20,15 @@ import networkx as nx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from topo.errors import BadInputError
+
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "default.yaml"
 
 # Interface names are "<host>-eth<N>" and must fit Linux's 15 characters.
 NAME_PATTERN = r"^[a-z][a-z0-9]{0,9}$"
 
 
-class TopologyError(ValueError):
+class TopologyError(BadInputError):
     """The topology file cannot be used; the message names the file and the field."""
 
 

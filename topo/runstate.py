@@ -26,11 +26,12 @@ import json
 import os
 import signal
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from topo import command
+from topo.errors import TestbedError
+from topo.processes import ProcessRecord, process_start_time, stop_records
 
 RUN_ROOT = Path(os.environ.get("HATESTBED_RUN_ROOT", "/run/hatestbed"))
 # external_ids key on every OVS bridge the testbed creates; its value is the run directory.
@@ -38,21 +39,8 @@ BRIDGE_OWNER_KEY = "hatestbed-run"
 KEEP_RUN_DIRS = 20
 
 
-class RunStateError(RuntimeError):
-    pass
-
-
-def process_start_time(pid: int) -> int | None:
-    """Kernel start time of `pid` (clock ticks since boot), or None if there is no such process."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # Field 2 (comm) may contain spaces and parentheses: split after the last ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":  # a zombie has exited; only its parent's wait() is missing
-        return None
-    return int(fields[19])
+class RunStateError(TestbedError):
+    """The run directory cannot record what the testbed creates."""
 
 
 def child_pids(parent: int) -> list[int]:
@@ -66,28 +54,6 @@ def child_pids(parent: int) -> list[int]:
         if int(fields[1]) == parent:
             children.append(int(stat.parent.name))
     return children
-
-
-@dataclass(frozen=True)
-class ProcessRecord:
-    name: str
-    pid: int
-    start: int
-    signal: int = signal.SIGTERM
-    # Signal the whole process group (a Mininet host shell leads one with its background jobs).
-    group: bool = False
-
-    def alive(self) -> bool:
-        return process_start_time(self.pid) == self.start
-
-    def send(self, sig: int) -> None:
-        try:
-            if self.group:
-                os.killpg(self.pid, sig)
-            else:
-                os.kill(self.pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 class RunDir:
@@ -191,17 +157,8 @@ class RunDir:
 
         Returns a description of what was removed. Safe to call more than once.
         """
-        removed = []
-        alive = [p for p in reversed(self.processes()) if p.alive()]
-        for proc in alive:
-            proc.send(proc.signal)
-        deadline = time.monotonic() + grace
-        while any(p.alive() for p in alive) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        for proc in alive:
-            if proc.alive():
-                proc.send(signal.SIGKILL)
-            removed.append(f"process {proc.name} (pid {proc.pid})")
+        removed = [f"process {proc.name} (pid {proc.pid})"
+                   for proc in stop_records(list(reversed(self.processes())), grace)]
 
         existing_bridges = set(list_bridges())
         doomed = [r["name"] for r in self.records("bridge") if r["name"] in existing_bridges]

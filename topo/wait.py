@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
+from topo.errors import TestbedError
+
 T = TypeVar("T")
 
 
-class NotReadyError(TimeoutError):
+class NotReadyError(TestbedError, TimeoutError):
     """Something the testbed waited for did not happen before its deadline."""
 
 

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from experiments.runner import EXPERIMENTS, run_suite
+from experiments.registry import resolve
+from hatestbed.suite import run_suite
 from topo.model import load_topology
 
 pytestmark = pytest.mark.root
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.root
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    summaries = run_suite(load_topology(), list(EXPERIMENTS.values()), trials=1, seed=7,
+    summaries = run_suite(load_topology(), resolve("all"), trials=1, seed=7,
                           results_root=results, run_root=tmp_path_factory.mktemp("runs"))
     return {item["name"]: item for item in summaries}
 
@@ -34,8 +35,8 @@ def metrics(suite, name, profile="tuned"):
 
 def test_index_links_every_experiment(suite):
     index = (suite["index"]["dir"] / "index.md").read_text()
-    for name in EXPERIMENTS:
-        assert name in index
+    for cls in resolve("all"):
+        assert cls.name in index
 
 
 def test_round_robin_alternates_and_leaves_the_backup_idle(suite):

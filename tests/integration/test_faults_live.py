@@ -1,4 +1,4 @@
-"""Every fault of experiments/faults.py on the full stack: injected, observed, recovered.
+"""Every fault of experiments/faults/ on the full stack: injected, observed, recovered.
 
 One testbed for the module, on a private copy of the default topology (switches s51..s54,
 controller port 6751) so it never collides with another testbed on the same machine. Every test
@@ -13,20 +13,12 @@ import subprocess
 import pytest
 import yaml
 
-from experiments.faults import (
-    ControllerStop,
-    DaemonKill,
-    LinkDown,
-    NodeCrash,
-    Partition,
-    active_path,
-    active_switch_link,
-)
+from experiments.faults import ControllerStop, DaemonKill, LinkDown, NodeCrash, Partition
+from hatestbed.testbed import Testbed
 from hosts.client import https_request
 from topo import command
 from topo.model import DEFAULT_TOPOLOGY, parse_topology
-from topo.status import vip_holders
-from topo.testbed import Testbed
+from topo.observe import active_path, active_switch_link, vip_holders
 from topo.wait import wait_until
 
 pytestmark = pytest.mark.root

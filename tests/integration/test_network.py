@@ -3,8 +3,8 @@
 import pytest
 
 from topo.model import load_topology
-from topo.status import health_checks
-from topo.testbed import Testbed
+from hatestbed.status import health_checks
+from hatestbed.testbed import Testbed
 
 pytestmark = pytest.mark.root
 

@@ -14,8 +14,9 @@ import pytest
 from hosts.client import https_request
 from topo import command
 from topo.model import load_topology
-from topo.status import service_checks, vip_holders
-from topo.testbed import Testbed
+from hatestbed.status import service_checks
+from topo.observe import vip_holders
+from hatestbed.testbed import Testbed
 from topo.wait import wait_until
 
 pytestmark = pytest.mark.root
@@ -64,7 +65,7 @@ def test_backup_server_takes_traffic_only_when_both_actives_are_down(testbed):
         assert set(served_by(testbed, 6)) == {"server3"}
     finally:
         for nginx in actives:
-            manager.restart_daemon(nginx, testbed.net, testbed.run_dir)
+            manager.restart_daemon(nginx, testbed.net)
         wait_until(lambda: haproxy_agrees(testbed, {"server1": "UP", "server2": "UP"}), 10,
                    "HAProxy marking server1 and server2 UP again")
     assert "server3" not in served_by(testbed, 6)
@@ -84,7 +85,7 @@ def test_dead_haproxy_on_the_vip_holder_moves_the_vip(testbed):
         events = [json.loads(line) for line in testbed.site.vrrp_events.read_text().splitlines()]
         assert any(e["host"] == survivor and e["state"] == "MASTER" for e in events)
     finally:
-        manager.restart_daemon(haproxy, testbed.net, testbed.run_dir)
+        manager.restart_daemon(haproxy, testbed.net)
 
 
 def test_a_write_through_the_app_reaches_every_replica(testbed):

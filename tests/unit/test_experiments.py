@@ -5,14 +5,17 @@ import pytest
 from experiments.base import ExperimentError, Journal, STOCK_TIMERS, timers_of, with_timers
 from experiments.db_failover import gtid_seq
 from experiments.lb_failover import master_intervals, overlap
-from experiments.runner import EXPERIMENTS, resolve
+from experiments.registry import discover, resolve
 from topo.model import load_topology
 
 
-def test_every_experiment_of_the_spec_is_registered_under_its_cli_name():
-    assert set(EXPERIMENTS) == {"round_robin", "lb_failover", "lb_failback", "server_failover", "link_failure",
-                                "db_failover", "controller_failure", "packet_faults"}
-    assert [cls.name for cls in resolve("all")] == list(EXPERIMENTS)
+EXPERIMENTS = discover()
+
+
+def test_every_experiment_of_the_spec_is_discovered_under_its_cli_name_in_declared_order():
+    assert list(EXPERIMENTS)[:8] == ["round_robin", "lb_failover", "lb_failback", "server_failover", "link_failure",
+                                     "db_failover", "controller_failure", "packet_faults"]
+    assert [cls.name for cls in resolve("all")] == [name for name, cls in EXPERIMENTS.items() if cls.in_all]
     assert [cls.name for cls in resolve("lb_failover,round_robin")] == ["lb_failover", "round_robin"]
 
 
@@ -64,3 +67,34 @@ def test_gtid_sequence_of_a_domain():
     assert gtid_seq("0-1-42") == 42
     assert gtid_seq("1-3-7,0-2-99") == 99
     assert gtid_seq("") == 0
+
+
+def test_a_module_dropped_into_the_package_is_discovered_and_listed():
+    import subprocess
+    import sys
+
+    from tests.dropping import REPO, dropped_experiment
+
+    with dropped_experiment() as name:
+        found = discover()
+        assert name in found and found[name].description.startswith("a module a test dropped")
+        assert name not in [cls.name for cls in resolve("all")]  # in_all = False: by name only
+        assert [cls.name for cls in resolve(name)] == [name]
+        listed = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--list-experiments"],
+                                capture_output=True, text=True, timeout=60)
+        assert listed.returncode == 0 and name in listed.stdout
+    assert name not in discover()
+
+
+def test_summaries_follow_the_declared_metrics():
+    from experiments.base import Experiment
+
+    class Declared(Experiment):
+        name = "declared"
+        metrics = {"ms": "stats", "lost": "sum", "split": "any", "ok": "all", "worst": "max"}
+
+    trials = [{"ms": 10.0, "lost": 0, "split": False, "ok": True, "worst": 3},
+              {"ms": 30.0, "lost": 2, "split": True, "ok": True, "worst": None}]
+    summary = Declared.summarize(Declared.__new__(Declared), trials)
+    assert summary["ms"]["median"] == 20.0 and summary["lost"] == 2 and summary["split"] is True
+    assert summary["ok"] is True and summary["worst"] == 3

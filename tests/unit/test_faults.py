@@ -1,4 +1,4 @@
-"""Unit tests of experiments/faults.py and the controller's control channel: no root, no network.
+"""Unit tests of experiments/faults/ and the controller's control channel: no root, no network.
 
 Faults are built against a Testbed that was planned but never started (its ServiceManager made
 from the Site without starting anything), so argument checks run without Mininet.
@@ -18,21 +18,13 @@ from pathlib import Path
 import pytest
 
 from controllers.control import ControlError, ControlServer, request
-from experiments.faults import (
-    FAULTS,
-    ControllerStop,
-    DaemonKill,
-    FaultError,
-    LinkDown,
-    NodeCrash,
-    Partition,
-    parse_out_port,
-)
+from experiments.faults import FAULTS, ControllerStop, DaemonKill, FaultError, LinkDown, NodeCrash, Partition
+from hatestbed.testbed import Testbed
 from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
 from hosts.site import Site
 from topo.model import load_topology
-from topo.testbed import Testbed
+from topo.observe import parse_out_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,8 +58,8 @@ def test_daemon_kill_names_what_runs_on_the_host(testbed):
     with pytest.raises(FaultError, match="not a signal"):
         DaemonKill(testbed, "lb1", "haproxy", sig=999)
     fault = DaemonKill(testbed, "lb1", "keepalived", sig=signal.SIGSTOP)
-    assert fault.describe() == {"kind": "daemon_kill", "host": "lb1", "daemon": "keepalived",
-                                "signal": "SIGSTOP", "group": True}
+    assert fault.describe() == {"kind": "daemon_kill", "address": "daemon:keepalived@lb1", "host": "lb1",
+                                "daemon": "keepalived", "signal": "SIGSTOP", "group": True}
 
 
 def test_daemon_kill_needs_the_services(testbed):
@@ -98,8 +90,8 @@ def test_partition_groups_become_every_interface_mac(testbed):
     fault = Partition(testbed, ["client1"], ["lb1", "lb2"])
     assert fault.macs_a == [testbed.plan.host_interfaces("client1")[0].mac]
     assert len(fault.macs_b) == 4  # two legs per balancer
-    assert fault.describe() == {"kind": "partition", "name": "client1|lb1+lb2",
-                                "group_a": ["client1"], "group_b": ["lb1", "lb2"]}
+    assert fault.describe() == {"kind": "partition", "address": "partition:client1|lb1,lb2",
+                                "name": "client1|lb1+lb2", "group_a": ["client1"], "group_b": ["lb1", "lb2"]}
     long = Partition(testbed, ["client1", "client2", "server1", "server2", "server3"],
                      ["lb1", "lb2", "monitor"])
     assert len(long.name) <= 64

@@ -9,7 +9,7 @@ from scapy.layers.l2 import ARP, Ether
 from scapy.layers.vrrp import VRRPv3
 from scapy.packet import Padding, Raw
 
-from experiments import scapy_attacks as sa
+from experiments.faults import scapy_attacks as sa
 from experiments.packet_faults import _changes
 
 VIP, CLIENT, LB2 = "10.0.1.100", "10.0.1.10", "10.0.1.13"

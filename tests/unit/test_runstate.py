@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from topo.runstate import RunDir, active_runs, clean_stale, parse_bridge_tags, process_start_time, run_dirs
+from topo.processes import process_start_time
+from topo.runstate import RunDir, active_runs, clean_stale, parse_bridge_tags, run_dirs
 
 
 @pytest.fixture

@@ -8,11 +8,15 @@
 
 from __future__ import annotations
 
-from mininet.cli import CLI
-
 import json
 
-from topo.status import checks_table, health_checks, hosts_table, service_checks, vip_holders
+from mininet.cli import CLI
+
+from experiments.registry import resolve
+from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
+from hatestbed.suite import headline_table, run_on
+from topo.errors import TestbedError
+from topo.observe import vip_holders
 
 
 class TestbedCLI(CLI):
@@ -30,18 +34,19 @@ class TestbedCLI(CLI):
 
     def do_experiment(self, line: str) -> None:
         """experiment NAME [TRIALS]: run an experiment here (results under results/)."""
-        from experiments.base import ExperimentError
-        from experiments.runner import headline_table, resolve, run_on
-
         words = line.split()
         if not words or (len(words) > 1 and not words[1].isdigit()):
             print("usage: experiment NAME [TRIALS]   (names: see --list-experiments)")
             return
         try:
-            [cls] = resolve(words[0])
-        except (ExperimentError, ValueError) as exc:
+            classes = resolve(words[0])
+        except TestbedError as exc:
             print(f"experiment: {exc}")
             return
+        if len(classes) != 1:
+            print("experiment: one experiment at a time here (all of them: topo/run.py --experiment all)")
+            return
+        [cls] = classes
         if self.testbed.services is None:
             print("experiment: services are not running (services.enabled is false)")
             return

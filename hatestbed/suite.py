@@ -1,6 +1,6 @@
-"""Run experiments by name on freshly brought-up testbeds and write their results.
+"""Run experiments on freshly brought-up testbeds and write their results (the lifecycle above them).
 
-    run_suite(topology, ["lb_failover", ...], trials, seed)
+    run_suite(topology, resolve("lb_failover,round_robin"), trials, seed)   (experiments/registry.py)
       for each timer profile needed (tuned, then stock):
           bring the testbed up with that profile
           for each experiment needing it: Experiment(...).run(trials)
@@ -15,39 +15,19 @@ One random.Random(seed) is threaded through every experiment for every random ch
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from pathlib import Path
 
 from experiments import report
 from experiments.base import Experiment, ExperimentError, timers_of, with_timers
-from experiments.controller_failure import ControllerFailure
-from experiments.db_failover import DbFailover
-from experiments.lb_failback import LbFailback
-from experiments.lb_failover import LbFailover
-from experiments.link_failure import LinkFailure
-from experiments.packet_faults import PacketFaults
-from experiments.round_robin import RoundRobin
-from experiments.server_failover import ServerFailover
-from topo.testbed import Testbed
+from hatestbed.status import format_table
+from hatestbed.testbed import Testbed
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "results"
-
-EXPERIMENTS: dict[str, type[Experiment]] = {cls.name: cls for cls in (
-    RoundRobin, LbFailover, LbFailback, ServerFailover, LinkFailure, DbFailover, ControllerFailure, PacketFaults)}
-
-
-def resolve(names: str) -> list[type[Experiment]]:
-    """"all" or comma-separated names → classes; an unknown name is an ExperimentError."""
-    if names == "all":
-        return list(EXPERIMENTS.values())
-    chosen = []
-    for name in names.split(","):
-        if name not in EXPERIMENTS:
-            raise ExperimentError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)} (or all)")
-        chosen.append(EXPERIMENTS[name])
-    return chosen
+# Where results go (tests point it at a temporary folder).
+RESULTS = Path(os.environ.get("HATESTBED_RESULTS", REPO / "results"))
 
 
 def _up(topology, run_root) -> Testbed:
@@ -88,7 +68,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                 for n, count in enumerate(runs):
                     experiment = cls(testbed, rng, out_dirs[cls.name], profile)
                     try:
-                        result = experiment.run(count)
+                        result = experiment.run(count, first=len(merged["trials"]))
                     except ExperimentError as exc:
                         say(f"  {cls.name}: {exc}; bringing the testbed up afresh")
                         result = {"trials": [{"status": "error", "error": str(exc)}],
@@ -153,8 +133,6 @@ def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root:
 
 def headline_table(summaries: list[dict]) -> str:
     """The final table: experiment × profile × headline metrics."""
-    from topo.status import format_table
-
     rows = []
     for item in summaries:
         summary = item["summary"]

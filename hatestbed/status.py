@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from topo import command
+from hosts.client import https_request
+from topo import observe
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,6 @@ def hosts_table(testbed) -> str:
             + f"\nVIP {vip.address} on network {vip.network}")
 
 
-def flow_count(switch: str) -> int | None:
-    result = command.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", switch], check=False, timeout=5)
-    for word in result.stdout.split():
-        if word.startswith("flow_count="):
-            return int(word.split("=", 1)[1])
-    return None
-
-
 def health_checks(testbed) -> list[Check]:
     checks = []
     controller = testbed.controller
@@ -59,7 +52,7 @@ def health_checks(testbed) -> list[Check]:
     errors = controller.logged_errors() if controller else []
     checks.append(Check("controller", "log", not errors, errors[0][:80] if errors else "no errors logged"))
     for switch, connected in testbed.switch_connections().items():
-        flows = flow_count(switch)
+        flows = observe.flow_count(switch)
         checks.append(Check("switch", switch, connected and bool(flows),
                             f"{'connected' if connected else 'NOT connected'}, {flows} flows"))
     pairs = testbed.plan.reachable_pairs()
@@ -75,8 +68,6 @@ def health_checks(testbed) -> list[Check]:
 
 def service_checks(testbed) -> list[Check]:
     """One row per daemon per host (host, daemon, state, detail), then the end-to-end request."""
-    from hosts.client import https_request
-
     manager, checks = testbed.services, []
     if manager is None:
         return checks
@@ -91,7 +82,7 @@ def service_checks(testbed) -> list[Check]:
         checks.append(Check(daemon.host, daemon.name, ready, detail))
     site = testbed.site
     if site.lbs:
-        holders = vip_holders(testbed)
+        holders = observe.vip_holders(testbed)
         checks.append(Check("vip", site.vip, len(holders) == 1,
                             f"held by {', '.join(holders)}" if holders else "held by no load balancer"))
     for client in site.clients:
@@ -100,13 +91,6 @@ def service_checks(testbed) -> list[Check]:
                   if response.ok else f"failed: HTTP {response.status} {response.error[:60]}")
         checks.append(Check(client, f"https://{site.services.server_name} via VIP", response.ok, detail))
     return checks
-
-
-def vip_holders(testbed) -> list[str]:
-    manager = testbed.services
-    if manager is None:
-        return []
-    return [lb for lb in testbed.site.lbs if manager.find(lb, "keepalived").has_vip(testbed.net[lb])]
 
 
 def checks_table(checks: list[Check]) -> str:

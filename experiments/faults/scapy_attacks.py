@@ -1,6 +1,6 @@
 """Packet-level attacks crafted with Scapy, run INSIDE one emulated host; each bounded, each reported.
 
-    .venv/bin/python experiments/scapy_attacks.py <attack> --iface <host>-eth0 [options] --report out.json
+    .venv/bin/python experiments/faults/scapy_attacks.py <attack> --iface <host>-eth0 [options] --report out.json
 
 launched by the testbed with `testbed.net[host].popen(...)` (the host's network namespace), its pid
 recorded in the run directory. Every attack stops by itself (--duration and a packet budget, both
@@ -36,8 +36,12 @@ in the root network namespace: its packets only ever leave an emulated host's ow
               --spoof addresses; sent as raw frames (the attacker's own conntrack never sees
               them, so its firewall drops the SYN-ACKs and the half-open connections stay).
 
-The packet builders (vrrp_advert, garp_frame, syn_plan/syn_frames, rst_for/next_seq) are pure:
-tests call them without sending. Only the standard library and Scapy are imported.
+Each attack is one function registered with @attack(name, help, duration, *options): its
+command-line options are declared there, and it returns a Paced frame (sent here, paced and
+bounded) or sends by itself. A new attack is that one function here plus one row in
+experiments/faults/attacks.py. The packet builders (vrrp_advert, garp_frame, syn_plan/syn_frames,
+rst_for/next_seq) are pure: tests call them without sending. Only the standard library and Scapy
+are imported.
 """
 
 from __future__ import annotations
@@ -53,7 +57,9 @@ import struct
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from scapy.layers.inet import IP, TCP, in4_chksum
 from scapy.layers.l2 import ARP, Ether
@@ -290,6 +296,65 @@ def check_namespace(iface: str) -> None:
         raise AttackError(f"no interface {iface} in this network namespace")
 
 
+# -- validators of the command line -----------------------------------------------------------------
+def bounded(convert, low: float, high: float, *, above_low: bool = False):
+    """An argparse type: `convert` the text, then refuse values outside [low, high] ((low, high])."""
+    def check(text: str):
+        value = convert(text)
+        if value > high or (value <= low if above_low else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'above' if above_low else 'at least'} {low:g} "
+                                             f"and at most {high:g}")
+        return value
+    return check
+
+
+_duration = bounded(float, 0, LIMITS["duration_s"], above_low=True)  # seconds
+_count = bounded(int, 1, LIMITS["packets"])
+_interval = bounded(float, LIMITS["min_interval_s"], 40.95)  # what VRRPv3's 12-bit centiseconds hold
+_rate = bounded(float, 0, LIMITS["rate_per_s"], above_low=True)  # per second
+
+
+def _ipv4(text: str) -> str:
+    return str(ipaddress.IPv4Address(text))
+
+
+# -- the attack registry -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Paced:
+    """What a paced attack sends: one frame `count` times every `interval` s (the runner sends it)."""
+    frame: bytes
+    count: int
+    interval: float
+    counter: str  # the report's name for what was sent ("adverts", "garps")
+    fields: dict  # the header fields, for the report
+
+
+@dataclass(frozen=True)
+class Builder:
+    """One attack of this script: its function, its help, its default duration and its own
+    command-line options (each `opt(...)`: argparse's arguments)."""
+    run: Callable
+    help: str
+    duration: float
+    options: tuple
+
+
+ATTACKS: dict[str, Builder] = {}
+
+
+def opt(*flags, **kwargs) -> tuple:
+    return flags, kwargs
+
+
+def attack(name: str, help: str, duration: float, *options: tuple):
+    """Register an attack: `run(args, report)` either returns Paced (the runner sends it) or
+    sends by itself. This decorator and the function are all a new attack needs here."""
+    def register(run: Callable) -> Callable:
+        ATTACKS[name] = Builder(run, help, duration, options)
+        return run
+    return register
+
+
 # -- the attacks -------------------------------------------------------------------------------------
 class Report:
     def __init__(self, attack: str, argv: list[str]):
@@ -316,47 +381,65 @@ def l2_socket(iface: str) -> socket.socket:
     return sock
 
 
-def attack_vrrp(args, report: Report) -> None:
-    mac = own_mac(args.iface)
-    frame = vrrp_advert(args.src, args.vrid, args.priority, args.vip, args.advert_int, mac)
-    wire = bytes(frame)
-    report.data["fields"] = {"eth_src": mac, "eth_dst": VRRP_GROUP_MAC, "ip_src": args.src, "ip_dst": VRRP_GROUP,
-                             "ttl": frame[IP].ttl, "vrid": args.vrid, "priority": args.priority,
-                             "addrlist": list(args.vip), "adv_centiseconds": frame[VRRPv3].adv,
-                             "chksum": f"0x{frame[VRRPv3].chksum:04x}", "checksum_ok": vrrp_checksum_ok(frame)}
-    budget = min(LIMITS["packets"], int(args.duration / args.advert_int) + 1)
-    send_paced(args.iface, wire, budget, args.advert_int, args.duration, report, "adverts")
-
-
-def send_paced(iface: str, wire: bytes, count: int, interval: float, duration: float, report: Report,
-               counter: str) -> None:
+def send_paced(iface: str, paced: Paced, duration: float, report: Report) -> None:
     """Send one frame `count` times every `interval` s, within `duration` s; log each send."""
+    report.data["fields"] = paced.fields
     sock = l2_socket(iface)
     announce(report)
     start = time.time()
     try:
-        for i in range(count):
-            _sleep_until(start + i * interval)
+        for i in range(paced.count):
+            _sleep_until(start + i * paced.interval)
             if time.time() - start > duration:
                 report.data["stopped_by"] = "duration"
                 break
-            sock.send(wire)
+            sock.send(paced.frame)
             report.data["packets"].append({"t": time.time()})
         else:
             report.data["stopped_by"] = "count"
     finally:
         sock.close()
-        report.data["counts"] = {counter: len(report.data["packets"])}
+        report.data["counts"] = {paced.counter: len(report.data["packets"])}
 
 
-def attack_garp(args, report: Report) -> None:
+@attack("vrrp", "forged VRRPv3 adverts", 3.0,
+        opt("--src", type=_ipv4, required=True, help="IP source (own or spoofed)"),
+        opt("--vrid", type=int, required=True),
+        opt("--priority", type=int, default=254),
+        opt("--vip", type=_ipv4, action="append", required=True, help="claimed address (repeatable)"),
+        opt("--advert-int", type=_interval, default=0.1, help="seconds between adverts"))
+def attack_vrrp(args, report: Report) -> Paced:
+    mac = own_mac(args.iface)
+    frame = vrrp_advert(args.src, args.vrid, args.priority, args.vip, args.advert_int, mac)
+    fields = {"eth_src": mac, "eth_dst": VRRP_GROUP_MAC, "ip_src": args.src, "ip_dst": VRRP_GROUP,
+              "ttl": frame[IP].ttl, "vrid": args.vrid, "priority": args.priority,
+              "addrlist": list(args.vip), "adv_centiseconds": frame[VRRPv3].adv,
+              "chksum": f"0x{frame[VRRPv3].chksum:04x}", "checksum_ok": vrrp_checksum_ok(frame)}
+    budget = min(LIMITS["packets"], int(args.duration / args.advert_int) + 1)
+    return Paced(bytes(frame), budget, args.advert_int, "adverts", fields)
+
+
+@attack("garp", "gratuitous ARPs claiming the VIP", 10.0,
+        opt("--vip", type=_ipv4, required=True),
+        opt("--mac", help="claimed MAC (default: --iface's own)"),
+        opt("--op", choices=("request", "reply"), default="request"),
+        opt("--count", type=_count, default=10),
+        opt("--interval", type=_interval, default=0.5))
+def attack_garp(args, report: Report) -> Paced:
     mac = args.mac or own_mac(args.iface)
     frame = garp_frame(args.vip, mac, args.op)
-    report.data["fields"] = {"eth_src": mac, "eth_dst": BROADCAST, "op": args.op, "hwsrc": mac, "psrc": args.vip,
-                             "pdst": args.vip, "hwdst": frame[ARP].hwdst}
-    send_paced(args.iface, bytes(frame), args.count, args.interval, args.duration, report, "garps")
+    fields = {"eth_src": mac, "eth_dst": BROADCAST, "op": args.op, "hwsrc": mac, "psrc": args.vip,
+              "pdst": args.vip, "hwdst": frame[ARP].hwdst}
+    return Paced(bytes(frame), args.count, args.interval, "garps", fields)
 
 
+@attack("synflood", "a bounded SYN burst", 10.0,
+        opt("--dst", type=_ipv4, required=True),
+        opt("--port", type=int, default=443),
+        opt("--count", type=_count, default=3000),
+        opt("--rate", type=_rate, default=1000.0),
+        opt("--seed", type=int, required=True, help="seeds source ports, ISNs and spoofed sources"),
+        opt("--spoof", type=_ipv4, action="append", help="spoofed source address (repeatable)"))
 def attack_synflood(args, report: Report) -> None:
     mac = own_mac(args.iface)
     sources = args.spoof or [own_ip(args.iface)]
@@ -389,6 +472,12 @@ def attack_synflood(args, report: Report) -> None:
                                  "achieved_rate_per_s": round(sent / max(1e-9, time.time() - start), 1)}
 
 
+@attack("rst", "RST injection into the victim's connections (run on the victim)", 5.0,
+        opt("--vip", type=_ipv4, required=True),
+        opt("--port", type=int, default=443),
+        opt("--victim", type=_ipv4, help="the victim client's address (default: --iface's)"),
+        opt("--direction", choices=("to-client", "to-server", "both"), default="both"),
+        opt("--max-rsts", type=_count, default=50))
 def attack_rst(args, report: Report) -> None:
     from scapy.sendrecv import sniff
 
@@ -451,83 +540,17 @@ def _sleep_until(when: float) -> None:
 
 
 # -- command line ------------------------------------------------------------------------------------
-def _duration(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= LIMITS["duration_s"]:
-        raise argparse.ArgumentTypeError(f"must be in (0, {LIMITS['duration_s']:g}] seconds")
-    return value
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= LIMITS["packets"]:
-        raise argparse.ArgumentTypeError(f"must be 1..{LIMITS['packets']}")
-    return value
-
-
-def _interval(text: str) -> float:
-    value = float(text)
-    if not LIMITS["min_interval_s"] <= value <= 40.95:
-        raise argparse.ArgumentTypeError(f"must be {LIMITS['min_interval_s']:g} .. 40.95 s")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= LIMITS["rate_per_s"]:
-        raise argparse.ArgumentTypeError(f"must be in (0, {LIMITS['rate_per_s']:g}] per second")
-    return value
-
-
-def _ipv4(text: str) -> str:
-    return str(ipaddress.IPv4Address(text))
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Bounded Scapy packet attacks, run inside one emulated host.")
     sub = p.add_subparsers(dest="attack", required=True)
-
-    def common(sp, duration: float):
+    for name, builder in ATTACKS.items():
+        sp = sub.add_parser(name, help=builder.help)
         sp.add_argument("--iface", required=True, help="this host's interface to send/sniff on")
-        sp.add_argument("--duration", type=_duration, default=duration, help="hard stop, seconds")
+        sp.add_argument("--duration", type=_duration, default=builder.duration, help="hard stop, seconds")
         sp.add_argument("--report", type=Path, required=True, help="JSON report of what was sent")
-
-    rst = sub.add_parser("rst", help="RST injection into the victim's connections (run on the victim)")
-    common(rst, 5.0)
-    rst.add_argument("--vip", type=_ipv4, required=True)
-    rst.add_argument("--port", type=int, default=443)
-    rst.add_argument("--victim", type=_ipv4, help="the victim client's address (default: --iface's)")
-    rst.add_argument("--direction", choices=("to-client", "to-server", "both"), default="both")
-    rst.add_argument("--max-rsts", type=_count, default=50)
-
-    vrrp = sub.add_parser("vrrp", help="forged VRRPv3 adverts")
-    common(vrrp, 3.0)
-    vrrp.add_argument("--src", type=_ipv4, required=True, help="IP source (own or spoofed)")
-    vrrp.add_argument("--vrid", type=int, required=True)
-    vrrp.add_argument("--priority", type=int, default=254)
-    vrrp.add_argument("--vip", type=_ipv4, action="append", required=True, help="claimed address (repeatable)")
-    vrrp.add_argument("--advert-int", type=_interval, default=0.1, help="seconds between adverts")
-
-    garp = sub.add_parser("garp", help="gratuitous ARPs claiming the VIP")
-    common(garp, 10.0)
-    garp.add_argument("--vip", type=_ipv4, required=True)
-    garp.add_argument("--mac", help="claimed MAC (default: --iface's own)")
-    garp.add_argument("--op", choices=("request", "reply"), default="request")
-    garp.add_argument("--count", type=_count, default=10)
-    garp.add_argument("--interval", type=_interval, default=0.5)
-
-    syn = sub.add_parser("synflood", help="a bounded SYN burst")
-    common(syn, 10.0)
-    syn.add_argument("--dst", type=_ipv4, required=True)
-    syn.add_argument("--port", type=int, default=443)
-    syn.add_argument("--count", type=_count, default=3000)
-    syn.add_argument("--rate", type=_rate, default=1000.0)
-    syn.add_argument("--seed", type=int, required=True, help="seeds source ports, ISNs and spoofed sources")
-    syn.add_argument("--spoof", type=_ipv4, action="append", help="spoofed source address (repeatable)")
+        for flags, kwargs in builder.options:
+            sp.add_argument(*flags, **kwargs)
     return p
-
-
-ATTACKS = {"rst": attack_rst, "vrrp": attack_vrrp, "garp": attack_garp, "synflood": attack_synflood}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -542,7 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         check_namespace(args.iface)
-        ATTACKS[args.attack](args, report)
+        paced = ATTACKS[args.attack].run(args, report)
+        if paced is not None:
+            send_paced(args.iface, paced, args.duration, report)
     except Stopped as exc:
         report.data["stopped_by"] = f"signal {exc}"
     except Exception as exc:  # reported, and the exit code says so

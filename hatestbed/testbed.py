@@ -10,7 +10,8 @@
                     removed → "stopped"
 
 Every wait has a deadline and names what did not come up (NotReadyError). Everything created is
-recorded in the run directory first (see runstate.py), so stop() and `--clean` remove exactly that.
+recorded in the run directory first (topo/runstate.py; processes through topo/processes.py), so
+stop() and `--clean` remove exactly that.
 """
 
 from __future__ import annotations
@@ -26,10 +27,16 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from hosts.manager import ServiceManager
+from hosts.roles import daemons_for
+from hosts.site import Site
+from hosts.tls import create_site_tls
 from topo import command
 from topo.controller import ControllerProcess
+from topo.errors import TestbedError
 from topo.model import Topology
 from topo.plan import NetworkPlan, plan_network
+from topo.processes import ProcessOwner
 from topo.runstate import (RunDir, active_runs, child_pids, clean_stale, interface_exists, list_bridges,
                            tagged_bridges)
 from topo.wait import NotReadyError, wait_until
@@ -61,7 +68,7 @@ def _drain(host, timeout: float) -> bool:
 UNIX_PATH_MAX = 107
 
 
-class PreflightError(RuntimeError):
+class PreflightError(TestbedError):
     """The machine is not ready for a run; nothing has been started."""
 
 
@@ -84,7 +91,8 @@ class Testbed:
         self.controller: ControllerProcess | None = None
         self.net = None
         self.site = None
-        self.services = None  # hosts.manager.ServiceManager once started
+        self.services: ServiceManager | None = None  # once started
+        self.processes: ProcessOwner | None = None  # starts and records every process of the run
         self.timings = Timings()
         self.cleaned: list[str] = []  # what preflight removed of crashed runs
 
@@ -110,10 +118,6 @@ class Testbed:
             except OSError:
                 raise PreflightError(f"controller port {port} is in use (controller.port in the topology)") from None
         if self.topology.services.enabled:
-            from hosts.manager import ServiceManager
-            from hosts.roles import daemons_for
-            from hosts.site import Site
-
             # The directory start() will create, give or take the clock: only its length matters.
             site = Site(self.plan, RunDir.path_for(self.topology.name, self.run_root).absolute())
             daemons = daemons_for(site)
@@ -146,6 +150,7 @@ class Testbed:
         setLogLevel(os.environ.get("HATESTBED_MININET_LOG", "output"))
         began = time.monotonic()
         self.run_dir = RunDir.create(self.topology.name, self.run_root)
+        self.processes = ProcessOwner(self.run_dir)
         self.controller = ControllerProcess(self.run_dir, self.plan.fabric(), self.topology.controller.port)
         self.controller.start()
         self.timings.mark("controller_listening", began)
@@ -163,15 +168,10 @@ class Testbed:
             self.timings.mark("services_ready", began)
 
     def start_services(self) -> None:
-        from hosts.manager import ServiceManager
-        from hosts.roles import daemons_for
-        from hosts.site import Site
-        from hosts.tls import create_site_tls
-
         self.site = Site(self.plan, self.run_dir.path)
         create_site_tls(self.site)
         self.services = ServiceManager(self.site, daemons_for(self.site))
-        self.services.start(self.net, self.run_dir)
+        self.services.start(self.net, self.processes)
 
     def wait_reachable(self, timeout: float) -> None:
         failures = self.ping_pairs(self.plan.reachable_pairs(), deadline=timeout)

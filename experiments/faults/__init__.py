@@ -1,0 +1,28 @@
+"""Reversible faults with text addresses: the one vocabulary of experiments, the CLI and the SPOF sweep.
+
+    base.py          Fault (address, inject, recover, injected_at, recovered_at, describe), FaultError
+    node.py          node:<host>               NodeCrash
+    daemon.py        daemon:<daemon>@<host>    DaemonKill, DaemonFreeze
+    link.py          link:<a>-<b>              LinkDown
+    partition.py     partition:<a>|<b>         Partition
+    controller.py    controller                ControllerStop
+    attacks.py       attack:<name>             the declared attack rows; attack.py runs one
+    scapy_attacks.py the standalone packet builders, run inside the attacking host
+    catalogue.py     catalogue(topology) → every address with a description; parse(address, testbed)
+"""
+
+from experiments.faults.attack import Attack
+from experiments.faults.attacks import ATTACKS, AttackRow
+from experiments.faults.base import Fault, FaultError
+from experiments.faults.catalogue import Entry, catalogue, parse
+from experiments.faults.controller import ControllerStop
+from experiments.faults.daemon import DaemonFreeze, DaemonKill
+from experiments.faults.link import LinkDown
+from experiments.faults.node import NodeCrash
+from experiments.faults.partition import Partition
+
+FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
+    NodeCrash, DaemonKill, DaemonFreeze, LinkDown, Partition, ControllerStop, Attack)}
+
+__all__ = ["ATTACKS", "Attack", "AttackRow", "ControllerStop", "DaemonFreeze", "DaemonKill", "Entry", "FAULTS",
+           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "catalogue", "parse"]

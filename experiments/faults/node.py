@@ -1,0 +1,112 @@
+"""node:<host>: a powered-off host.
+
+    inject   SIGKILL every recorded daemon of the host (whole process groups), drop runtime-only
+             addresses (a VIP it held), host ends of its links down: the switch port loses
+             carrier and the controller gets a port-status, as when a machine powers off
+    recover  links up, then every daemon killed started again stage by stage, each ready, then
+             its after_ready() (a replica re-attaches, keepalived waits for one VRRP master)
+"""
+
+from __future__ import annotations
+
+import signal
+
+from experiments.faults.base import Fault, FaultError, check_host, now, require_started, set_link, signame
+from topo import command, observe
+
+
+class NodeCrash(Fault):
+    """A powered-off host. The Mininet host shell survives (the namespace must stay for
+    recovery); processes the testbed did not start are not touched.
+
+    side="host" (default) downs the host's end of each veth: the switch port stays admin-up
+    and loses carrier. side="both" also downs the switch end (admin down).
+
+    recover(): MariaDB keeps its datadir (prepare() copies the template only when there is
+    none; InnoDB recovers from the crash); after_ready=False skips the re-attach steps. The
+    firewall (iptables) is not a process: its rules stay in the namespace, as a persistent
+    configuration would be re-applied at boot.
+    """
+
+    kind = "node_crash"
+
+    def __init__(self, testbed, host: str, side: str = "host", after_ready: bool = True):
+        super().__init__(testbed)
+        check_host(testbed, host)
+        if side not in ("host", "both"):
+            raise FaultError(f"node_crash: side must be 'host' or 'both', got {side!r}")
+        self.host = host
+        self.side = side
+        self.after_ready = after_ready
+
+    @property
+    def address(self) -> str:
+        return f"node:{self.host}"
+
+    def target(self) -> dict:
+        return {"host": self.host}
+
+    def _daemons(self) -> list:
+        manager = self.testbed.services
+        if manager is None:
+            return []
+        return [d for d in manager.daemons_on(self.host) if d.label in manager.processes]
+
+    def inject(self) -> dict:
+        require_started(self.testbed)
+        testbed, node = self.testbed, self.testbed.net[self.host]
+        manager = testbed.services
+        interfaces = testbed.plan.host_interfaces(self.host)
+        ports = {(i.switch, i.switch_port) for i in interfaces if observe.carrier(i.switch_intf)}  # to see go down
+        self.injected_at = now()
+        victims = [manager.process(d) for d in self._daemons() if manager.running(d)]
+        for proc in victims:  # all first, then reap
+            proc.send(signal.SIGKILL)
+        killed = []
+        for proc in victims:
+            exited = proc.wait(5.0)
+            killed.append({"daemon": proc.name, "pid": proc.pid, "signal": signame(signal.SIGKILL), "group": True,
+                           "exited": exited, **({"exited_at": now(), "returncode": proc.returncode} if exited else {})})
+        addresses = observe.runtime_addresses(testbed, self.host)
+        for intf, cidr in addresses:
+            command.run(["ip", "addr", "del", cidr, "dev", intf], node, timeout=10)
+        downed = []
+        for intf in interfaces:
+            set_link(intf.name, "down", node)
+            downed.append(intf.name)
+            if self.side == "both":
+                set_link(intf.switch_intf, "down")
+                downed.append(intf.switch_intf)
+        done = now()
+        seen = observe.port_events(testbed, self.injected_at, ports, up=False)
+        return self._details(injected_at=self.injected_at, done_at=done,
+                             duration_s=round(done - self.injected_at, 3), killed=killed,
+                             addresses_removed=[f"{cidr} dev {intf}" for intf, cidr in addresses],
+                             interfaces_down=downed, controller_port_down=seen)
+
+    def recover(self) -> dict:
+        require_started(self.testbed)
+        testbed = self.testbed
+        interfaces = testbed.plan.host_interfaces(self.host)
+        ports = {(i.switch, i.switch_port) for i in interfaces if not observe.carrier(i.switch_intf)}  # to see come up
+        self.recovered_at = now()
+        # Every interface of the host, whatever inject() managed to do (idempotent: `ip link
+        # set up` on an up interface is a no-op). Switch ends first so carrier comes at once.
+        upped = []
+        for intf in interfaces:
+            set_link(intf.switch_intf, "up")
+            set_link(intf.name, "up", testbed.net[self.host])
+            upped += [intf.switch_intf, intf.name]
+        links_up_at = now()
+        seen = observe.port_events(testbed, self.recovered_at, ports, up=True)
+        restarted, errors = [], []
+        if testbed.services is not None:
+            # Also daemons of this host that died otherwise meanwhile: the host "booted".
+            restarted, errors = testbed.services.restart(self._daemons(), testbed.net, self.after_ready)
+        ready = now()
+        details = self._details(recovered_at=self.recovered_at, links_up_at=links_up_at,
+                                ready_at=ready, duration_s=round(ready - self.recovered_at, 3),
+                                interfaces_up=upped, controller_port_up=seen, restarted=restarted)
+        if errors:
+            raise FaultError(f"node_crash {self.host}: recovery incomplete: {'; '.join(errors)}")
+        return details

@@ -1,0 +1,190 @@
+"""The testbed's main program (topo/run.py is the thin file users start): bring the testbed up,
+run a mode, always tear it down.
+
+    sudo python3 topo/run.py                   network up, then the testbed CLI (`status`, Mininet commands)
+    sudo python3 topo/run.py --smoke           up, health table, down; exit 0 only if all healthy
+    sudo python3 topo/run.py --script FILE     up, run CLI commands from FILE, down
+    sudo python3 topo/run.py --clean           remove what a crashed run left (by its records and bridge tags)
+    sudo python3 topo/run.py --experiment NAME|all [--trials N] [--seed S]
+                                               scripted failure experiments → results/<time>-<name>/
+    sudo python3 topo/run.py --list-experiments
+    sudo python3 topo/run.py --list-faults [--topology PATH]   every fault address, no network needed
+    sudo python3 topo/run.py --topology PATH   use another topology file (default topo/default.yaml)
+
+    preflight ─▶ clean stale ─▶ build ─▶ wait healthy ─▶ mode ─▶ teardown (finally, SIGINT, SIGTERM)
+
+Exit codes: 0 success, 1 the testbed failed or is unhealthy, 2 bad input (arguments, topology file).
+Every error the testbed raises on purpose is a TestbedError: caught here, printed as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from topo.errors import BadInputError, TestbedError
+
+PROG = "topo/run.py"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="High-availability web-infrastructure testbed on Mininet.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true",
+                      help="bring the network up, print a health table, tear down; exit 0 only if healthy")
+    mode.add_argument("--script", metavar="FILE",
+                      help="bring the network up, run testbed CLI commands from FILE (one per line), tear down")
+    mode.add_argument("--clean", action="store_true",
+                      help="remove the processes, bridges and interfaces recorded by crashed runs, nothing else")
+    mode.add_argument("--experiment", metavar="NAME",
+                      help="run a failure experiment (or several, comma-separated, or all) and write results/")
+    mode.add_argument("--list-experiments", action="store_true", help="list the experiments and exit")
+    mode.add_argument("--list-faults", action="store_true",
+                      help="list every fault address of the topology (node:, daemon:, link:, ...) and exit")
+    parser.add_argument("--trials", type=int, default=3, metavar="N", help="trials per experiment (default 3)")
+    parser.add_argument("--seed", type=int, default=1, metavar="S",
+                        help="seed of the one RNG behind every random choice (default 1)")
+    parser.add_argument("--topology", metavar="PATH", help="topology YAML file (default: topo/default.yaml)")
+    return parser.parse_args(argv)
+
+
+def fail(message: str, code: int) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind to the teardown like Ctrl-C does."""
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
+def clean() -> int:
+    from topo.runstate import active_runs, clean_stale
+
+    removed = clean_stale()
+    for line in removed:
+        print(f"removed {line}")
+    for run in active_runs():
+        print(f"left alone: {run.path} (its topo/run.py is still running)")
+    if not removed:
+        print("nothing to clean")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    from topo.model import DEFAULT_TOPOLOGY, load_topology
+
+    if args.clean:
+        if os.geteuid() != 0:
+            fail("must run as root: sudo python3 topo/run.py --clean", 1)
+        return clean()
+    if args.list_experiments:
+        from experiments.registry import discover
+        for name, cls in discover().items():
+            print(f"{name:<20} {cls.description}" + ("" if cls.in_all else "  (not in all: run by name)"))
+        return 0
+    if args.script and not Path(args.script).is_file():
+        fail(f"--script: no such file: {args.script}", 2)
+    if args.trials < 1:
+        fail("--trials: must be at least 1", 2)
+    experiments = None
+    try:
+        if args.experiment:
+            from experiments.registry import resolve
+            try:
+                experiments = resolve(args.experiment)
+            except TestbedError as exc:
+                raise BadInputError(f"--experiment: {exc}") from None
+        topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
+    except BadInputError as exc:
+        fail(str(exc), 2)
+    if args.list_faults:
+        from experiments.faults import catalogue
+        entries = catalogue(topology)
+        width = max(len(e.address) for e in entries)
+        for entry in entries:
+            print(f"{entry.address:<{width}}  {entry.description}")
+        return 0
+
+    from hatestbed.testbed import Testbed
+
+    if os.geteuid() != 0:
+        fail("must run as root (Mininet needs it): sudo python3 topo/run.py ...", 1)
+    testbed = Testbed(topology)
+    try:
+        testbed.preflight()
+    except TestbedError as exc:
+        fail(str(exc), 1)
+    for line in testbed.cleaned:
+        print(f"cleaned stale {line}")
+
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    if experiments is not None:
+        return run_experiments(topology, experiments, args)
+    code = 0
+    try:
+        testbed.start()
+        print(f"testbed up in {max(testbed.timings.marks.values()):.2f} s "
+              f"(run directory {testbed.run_dir.path})", flush=True)
+        code = run_mode(testbed, args)
+    except TestbedError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        if testbed.run_dir:
+            print(f"{PROG}: logs in {testbed.run_dir.path / 'logs'}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except Terminated:
+        code = 143
+    finally:
+        # A second Ctrl-C or TERM must not cut the teardown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        leftovers = testbed.stop()
+        for line in leftovers:
+            print(f"teardown removed leftover {line}")
+        print(f"testbed down in {testbed.timings.marks['teardown']:.2f} s", flush=True)
+    return code
+
+
+def run_experiments(topology, experiments, args: argparse.Namespace) -> int:
+    """Experiments bring up (and always tear down) their own testbeds, one per timer profile."""
+    from hatestbed.suite import headline_table, run_suite
+
+    try:
+        summaries = run_suite(topology, experiments, args.trials, args.seed)
+    except KeyboardInterrupt:
+        return 130
+    except Terminated:
+        return 143
+    except Exception as exc:  # one line for the user; the journal and logs hold the rest
+        print(f"{PROG}: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(headline_table(summaries))
+    for item in summaries:
+        print(f"{item['name']}: {item['dir'] / ('index.md' if item['name'] == 'index' else 'report.md')}")
+    return 0 if all(s["summary"] is None or s["summary"]["status"] == "passed" for s in summaries) else 1
+
+
+def run_mode(testbed, args: argparse.Namespace) -> int:
+    from hatestbed.cli import TestbedCLI
+    from hatestbed.status import checks_table, health_checks, service_checks
+
+    if args.smoke:
+        checks = health_checks(testbed) + service_checks(testbed)
+        print(checks_table(checks), flush=True)
+        healthy = all(check.ok for check in checks)
+        print("smoke: healthy" if healthy else "smoke: UNHEALTHY", flush=True)
+        return 0 if healthy else 1
+    from mininet.log import lg
+    lg.ch.setStream(sys.stdout)  # Mininet logs command output to stderr; a CLI user expects stdout
+    TestbedCLI(testbed, script=args.script)
+    return 0

@@ -1,0 +1,272 @@
+"""Read-only observations of a running testbed: what the switches, hosts and controller say now.
+
+Faults, status and experiments all read the network through these functions; none of them
+changes anything (the one exception, active_path, may send one ping to make a host talk so its
+MAC gets learned). Each takes the running testbed (anything with .net, .plan, .topology,
+.controller) or a Mininet node, and the pure parsers beside them are unit-tested on text.
+
+    data plane      flow_count(switch) / flow_counts(testbed)     ovs-ofctl dump-aggregate
+                    out_port(switch, mac) ← parse_out_port(dump)    table 1, eth_dst → output
+                    active_path(testbed, src, dst) → hops;  active_switch_link(...) → (a, b)
+                    carrier(intf)                                  /sys/class/net/<intf>/operstate
+    hosts           addresses(node, intf), runtime_addresses(testbed, host)   ip -4 addr
+                    vip_holders(testbed)                          load balancers with the VIP on
+                    neighbour(testbed, host, address)              ip neigh: {"mac", "state", "owner"}
+                    host_of_mac(plan, mac)                        MAC ↔ host, from the plan
+                    tcp_counters(node, wanted) ← parse_tcp_counters  /proc/net/{snmp,netstat}
+                    syn_recv(node)                                ss state syn-recv
+    controller      port_events(testbed, since, ports, up)        its journal's port-status times
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from topo import command
+from topo.errors import TestbedError
+from topo.wait import NotReadyError, wait_until
+
+PORT_EVENT_TIMEOUT = 3.0  # the controller's journal shows the port-status of a changed port
+LEARN_TIMEOUT = 5.0  # a destination MAC gets a flow after a ping
+
+
+class ObservationError(TestbedError):
+    """The network cannot answer the question asked (no such path, host or MAC)."""
+
+
+def dpid(switch: str) -> int:
+    """The OpenFlow datapath id of a switch named "s<number>"."""
+    return int(switch[1:])
+
+
+# -- data plane ------------------------------------------------------------------------------------
+def flow_count(switch: str) -> int | None:
+    """Flows installed on `switch` (None if the switch does not answer)."""
+    result = command.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", switch], check=False, timeout=10)
+    match = re.search(r"flow_count=(\d+)", result.stdout)
+    return int(match.group(1)) if result.ok and match else None
+
+
+def flow_counts(testbed) -> dict[str, int | None]:
+    return {switch: flow_count(switch) for switch in testbed.topology.switches}
+
+
+_OUTPUT = re.compile(r"priority=(\d+).*\bactions=output:(\d+)\s*$")
+
+
+def parse_out_port(dump: str, mac: str) -> int | None:
+    """From `ovs-ofctl dump-flows` text: the output port of the highest-priority entry matching
+    exactly dl_dst=`mac` with a single output action (None if there is none)."""
+    best = None
+    for line in dump.splitlines():
+        if f"dl_dst={mac}" not in line:
+            continue
+        match = _OUTPUT.search(line.strip())
+        if match and (best is None or int(match.group(1)) > best[0]):
+            best = (int(match.group(1)), int(match.group(2)))
+    return best[1] if best else None
+
+
+def out_port(switch: str, mac: str) -> int | None:
+    """The port `switch` forwards frames for `mac` to (table 1, highest-priority dl_dst entry)."""
+    out = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows", switch,
+                                f"table=1,dl_dst={mac}"], timeout=10)
+    return parse_out_port(out, mac)
+
+
+def carrier(intf: str) -> bool:
+    """The root-namespace interface (a switch port's veth end) is up with carrier."""
+    try:
+        return open(f"/sys/class/net/{intf}/operstate").read().strip() == "up"
+    except OSError:
+        return False
+
+
+def host_of_mac(plan, mac: str | None) -> str | None:
+    """The host whose interface has `mac` (None for no MAC, "unknown" for a MAC not in the plan)."""
+    if not mac:
+        return None
+    return next((i.host for i in plan.interfaces if i.mac == mac), "unknown")
+
+
+def _endpoint(testbed, src: str, dst: str):
+    """(src's HostInterface facing dst, dst MAC, dst address to ping or None)."""
+    plan = testbed.plan
+    if src not in testbed.topology.hosts:
+        raise ObservationError(f"unknown host {src!r}")
+    src_intfs = plan.host_interfaces(src)
+    if dst in testbed.topology.hosts:
+        for sintf in src_intfs:
+            for dintf in plan.host_interfaces(dst):
+                if sintf.network == dintf.network:
+                    return sintf, dintf.mac, str(dintf.ip)
+        raise ObservationError(f"{src} and {dst} share no network")
+    from controllers.fabric import normalize_mac
+    try:
+        mac = normalize_mac(dst)
+    except ValueError:
+        raise ObservationError(f"{dst!r} is neither a host nor a MAC address") from None
+    owner = next((i for i in plan.interfaces if i.mac == mac), None)
+    if owner is not None:
+        sintf = next((i for i in src_intfs if i.network == owner.network), None)
+        if sintf is None:
+            raise ObservationError(f"{src} shares no network with {owner.host} ({mac})")
+        return sintf, mac, str(owner.ip)
+    return src_intfs[0], mac, None
+
+
+def active_path(testbed, src: str, dst: str, timeout: float = LEARN_TIMEOUT) -> list[dict]:
+    """The switches frames from host `src` to `dst` (a host name or a MAC) cross now, read from
+    the switches' flow tables: [{"switch", "out_port", "next": switch or None (dst's edge port)}].
+
+    If a switch has no entry for the MAC yet (never learned), `src` pings `dst` once to make it
+    talk, and the walk is retried until `timeout`.
+    """
+    sintf, mac, ip = _endpoint(testbed, src, dst)
+    isl = {}
+    for link in testbed.plan.switch_links:
+        isl[(link.a, link.a_port)] = link.b
+        isl[(link.b, link.b_port)] = link.a
+
+    def walk() -> list[dict] | None:
+        hops, switch = [], sintf.switch
+        for _ in range(len(testbed.topology.switches) + 1):
+            port = out_port(switch, mac)
+            if port is None:
+                return None
+            nxt = isl.get((switch, port))
+            hops.append({"switch": switch, "out_port": port, "next": nxt})
+            if nxt is None:
+                return hops
+            switch = nxt
+        raise ObservationError(f"the flows for {mac} loop: {hops}")
+
+    path = walk()
+    if path is not None:
+        return path
+    if ip is not None:
+        command.run(["ping", "-n", "-q", "-c1", "-W1", ip], testbed.net[src], check=False, timeout=5)
+    try:
+        return wait_until(walk, timeout, f"a forwarding entry for {mac} on the path from {src}", interval=0.1)
+    except NotReadyError as exc:
+        raise ObservationError(str(exc)) from None
+
+
+def active_switch_link(testbed, src: str, dst: str, hop: int = 0) -> tuple[str, str]:
+    """(a, b): the `hop`-th inter-switch link (in travel order) frames from `src` to `dst` (a host
+    name or a MAC, e.g. the VIP holder's) use now."""
+    links = [(h["switch"], h["next"]) for h in active_path(testbed, src, dst) if h["next"] is not None]
+    if not links:
+        raise ObservationError(f"the path from {src} to {dst} crosses no inter-switch link (same switch)")
+    if not 0 <= hop < len(links):
+        raise ObservationError(f"the path from {src} to {dst} crosses {len(links)} inter-switch link(s); "
+                               f"hop {hop} is out of range")
+    return links[hop]
+
+
+# -- hosts -------------------------------------------------------------------------------------------
+def addresses(node, intf: str) -> list[str]:
+    """IPv4 address/prefix strings on `intf` inside `node`."""
+    out = command.check_output(["ip", "-4", "-o", "addr", "show", "dev", intf], node, timeout=5)
+    return re.findall(r"\binet (\S+)", out)
+
+
+def runtime_addresses(testbed, host: str) -> list[tuple[str, str]]:
+    """(interface, address/prefix) of IPv4 addresses on the host that the plan did not give it
+    (a floating VIP): state a power-off loses."""
+    node = testbed.net[host]
+    planned = {(i.name, str(i.ip)) for i in testbed.plan.host_interfaces(host)}
+    extra = []
+    for intf in testbed.plan.host_interfaces(host):
+        for cidr in addresses(node, intf.name):
+            if (intf.name, str(ipaddress.ip_interface(cidr).ip)) not in planned:
+                extra.append((intf.name, cidr))
+    return extra
+
+
+def vip_interface(plan, host: str) -> str:
+    """`host`'s interface on the VIP's network."""
+    network = plan.topology.vip.network
+    return next(i.name for i in plan.host_interfaces(host) if i.network == network)
+
+
+def has_vip(node, plan) -> bool:
+    vip = str(plan.topology.vip.address)
+    return any(cidr.split("/")[0] == vip for cidr in addresses(node, vip_interface(plan, node.name)))
+
+
+def vip_holders(testbed) -> list[str]:
+    """The load balancers that have the VIP on their interface now (one, in a healthy site)."""
+    if testbed.net is None:
+        return []
+    return [lb for lb in testbed.topology.hosts_with_role("lb") if has_vip(testbed.net[lb], testbed.plan)]
+
+
+def neighbour(testbed, host: str, address: str) -> dict:
+    """`host`'s ARP entry for `address` on its interface in that subnet:
+    {"mac", "state", "owner"} (mac None: no entry; owner: the host with that MAC)."""
+    plan = testbed.plan
+    ip = ipaddress.ip_address(address)
+    intf = next((i.name for i in plan.host_interfaces(host) if ip in ipaddress.ip_interface(i.cidr).network), None)
+    if intf is None:
+        raise ObservationError(f"{host} has no interface in the subnet of {address}")
+    out = command.run(["ip", "-4", "neigh", "show", address, "dev", intf], testbed.net[host],
+                      check=False, timeout=5).stdout.split()
+    mac = out[out.index("lladdr") + 1] if "lladdr" in out else None
+    return {"mac": mac, "state": out[-1] if out else None, "owner": host_of_mac(plan, mac)}
+
+
+def parse_tcp_counters(snmp_text: str, wanted: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """{"TcpExt.SyncookiesSent": n, ...} from /proc/net/snmp or /proc/net/netstat text (pairs of
+    a header line and a values line per group), only the `wanted` {group: names}."""
+    values = {}
+    lines = snmp_text.splitlines()
+    for names, numbers in zip(lines[::2], lines[1::2]):
+        group = names.split(":")[0]
+        if group not in wanted:
+            continue
+        row = dict(zip(names.split()[1:], numbers.split()[1:]))
+        values.update({f"{group}.{k}": int(row[k]) for k in wanted[group] if k in row})
+    return values
+
+
+def tcp_counters(node, wanted: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """Kernel TCP counters of the host's own network namespace."""
+    values = {}
+    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+        values.update(parse_tcp_counters(command.check_output(["cat", path], node, timeout=5), wanted))
+    return values
+
+
+def syn_recv(node) -> int:
+    """Half-open TCP connections (SYN_RECV) in the host right now."""
+    out = command.run(["ss", "-Htn", "state", "syn-recv"], node, check=False, timeout=5).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
+
+
+# -- controller --------------------------------------------------------------------------------------
+def port_events(testbed, since: float, ports: set[tuple[str, int]], up: bool,
+                timeout: float = PORT_EVENT_TIMEOUT) -> dict[str, float | None]:
+    """{"s1:3": unix time of the controller's first port-status with this `up` since `since`, or
+    None}. Waits (bounded) until every port has one; a stopped controller sees nothing: all None."""
+    wanted = {(dpid(sw), port): f"{sw}:{port}" for sw, port in ports}
+    seen: dict[str, float | None] = {name: None for name in wanted.values()}
+    controller = testbed.controller
+
+    def check() -> bool:
+        for event in controller.events():
+            if event.get("event") != "port_status" or event.get("t", 0) < since:
+                continue
+            key = (event.get("dpid"), event.get("port"))
+            if key in wanted and event.get("up") == up and seen[wanted[key]] is None:
+                seen[wanted[key]] = event["t"]
+        return all(t is not None for t in seen.values())
+
+    if controller is None or not controller.alive():
+        return seen
+    try:
+        wait_until(check, timeout, "the controller's port-status events", interval=0.05)
+    except NotReadyError:
+        pass  # reported as None: the caller's details say the controller did not see it
+    return seen
