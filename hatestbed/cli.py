@@ -3,6 +3,7 @@
     mininet> status        hosts, addresses, switch/controller health, every daemon's state
     mininet> vip           who holds the virtual IP, and the last VRRP state changes
     mininet> experiment NAME [TRIALS]   run a failure experiment on this running testbed
+    mininet> spof          the static SPOF analysis of this topology
     mininet> client1 ping 10.0.1.100      (every Mininet command still works)
 """
 
@@ -53,6 +54,13 @@ class TestbedCLI(CLI):
         result = run_on(self.testbed, cls, int(words[1]) if len(words) > 1 else 1, seed=1)
         print(headline_table([result]))
         print(f"report: {result['dir'] / 'report.md'}")
+
+    def do_spof(self, _line: str) -> None:
+        """spof: the static SPOF analysis of this testbed's topology (no faults injected)."""
+        from spof.analysis import analyze
+        from spof.output import terminal_table
+
+        print(terminal_table(analyze(self.testbed.topology)))
 
     def do_vip(self, _line: str) -> None:
         """Which load balancer holds the VIP, and the last VRRP state changes (notify records)."""

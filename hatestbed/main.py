@@ -9,6 +9,7 @@ run a mode, always tear it down.
                                                scripted failure experiments → results/<time>-<name>/
     sudo python3 topo/run.py --list-experiments
     sudo python3 topo/run.py --list-faults [--topology PATH]   every fault address, no network needed
+    sudo python3 topo/run.py --spof [--topology PATH]          static SPOF analysis → results/<time>-spof/
     sudo python3 topo/run.py --topology PATH   use another topology file (default topo/default.yaml)
 
     preflight ─▶ clean stale ─▶ build ─▶ wait healthy ─▶ mode ─▶ teardown (finally, SIGINT, SIGTERM)
@@ -43,6 +44,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     mode.add_argument("--experiment", metavar="NAME",
                       help="run a failure experiment (or several, comma-separated, or all) and write results/")
     mode.add_argument("--list-experiments", action="store_true", help="list the experiments and exit")
+    mode.add_argument("--spof", action="store_true",
+                      help="predict every single point of failure of the topology (no network) → results/<time>-spof/")
     mode.add_argument("--list-faults", action="store_true",
                       help="list every fault address of the topology (node:, daemon:, link:, ...) and exit")
     parser.add_argument("--trials", type=int, default=3, metavar="N", help="trials per experiment (default 3)")
@@ -106,6 +109,8 @@ def main(argv: list[str]) -> int:
         topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
     except BadInputError as exc:
         fail(str(exc), 2)
+    if args.spof:
+        return spof_report(topology)
     if args.list_faults:
         from experiments.faults import catalogue
         entries = catalogue(topology)
@@ -153,6 +158,20 @@ def main(argv: list[str]) -> int:
             print(f"teardown removed leftover {line}")
         print(f"testbed down in {testbed.timings.marks['teardown']:.2f} s", flush=True)
     return code
+
+
+def spof_report(topology) -> int:
+    """The static SPOF analysis: table on the terminal, spof.json/spof.md/pictures in results/."""
+    from experiments import report
+    from hatestbed.suite import RESULTS
+    from spof import write_report
+    from spof.output import terminal_table
+
+    folder = report.results_dir(RESULTS, "spof")
+    analysis = write_report(topology, folder)
+    print(terminal_table(analysis))
+    print(f"report: {folder / 'spof.md'}  (spof.json, topology.png, topology.svg beside it)")
+    return 0
 
 
 def run_experiments(topology, experiments, args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from hosts.client import https_request
 from topo import observe
+from topo.text import format_table
 
 
 @dataclass(frozen=True)
@@ -17,14 +18,6 @@ class Check:
     target: str
     ok: bool
     detail: str = ""
-
-
-def format_table(headers: list[str], rows: list[list[object]]) -> str:
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
 
 
 def hosts_table(testbed) -> str:

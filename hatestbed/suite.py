@@ -22,8 +22,8 @@ from pathlib import Path
 
 from experiments import report
 from experiments.base import Experiment, ExperimentError, timers_of, with_timers
-from hatestbed.status import format_table
 from hatestbed.testbed import Testbed
+from topo.text import format_table
 
 REPO = Path(__file__).resolve().parent.parent
 # Where results go (tests point it at a temporary folder).

@@ -1,4 +1,5 @@
-"""Imports go one way: topo/ (model, network) ← hosts/ (services) ← experiments/ ← hatestbed/ (lifecycle).
+"""Imports go one way: topo/ (model, network) ← hosts/ (services) ← spof/ (analysis) ← experiments/
+← hatestbed/ (lifecycle).
 
 Read from the source with the ast module, so a lazy import inside a function counts too."""
 
@@ -13,8 +14,9 @@ ALLOWED = {
     "controllers": set(),
     "topo": {"controllers"},
     "hosts": {"topo", "controllers"},
-    "experiments": {"hosts", "topo", "controllers"},
-    "hatestbed": {"experiments", "hosts", "topo", "controllers"},
+    "spof": {"hosts", "topo", "controllers"},
+    "experiments": {"spof", "hosts", "topo", "controllers"},
+    "hatestbed": {"experiments", "spof", "hosts", "topo", "controllers"},
 }
 
 

@@ -1,0 +1,268 @@
+"""Static SPOF analysis: every component × every service, predicted from the model alone.
+
+    analyze(topology) → Analysis
+      judgements   one per component × service: predicted SPOF?, why, what covers it otherwise
+      cut_sets     pairs that take a service down although neither alone does (size-2 minimal cuts)
+      graph        articulation points and bridges of the fabric (hosts + switches)
+
+A component is a SPOF for a service when the design's structure function (spof/model.py) says
+the service is down with that component failed and nothing else. What covers a component that is
+not a SPOF is read off how the working service changed: another VIP MASTER (VRRP), fewer healthy
+servers (HAProxy's checks), a path around it (the controller reroutes), nothing at all (it is not
+on the service's path). Pairs: every pair of non-SPOF components when there are at most
+ALL_PAIRS_UP_TO of them; beyond that only among components that matter to the service (their
+failure changes what it uses, or they lie on a path it uses), which keeps big designs in seconds
+but can miss a pair whose members are both idle alone (a transit switch off every intact path).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import asdict, dataclass, field
+
+import networkx as nx
+
+from spof.model import SERVICES, Design
+
+
+@dataclass(frozen=True)
+class Judgement:
+    component: str  # a fault address (a switch is node:<switch>; the VIP is "vip")
+    kind: str
+    service: str
+    predicted: bool
+    reason: str
+    mitigation: str
+
+
+@dataclass(frozen=True)
+class CutSet:
+    service: str
+    components: tuple[str, str]
+    reason: str
+
+
+@dataclass
+class Analysis:
+    topology: str
+    services: list[str]
+    judgements: list[Judgement]
+    cut_sets: list[CutSet]
+    graph: dict
+    facts: dict
+    seconds: float = 0.0
+    pairs_tried: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def spofs(self, service: str | None = None) -> list[Judgement]:
+        return [j for j in self.judgements if j.predicted and (service is None or j.service == service)]
+
+    def as_json(self) -> dict:
+        return {"topology": self.topology, "services": self.services, "seconds": self.seconds,
+                "pairs_tried": self.pairs_tried, "graph": self.graph, "facts": self.facts, "notes": self.notes,
+                "judgements": [asdict(j) for j in self.judgements],
+                "cut_sets": [{"service": c.service, "components": list(c.components), "reason": c.reason}
+                             for c in self.cut_sets]}
+
+
+def analyze(topology, pairs: bool = True) -> Analysis:
+    began = time.monotonic()
+    design = Design(topology)
+    intact = design.evaluate(())
+    services = [s for s in SERVICES if s in intact]
+    graph = fabric_graph(design)
+    articulation = set(nx.articulation_points(graph))
+    bridges = {frozenset(edge) for edge in nx.bridges(graph)}
+    mechanisms = Mechanisms(design)
+    judgements, relevant, candidates = [], {s: [] for s in services}, {s: [] for s in services}
+    pools: dict[str, dict[str, frozenset]] = {s: {} for s in services}
+    for component in design.components:
+        if component.kind == "vip":
+            judgements += [mechanisms.vip(s) for s in services]
+            continue
+        outcome = design.evaluate({component.address})
+        for service in services:
+            result, before = outcome[service], intact[service]
+            if not result.up:
+                reason = result.why + graph_note(component, graph, articulation, bridges)
+                judgements.append(Judgement(component.address, component.kind, service, True, reason, "none"))
+                continue
+            cover = mechanisms.cover(component, service, before, result)
+            judgements.append(Judgement(component.address, component.kind, service, False, "", cover))
+            candidates[service].append(component.address)
+            if cover != NOT_USED:
+                relevant[service].append(component.address)
+            loss = pool_loss(service, component, before, result, mechanisms)
+            if loss is not None:
+                pools[service][component.address] = loss
+    cut_sets, tried = [], 0
+    if pairs:
+        for service in services:
+            pool = candidates[service] if len(candidates[service]) <= ALL_PAIRS_UP_TO else relevant[service]
+            for a, b in itertools.combinations(pool, 2):
+                if a in pools[service] and b in pools[service] and \
+                        cannot_cut(service, pools[service][a], pools[service][b], intact[service]):
+                    continue  # two losses from one redundant pool that leave some of it
+                tried += 1
+                result = design.evaluate({a, b})[service]
+                if not result.up:
+                    cut_sets.append(CutSet(service, (a, b), result.why))
+    return Analysis(topology.name, services, judgements, cut_sets,
+                    {"articulation_points": sorted(articulation),
+                     "bridges": sorted("-".join(sorted(b)) for b in bridges)},
+                    mechanisms.facts(), round(time.monotonic() - began, 3), tried,
+                    [f"VIP holder before any fault: {design.holder} (highest VRRP priority; every instance starts "
+                     "BACKUP)" if design.holder else "no VRRP instance"])
+
+
+def pool_loss(service: str, component, before, after, mechanisms) -> frozenset | None:
+    """What a component's failure takes from a redundant pool, when that is ALL it does: servers
+    (web, read, write) or a host's exporters (monitoring). None when it does anything else (moves
+    the VIP, lies on a path the service uses, touches the primary's path): such pairs are tried."""
+    old, new = before.used, after.used
+    if mechanisms.on_paths(component, old.get("paths", set()) | old.get("primary_paths", set())):
+        return None
+    if service in ("web", "read", "write"):
+        if (old.get("masters") != new.get("masters") or old.get("paths") != new.get("paths")
+                or old.get("primary_paths") != new.get("primary_paths")):
+            return None
+        return frozenset(set(old.get("servers", ())) - set(new.get("servers", ())))
+    if service == "monitoring":
+        if old.get("monitor") != new.get("monitor") or old.get("paths") != new.get("paths"):
+            return None
+        return frozenset(h for h, _ in set(old.get("exporters", ())) - set(new.get("exporters", ())))
+    return None
+
+
+def cannot_cut(service: str, loss_a: frozenset, loss_b: frozenset, intact) -> bool:
+    """Two pool-only losses cannot take the service down when, for client services, together they
+    leave a server, and for monitoring, they hit different hosts (no host loses its last exporter)."""
+    if service in ("web", "read", "write"):
+        return not (loss_a | loss_b) >= set(intact.used.get("servers", ()))
+    if service == "monitoring":
+        return not (loss_a & loss_b)
+    return False
+
+
+def fabric_graph(design: Design) -> nx.Graph:
+    graph = nx.Graph()
+    graph.add_nodes_from(design.topology.switches)
+    graph.add_nodes_from(design.topology.hosts)
+    graph.add_edges_from((link.a, link.b) for link in design.plan.switch_links)
+    graph.add_edges_from((i.host, i.switch) for i in design.plan.interfaces)
+    return graph
+
+
+def graph_note(component, graph: nx.Graph, articulation: set, bridges: set) -> str:
+    """" (articulation point: without it, client1 is cut off from lb1, lb2, ...)" or ''."""
+    hosts = set(graph) - set(component.where) - {n for n in graph if n.startswith("s") and n[1:].isdigit()}
+    if component.kind in ("host", "switch") and component.where[0] in articulation:
+        cut = graph.copy()
+        cut.remove_node(component.where[0])
+    elif component.kind in ("isl", "host_link") and frozenset(component.where) in bridges:
+        cut = graph.copy()
+        cut.remove_edge(*component.where)
+    else:
+        return ""
+    parts = sorted(([n for n in part if n in hosts] for part in nx.connected_components(cut)), key=len)
+    parts = [p for p in parts if p]
+    if len(parts) < 2:
+        return ""
+    what = "an articulation point" if component.kind in ("host", "switch") else "a bridge"
+    return f" ({what} of the fabric: without it {', '.join(sorted(parts[0]))} is cut off from " \
+           f"{', '.join(sorted(parts[-1]))})"
+
+
+NOT_USED = "not on this service's path"
+ALL_PAIRS_UP_TO = 90  # components per service; 90 → 4005 pairs, about a second
+
+
+class Mechanisms:
+    """What covers a component that is not a SPOF, in words taken from the rendered configuration."""
+
+    def __init__(self, design: Design):
+        self.design = design
+        self.f = design.facts
+
+    def facts(self) -> dict:
+        if self.f is None:
+            return {}
+        return {"vrrp": {lb: {"interface": v.interface, "priority": v.priority, "advert_int_s": v.advert_int,
+                              "preempt": v.preempt, "checks": list(v.tracks)} for lb, v in self.f.vrrp.items()},
+                "health_checks": {lb: {"check": b.check, "inter_ms": b.inter_ms, "fall": b.fall,
+                                       "servers": [s for s, _ in b.servers],
+                                       "backup": [s for s, backup in b.servers if backup]}
+                                  for lb, b in self.f.backends.items()},
+                "writes_to": self.f.write_primary, "promotes_replicas": self.f.promoter,
+                "replication": self.f.replication, "health_needs": list(self.f.health_needs),
+                "scraped": {m: {h: list(j) for h, j in t.items()} for m, t in self.f.scrape.items()}}
+
+    def vrrp(self, new_master: str) -> str:
+        v = self.f.vrrp[new_master]
+        return (f"VRRP: {new_master} takes the VIP when the holder's adverts stop (every {v.advert_int:g} s) "
+                f"or its checks fail ({'; '.join(v.tracks)})")
+
+    def checks(self, lost: set) -> str:
+        b = next(iter(self.f.backends.values()))
+        backup = [s for s, is_backup in b.servers if is_backup]
+        return (f"HAProxy health checks ({b.check} every {b.inter_ms} ms, fall {b.fall}) take "
+                f"{', '.join(sorted(lost))} out of the rotation" + (f"; {', '.join(backup)} is the backup" if backup else ""))
+
+    def vip(self, service: str) -> Judgement:
+        lbs = sorted(self.f.vrrp) if self.f else []
+        if service not in ("web", "read", "write"):
+            return Judgement("vip", "vip", service, False, "", NOT_USED)
+        if len(lbs) < 2:
+            return Judgement("vip", "vip", service, True,
+                             f"only {lbs[0] if lbs else 'one balancer'} can hold the VIP: it lives and dies with it", "none")
+        return Judgement("vip", "vip", service, False, "",
+                         f"one address that VRRP moves between {', '.join(lbs)}; VRRPv3 has no authentication, so a "
+                         "forged advert or gratuitous ARP from the internet side can take it (attack:vrrp_spoofed_lb, "
+                         "attack:garp): not a component failure, an attack")
+
+    def cover(self, component, service: str, before, after) -> str:
+        if component.kind == "controller":
+            return ("switches are fail-secure: installed flows keep forwarding without the controller"
+                    if service != "recovery" else NOT_USED)
+        if service in ("web", "read", "write"):
+            old, new = before.used, after.used
+            if old.get("masters") != new.get("masters"):
+                if new.get("masters"):
+                    return self.vrrp(new["masters"][0])
+                return (f"none needed: killed, keepalived leaves the VIP on {self.design.holder}'s interface and no "
+                        f"other balancer claims it, so {self.design.holder} keeps serving")
+            lost = set(old.get("servers", ())) - set(new.get("servers", ()))
+            if lost:
+                return self.checks(lost)
+            if self.on_paths(component, old.get("paths", set()) | old.get("primary_paths", set())):
+                return "the controller reroutes around it"
+            return NOT_USED
+        if service == "monitoring":
+            old, new = before.used, after.used
+            gone = set(old.get("exporters", ())) - set(new.get("exporters", ()))
+            if gone:
+                host = next(iter(gone))[0]
+                left = sorted(j for h, j in new.get("exporters", ()) if h == host)
+                return f"{host} is still scraped through {', '.join(left)}" if left else NOT_USED
+            if self.on_paths(component, old.get("paths", set())):
+                return "the controller reroutes around it"
+            return NOT_USED
+        return NOT_USED
+
+    def on_paths(self, component, pairs: set) -> bool:
+        """Does a switch or inter-switch link lie on an intact path the service uses?"""
+        if component.kind not in ("switch", "isl"):
+            return False
+        for a, b in pairs:
+            if a == b:
+                hops_nodes = {a}
+                hops = ()
+            else:
+                hops = self.design.unicast_path(a, b) + self.design.unicast_path(b, a)
+                hops_nodes = {n for h in hops for n in h}
+            if component.kind == "switch" and component.where[0] in hops_nodes:
+                return True
+            if component.kind == "isl" and frozenset(component.where) in hops:
+                return True
+        return False

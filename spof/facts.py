@@ -1,0 +1,135 @@
+"""What each redundancy mechanism really checks, read from the configuration the testbed renders.
+
+    keepalived.conf (every lb)   interface, priority, advert_int, nopreempt, track_script → the
+                                 script it runs → what that script checks (HAProxy's pid file)
+    haproxy.cfg (every lb)       the backend's servers (backup or not), the health check
+                                 (http-check send ... uri /health), inter and fall
+    app.json (every server)      where the app sends writes (the primary)
+    prometheus.yml (monitor)     every scrape target: which exporter of which host, at what address
+
+Nothing is started: the daemons render into a placeholder run directory and the text is parsed.
+Two facts come from the code rather than a configuration file, and say so: the app's /health
+answers only if the LOCAL database answers (hosts/webapp/app.py), and no daemon of any role
+promotes a replica (hosts/roles.py lists every daemon there is).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hosts.roles import ROLE_DAEMONS, daemons_for
+from hosts.site import Site
+
+PLACEHOLDER_RUN = Path("/nonexistent/hatestbed-run")
+
+# From hosts/webapp/app.py: "GET /health 200 if the LOCAL MariaDB answers, else 503".
+HEALTH_NEEDS = ("nginx", "app", "mariadb")
+# What a daemon name in ROLE_DAEMONS would have to be for something to promote a replica.
+PROMOTERS = ("orchestrator", "mha", "replication-manager", "failover")
+
+
+@dataclass(frozen=True)
+class Vrrp:
+    host: str
+    interface: str
+    priority: int
+    advert_int: float
+    preempt: bool
+    tracks: tuple[str, ...]  # in words: what the track scripts check
+
+
+@dataclass(frozen=True)
+class Backend:
+    lb: str
+    servers: tuple[tuple[str, bool], ...]  # (server, backup?)
+    check: str  # e.g. "GET /health"
+    inter_ms: int
+    fall: int
+
+
+@dataclass
+class SiteFacts:
+    vrrp: dict[str, Vrrp] = field(default_factory=dict)
+    backends: dict[str, Backend] = field(default_factory=dict)
+    write_primary: dict[str, str] = field(default_factory=dict)  # server → the host its app writes to
+    scrape: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # monitor → host → exporters
+    health_needs: tuple[str, ...] = HEALTH_NEEDS
+    promoter: str | None = None
+    replication: str = "async GTID replication (replicas read_only)"
+
+    def initial_holder(self) -> str | None:
+        """The balancer VRRP elects first: every instance starts BACKUP, the highest priority wins."""
+        if not self.vrrp:
+            return None
+        return max(self.vrrp.values(), key=lambda v: v.priority).host
+
+
+def site_facts(topology, plan) -> SiteFacts:
+    site = Site(plan, PLACEHOLDER_RUN)
+    facts = SiteFacts()
+    files: dict[Path, str] = {}
+    daemons = daemons_for(site)
+    for daemon in daemons:
+        files.update(daemon.files())
+    for daemon in daemons:
+        if daemon.name == "keepalived":
+            facts.vrrp[daemon.host] = parse_keepalived(daemon.host, files[daemon.conf_path("keepalived.conf")], files)
+        elif daemon.name == "haproxy":
+            facts.backends[daemon.host] = parse_haproxy(daemon.host, files[daemon.conf_path("haproxy.cfg")])
+        elif daemon.name == "app":
+            facts.write_primary[daemon.host] = json.loads(files[daemon.primary_file])["primary"]["host"]
+        elif daemon.name == "prometheus":
+            facts.scrape[daemon.host] = parse_prometheus(files[daemon.conf_path("prometheus.yml")])
+    names = {cls.name for classes in ROLE_DAEMONS.values() for cls in classes}
+    facts.promoter = next((n for n in names if any(p in n for p in PROMOTERS)), None)
+    return facts
+
+
+def parse_keepalived(host: str, text: str, files: dict[Path, str]) -> Vrrp:
+    def one(pattern: str) -> str:
+        match = re.search(pattern, text, re.M)
+        if not match:
+            raise ValueError(f"keepalived.conf of {host}: no {pattern!r}")
+        return match.group(1)
+
+    tracked = re.findall(r"track_script\s*\{([^}]*)\}", text)
+    names = [n for block in tracked for n in block.split()]
+    tracks = []
+    for name in names:
+        script = re.search(rf"vrrp_script {name} \{{[^}}]*?script \"([^\"]+)\"", text, re.S)
+        body = files.get(Path(script.group(1)), "") if script else ""
+        pidfile = re.search(r"pidfile='([^']+)'", body)
+        if pidfile and "haproxy" in Path(pidfile.group(1)).name:
+            tracks.append(f"{host}'s HAProxy process is alive (by pid)")
+        else:
+            tracks.append(f"script {name}")
+    for block in re.findall(r"track_interface\s*\{([^}]*)\}", text):
+        tracks += [f"interface {i} is up" for i in block.split()]
+    interface = one(r"^\s*interface (\S+)")
+    tracks.append(f"its own interface {interface} has carrier")  # keepalived tracks the instance's interface
+    return Vrrp(host, interface, int(one(r"^\s*priority (\d+)")), float(one(r"^\s*advert_int (\S+)")),
+                not re.search(r"^\s*nopreempt\s*$", text, re.M), tuple(tracks))
+
+
+def parse_haproxy(lb: str, text: str) -> Backend:
+    servers = tuple((m.group(1), bool(m.group(2)))
+                    for m in re.finditer(r"^\s*server (\S+) \S+( backup)?\s*$", text, re.M))
+    check = re.search(r"http-check send meth (\S+) uri (\S+)", text)
+    inter = re.search(r"default-server .*(?<![-\w])inter (\d+)ms", text)  # not agent-inter
+    fall = re.search(r"default-server .*\bfall (\d+)", text)
+    return Backend(lb, servers, f"{check.group(1)} {check.group(2)}" if check else "TCP connect",
+                   int(inter.group(1)) if inter else 2000, int(fall.group(1)) if fall else 3)
+
+
+def parse_prometheus(text: str) -> dict[str, tuple[str, ...]]:
+    """host → the jobs (exporters) Prometheus scrapes on it."""
+    found: dict[str, list[str]] = {}
+    for job in yaml.safe_load(text)["scrape_configs"]:
+        for static in job["static_configs"]:
+            found.setdefault(static["labels"]["instance"], []).append(job["job_name"])
+    return {host: tuple(jobs) for host, jobs in found.items()}

@@ -1,0 +1,317 @@
+"""The design as a structure function: given the components that failed, which services still work?
+
+    Design(topology).evaluate({"node:lb1", "link:s1-s2"}) → {"web": Outcome(up, why, used), ...}
+
+The graph part (the fabric: hosts, switches, links) and the service part (what each daemon needs,
+what each redundancy mechanism detects, from spof/facts.py) are evaluated together:
+
+    client ──(internet L2)──▶ the VIP's MASTER ──(service L2)──▶ a server whose GET /health passes
+      web     the client reaches a balancer that is MASTER; that balancer reaches a healthy server
+      read    the same path (GET /read reads the local database, which /health already needs)
+      write   ...and that server's app reaches the primary its app.json names (no promotion exists)
+      monitoring  Prometheus runs and reaches some exporter of every live host it scrapes
+      recovery    the controller runs (it alone recomputes paths after a further cut)
+
+VRRP, as configured: a balancer is a *candidate* while its host, keepalived, its front interface
+(carrier) and every track script (its own HAProxy's pid) are alive. It is MASTER unless it hears
+the adverts of a candidate ahead of it: the current holder first (nopreempt keeps it), then by
+priority. Nothing else moves the VIP: a MASTER whose HAProxy reaches no server keeps it.
+
+Forwarding: with the controller running, any live path serves (it reroutes within ms). With the
+controller stopped, switches keep the flows computed on the intact fabric: unicast follows the
+intact shortest path (both directions), broadcast and VRRP multicast the intact spanning tree.
+
+Per-client services (web, read, write) do not count a client's own host or access link against
+that client; the service is down if it is down for any other client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import networkx as nx
+
+from controllers.fabric import Fabric
+from spof.components import components
+from spof.facts import site_facts
+from topo.plan import plan_network
+
+SERVICES = ("web", "read", "write", "monitoring", "recovery")
+# Prometheus job → the daemon that answers it on the scraped host.
+JOB_DAEMON = {"node": "node_exporter", "mysqld": "mysqld_exporter", "haproxy": "haproxy", "prometheus": "prometheus"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    up: bool
+    why: str = ""  # why it is down (empty when up)
+    # What the working service relied on: {"masters": ..., "servers": ..., "paths": {(a, b), ...}}
+    used: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+class Design:
+    """The topology, its address plan, its rendered facts and its components, ready to evaluate."""
+
+    def __init__(self, topology):
+        self.topology = topology
+        self.plan = plan_network(topology)
+        self.facts = site_facts(topology, self.plan) if topology.services.enabled else None
+        self.components = components(topology, self.plan)
+        self.by_address = {c.address: c for c in self.components}
+        self.clients = [c for c in topology.hosts_with_role("client")
+                        if any(i.network == topology.vip.network for i in self.plan.host_interfaces(c))]
+        fabric = Fabric.from_dict(self.plan.fabric())
+        self._graph = fabric.live_graph()  # dpids; what the controller routes unicast on
+        self._tree = {frozenset((fabric.name_of(l.a_dpid), fabric.name_of(l.b_dpid))) for l in fabric.spanning_tree()}
+        self._name = {fabric.dpid_of(s): s for s in topology.switches}
+        self.holder = self.facts.initial_holder() if self.facts else None
+        self.interfaces = {(i.host, i.network): i for i in self.plan.interfaces}
+        self.home_network = {h: self.plan.host_interfaces(h)[0].network for h in topology.hosts
+                             if self.plan.host_interfaces(h)}
+        # Exporters listen on each host's address in the servers' network (Site.backend_ip).
+        servers = topology.hosts_with_role("server")
+        self.backend_network = self.plan.host_interfaces(servers[0])[0].network if servers else None
+
+    # -- the intact fabric (what a stopped controller leaves installed) ---------------------------
+    @lru_cache(maxsize=None)
+    def unicast_path(self, src: str, dst: str) -> tuple[frozenset, ...]:
+        """Switch-to-switch hops frames from switch src to switch dst take on the intact fabric
+        (the controller's BFS tree rooted at dst), as frozenset({a, b}) per hop."""
+        dpids = {s: d for d, s in self._name.items()}
+        path = nx.single_source_shortest_path(self._graph, dpids[dst]).get(dpids[src])
+        if path is None:
+            return (frozenset(("unreachable",)),)
+        names = [self._name[d] for d in reversed(path)]
+        return tuple(frozenset(pair) for pair in zip(names, names[1:]))
+
+    @lru_cache(maxsize=None)
+    def tree_path(self, src: str, dst: str) -> tuple[frozenset, ...]:
+        """Hops between two switches on the intact flood spanning tree (broadcast, VRRP adverts)."""
+        tree = nx.Graph()
+        tree.add_nodes_from(self.topology.switches)
+        tree.add_edges_from(tuple(pair) for pair in self._tree)
+        try:
+            names = nx.shortest_path(tree, src, dst)
+        except nx.NetworkXNoPath:
+            return (frozenset(("unreachable",)),)
+        return tuple(frozenset(pair) for pair in zip(names, names[1:]))
+
+    def evaluate(self, failed) -> dict[str, Outcome]:
+        return State(self, frozenset(failed)).services()
+
+
+class State:
+    """One set of failed components, evaluated."""
+
+    def __init__(self, design: Design, failed: frozenset[str]):
+        self.d = design
+        self.failed = failed
+        self.controller = "controller" not in failed
+        self.dead_links = {self._split_link(a) for a in failed if a.startswith("link:")}
+        self._components = self._live_components()
+        self._healthy: dict[str, tuple[list[str], list[str]]] = {}
+
+    def _split_link(self, address: str) -> frozenset:
+        text = address.removeprefix("link:")
+        nodes = set(self.d.topology.switches) | set(self.d.topology.hosts)
+        for i, char in enumerate(text):
+            if char == "-" and text[:i] in nodes and text[i + 1:] in nodes:
+                return frozenset((text[:i], text[i + 1:]))
+        raise ValueError(f"not a link address: {address}")
+
+    # -- parts ---------------------------------------------------------------------------------------
+    def host_up(self, host: str) -> bool:
+        return f"node:{host}" not in self.failed
+
+    def switch_up(self, switch: str) -> bool:
+        return f"node:{switch}" not in self.failed
+
+    def daemon_up(self, daemon: str, host: str) -> bool:
+        return self.host_up(host) and f"daemon:{daemon}@{host}" not in self.failed
+
+    def intf(self, host: str, network: str):
+        return self.d.interfaces.get((host, network))
+
+    def intf_up(self, intf) -> bool:
+        return (intf is not None and self.host_up(intf.host) and self.switch_up(intf.switch)
+                and frozenset((intf.host, intf.switch)) not in self.dead_links)
+
+    def _live_components(self) -> dict[str, int]:
+        g = nx.Graph()
+        g.add_nodes_from(s for s in self.d.topology.switches if self.switch_up(s))
+        for link in self.d.plan.switch_links:
+            if (self.switch_up(link.a) and self.switch_up(link.b)
+                    and frozenset((link.a, link.b)) not in self.dead_links):
+                g.add_edge(link.a, link.b)
+        return {s: n for n, part in enumerate(nx.connected_components(g)) for s in part}
+
+    def _hops_alive(self, hops) -> bool:
+        return all(len(h) == 2 and h not in self.dead_links and all(self.switch_up(s) for s in h) for h in hops)
+
+    def switches_connect(self, a: str, b: str, broadcast: bool = False) -> bool:
+        if not (self.switch_up(a) and self.switch_up(b)):
+            return False
+        if a == b:
+            return True
+        if self.controller:
+            return self._components.get(a) == self._components.get(b)
+        if broadcast:
+            return self._hops_alive(self.d.tree_path(a, b))
+        return self._hops_alive(self.d.unicast_path(a, b)) and self._hops_alive(self.d.unicast_path(b, a))
+
+    def reach(self, a: str, b: str, network: str, broadcast: bool = False, used: set | None = None) -> bool:
+        """Host a reaches host b on `network` (both attached there, links up, switches joined)."""
+        if a == b:
+            return self.host_up(a)
+        ia, ib = self.intf(a, network), self.intf(b, network)
+        ok = self.intf_up(ia) and self.intf_up(ib) and self.switches_connect(ia.switch, ib.switch, broadcast)
+        if ok and used is not None:
+            used.add((ia.switch, ib.switch))
+        return ok
+
+    # -- VRRP ----------------------------------------------------------------------------------------
+    def not_candidate(self, lb: str) -> str | None:
+        """Why `lb` cannot be VRRP MASTER now (None: it can)."""
+        vrrp = self.d.facts.vrrp[lb]
+        front = self.intf(lb, self.d.topology.vip.network)
+        if not self.host_up(lb):
+            return f"{lb} is down"
+        if not self.daemon_up("keepalived", lb):
+            return f"keepalived on {lb} is dead"
+        if not self.intf_up(front):
+            return f"{lb}'s front interface {vrrp.interface} lost carrier (keepalived: FAULT)"
+        if not self.daemon_up("haproxy", lb):
+            return f"{lb}'s track script fails: its HAProxy is dead (keepalived: FAULT)"
+        return None
+
+    def masters(self) -> list[str]:
+        """Balancers in MASTER state: candidates that hear no candidate ahead of them."""
+        facts, vip_net = self.d.facts, self.d.topology.vip.network
+        order = sorted(facts.vrrp, key=lambda lb: (lb != self.d.holder, -facts.vrrp[lb].priority))
+        candidates = [lb for lb in order if self.not_candidate(lb) is None]
+        return [lb for n, lb in enumerate(candidates)
+                if not any(self.reach(lb, ahead, vip_net, broadcast=True) for ahead in candidates[:n])]
+
+    # -- services ------------------------------------------------------------------------------------
+    def healthy_servers(self, lb: str, used: set) -> tuple[list[str], list[str]]:
+        """Servers `lb`'s HAProxy sees pass GET /health, and why each other one fails."""
+        if lb in self._healthy:
+            return self._healthy[lb]
+        ok, why = [], []
+        backend = self.d.facts.backends[lb]
+        for server, _backup in backend.servers:
+            dead = [d for d in self.d.facts.health_needs if not self.daemon_up(d, server)]
+            network = self.d.home_network[server]
+            if not self.host_up(server):
+                why.append(f"{server} is down")
+            elif dead:
+                why.append(f"{server}'s {dead[0]} is dead (/health fails)")
+            elif not self.reach(lb, server, network, used=used):
+                why.append(f"{lb} cannot reach {server}")
+            else:
+                ok.append(server)
+        self._healthy[lb] = (ok, why)
+        return ok, why
+
+    def client_path(self, client: str, masters: list[str], used: set) -> tuple[str | None, str]:
+        """(the balancer serving `client`, or None and why)."""
+        vip_net = self.d.topology.vip.network
+        reachable = [m for m in masters if self.reach(client, m, vip_net, used=used)]
+        if reachable:
+            return reachable[0], ""
+        holder = self.d.holder
+        if (not masters and holder and self.host_up(holder) and not self.daemon_up("keepalived", holder)
+                and self.daemon_up("haproxy", holder) and self.reach(client, holder, vip_net, used=used)):
+            # keepalived was killed, not stopped: nobody removed the VIP from the holder's interface,
+            # and with no other MASTER sending gratuitous ARPs clients keep using it.
+            return holder, ""
+        facts = self.d.facts
+        reasons = [self.not_candidate(lb) or (f"{client} cannot reach {lb}" if lb in masters
+                                              else f"{lb} is BACKUP: it hears {self._ahead(lb)}'s adverts")
+                   for lb in facts.vrrp]
+        return None, f"{client} reaches no VIP MASTER: " + "; ".join(reasons)
+
+    def _ahead(self, lb: str) -> str:
+        masters = [m for m in self.masters() if m != lb]
+        return masters[0] if masters else "another balancer"
+
+    def services(self) -> dict[str, Outcome]:
+        out = {}
+        if self.d.facts and self.d.clients and self.d.facts.vrrp:
+            out.update(self.client_services())
+        if self.d.facts and self.d.facts.scrape:
+            out["monitoring"] = self.monitoring()
+        out["recovery"] = (Outcome(True, used={"controller": True}) if self.controller else
+                           Outcome(False, "the only controller is stopped: a further link cut is not rerouted "
+                                          "(switches are fail-secure and keep their old paths)"))
+        return out
+
+    def client_services(self) -> dict[str, Outcome]:
+        masters = self.masters()
+        down: dict[str, list[str]] = {"web": [], "write": []}
+        used = {"masters": masters, "servers": set(), "paths": set(), "primary_paths": set()}
+        for client in self.d.clients:
+            access = self.intf(client, self.d.topology.vip.network)
+            if not self.host_up(client) or frozenset((client, access.switch)) in self.dead_links:
+                continue  # its own host or access link: not held against the design
+            lb, why = self.client_path(client, masters, used["paths"])
+            if lb is None:
+                down["web"].append(why)
+                down["write"].append(why)
+                continue
+            servers, why_not = self.healthy_servers(lb, used["paths"])
+            if not servers:
+                reason = (f"{client}'s VIP MASTER {lb} reaches no server that passes "
+                          f"{self.d.facts.backends[lb].check}: {'; '.join(why_not)}; and nothing moves the VIP "
+                          f"for that (VRRP checks only: {', '.join(self.d.facts.vrrp[lb].tracks)})")
+                down["web"].append(reason)
+                down["write"].append(reason)
+                continue
+            used["servers"].update(servers)
+            written = self.write_path(servers, used["primary_paths"])
+            if written:
+                down["write"].append(f"{client}: {written}")
+        web = Outcome(not down["web"], " | ".join(down["web"]), used)
+        return {"web": web, "read": web, "write": Outcome(not down["write"], " | ".join(down["write"]), used)}
+
+    def write_path(self, servers: list[str], used: set) -> str:
+        """Why no serving server can write on its primary ('' if one can)."""
+        reasons = []
+        promoter = self.d.facts.promoter
+        for server in servers:
+            primary = self.d.facts.write_primary[server]
+            network = self.d.home_network[primary]
+            if not self.daemon_up("mariadb", primary):
+                what = f"{primary} is down" if not self.host_up(primary) else f"mariadb on {primary} is dead"
+                reasons.append(f"writes go to one primary ({primary}: {what}) and "
+                               + ("nothing promotes a replica automatically" if promoter is None
+                                  else f"{promoter} has not promoted one"))
+            elif not self.reach(server, primary, network, used=used):
+                reasons.append(f"{server}'s app cannot reach the primary {primary}")
+            else:
+                return ""
+        return "; ".join(dict.fromkeys(reasons))
+
+    def monitoring(self) -> Outcome:
+        reasons = []
+        used = {"exporters": set(), "paths": set()}
+        for monitor, targets in self.d.facts.scrape.items():
+            if not self.daemon_up("prometheus", monitor):
+                reasons.append(f"the only Prometheus, on {monitor}, is "
+                               + ("down" if not self.host_up(monitor) else "dead"))
+                continue
+            blind = []
+            for host, jobs in targets.items():
+                if not self.host_up(host):
+                    continue  # a dead host is seen as down: InstanceDown fires, as it should
+                alive = [j for j in jobs if self.daemon_up(JOB_DAEMON.get(j, j), host)]
+                used["exporters"].update((host, j) for j in alive)
+                if not alive:
+                    blind.append(f"{host} is alive but none of its exporters ({', '.join(jobs)}) answers")
+                elif host != monitor and not self.reach(monitor, host, self.d.backend_network, used=used["paths"]):
+                    blind.append(f"{host} is alive but Prometheus on {monitor} cannot reach it")
+            if not blind:
+                return Outcome(True, used={"monitor": monitor, **used})
+            reasons.append("; ".join(blind))
+        return Outcome(False, " | ".join(reasons) or "no Prometheus")

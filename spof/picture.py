@@ -1,0 +1,113 @@
+"""The topology drawn from the YAML, tiers top to bottom, predicted SPOFs in red (PNG and SVG).
+
+    clients            client1   client2
+    internet switches     s1 ───── s2
+    balancers          lb1 (VIP)   lb2
+    service switches      s3 ───── s4
+    servers, monitor   server1 server3  server2 monitor
+
+Hosts and switches that are SPOFs get a ring, links that are SPOFs a thick line: red when a
+client-facing service (web, read, write) depends on them alone, orange when only monitoring or
+recovery does. The SPOFs that are not drawn (daemons, the controller) are listed under it. Hosts
+sit under the switches they are attached to (the mean of their switches' positions).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+
+from spof.analysis import Analysis
+
+ROLE_COLOURS = {"client": "#9ecae1", "lb": "#fdae6b", "server": "#a1d99b", "monitor": "#dadaeb", "switch": "#d9d9d9"}
+ROLE_LAYER = {"client": 0, "lb": 2, "server": 4, "monitor": 4}
+
+
+def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spof = {}
+    for j in analysis.spofs():
+        spof.setdefault(j.component, []).append(j.service)
+    graph = nx.Graph()
+    vip_net = topology.vip.network
+    for host, spec in topology.hosts.items():
+        graph.add_node(host, layer=ROLE_LAYER[spec.role], colour=ROLE_COLOURS[spec.role],
+                       label=host + (" (backup)" if spec.backup else ""))
+    for switch in topology.switches:
+        nets = {i.network for i in plan.interfaces if i.switch == switch}
+        layer = 1 if nets == {vip_net} else 3 if vip_net not in nets else 2
+        graph.add_node(switch, layer=layer, colour=ROLE_COLOURS["switch"], label=switch)
+    for link in plan.switch_links:
+        graph.add_edge(link.a, link.b, address=f"link:{link.a}-{link.b}")
+    for intf in plan.interfaces:
+        graph.add_edge(intf.host, intf.switch, address=f"link:{intf.host}-{intf.switch}")
+    pos = layered_positions(graph)
+
+    fig, ax = plt.subplots(figsize=(11, 7))
+    edges = list(graph.edges(data=True))
+    nx.draw_networkx_edges(graph, pos, edgelist=[(a, b) for a, b, _ in edges], ax=ax,
+                           edge_color=[severity(spof.get(d["address"]), "#777777") for _, _, d in edges],
+                           width=[3.5 if d["address"] in spof else 1.2 for _, _, d in edges])
+    nodes = list(graph)
+    nx.draw_networkx_nodes(graph, pos, nodelist=nodes, ax=ax, node_size=1300,
+                           node_color=[graph.nodes[n]["colour"] for n in nodes],
+                           edgecolors=[severity(spof.get(f"node:{n}"), "#333333") for n in nodes],
+                           linewidths=[4 if f"node:{n}" in spof else 1 for n in nodes],
+                           node_shape="o")
+    nx.draw_networkx_labels(graph, pos, labels={n: graph.nodes[n]["label"] for n in nodes}, ax=ax, font_size=8)
+    holder = analysis.notes[0].split(":")[1].split("(")[0].strip() if analysis.notes else ""
+    for lb in topology.hosts_with_role("lb"):
+        x, y = pos[lb]
+        ax.annotate(f"VIP {topology.vip.address}" if lb == holder else "VRRP backup", (x, y), (x, y + 0.22),
+                    ha="center", fontsize=7, color="#8c2d04")
+    others = [f"{c} ({', '.join(s)})" for c, s in spof.items()
+              if not c.startswith(("node:", "link:"))]
+    ax.set_title(f"{analysis.topology}: predicted single points of failure (red: web/read/write, "
+                 "orange: monitoring/recovery only)", fontsize=10)
+    ax.text(0.01, 0.01, "also SPOF: " + ("; ".join(others) if others else "nothing else"), transform=ax.transAxes,
+            fontsize=7, va="bottom", wrap=True)
+    ax.axis("off")
+    fig.tight_layout()
+    ax.margins(0.08)
+    paths = []
+    for suffix in ("png", "svg"):
+        path = Path(directory) / f"topology.{suffix}"
+        fig.savefig(path, dpi=110)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def severity(services: list[str] | None, default: str) -> str:
+    if not services:
+        return default
+    return "#d62728" if set(services) & {"web", "read", "write"} else "#ff9f1c"
+
+
+def layered_positions(graph: nx.Graph) -> dict[str, tuple[float, float]]:
+    """Layers top to bottom; switches evenly spread in their layer, every host under the mean of
+    its switches, hosts of one layer pushed apart to at least one unit."""
+    pos: dict[str, tuple[float, float]] = {}
+    switches = sorted((n for n in graph if graph.nodes[n]["colour"] == ROLE_COLOURS["switch"]),
+                      key=lambda n: (graph.nodes[n]["layer"], n))
+    for layer in sorted({graph.nodes[n]["layer"] for n in switches}):
+        row = [n for n in switches if graph.nodes[n]["layer"] == layer]
+        for i, n in enumerate(row):
+            pos[n] = (2.0 * (i - (len(row) - 1) / 2), -layer)
+    hosts = [n for n in graph if n not in pos]
+    for layer in sorted({graph.nodes[n]["layer"] for n in hosts}):
+        row = sorted((n for n in hosts if graph.nodes[n]["layer"] == layer),
+                     key=lambda n: (sum(pos[s][0] for s in graph[n] if s in pos) / max(1, len(graph[n])), n))
+        xs = [sum(pos[s][0] for s in graph[n] if s in pos) / max(1, len(graph[n])) for n in row]
+        for i in range(1, len(xs)):
+            xs[i] = max(xs[i], xs[i - 1] + 1.0)
+        # Balancers join two switch layers: set them aside so the link between those switches shows.
+        aside = 0.7 if any(-pos[s][1] < layer for n in row for s in graph[n] if s in pos) and \
+            any(-pos[s][1] > layer for n in row for s in graph[n] if s in pos) else 0.0
+        for n, x in zip(row, xs):
+            pos[n] = (x + aside, -layer)
+    return pos

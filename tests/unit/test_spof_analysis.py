@@ -1,0 +1,207 @@
+"""The static SPOF analysis on the seed's design and on small hand-made variants (no network)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+
+from experiments.faults import catalogue
+from spof.analysis import analyze
+from spof.facts import site_facts
+from spof.model import Design
+from spof.output import terminal_table, write_json, write_markdown
+from topo.model import DEFAULT_TOPOLOGY, load_topology, parse_topology
+from topo.plan import plan_network
+
+
+def variant(edit) -> object:
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    edit(data)
+    return parse_topology(data, "variant")
+
+
+def spofs(analysis, service: str) -> set[str]:
+    return {j.component for j in analysis.spofs(service)}
+
+
+@pytest.fixture(scope="module")
+def seed():
+    return analyze(load_topology())
+
+
+def test_facts_come_from_the_rendered_configuration():
+    topology = load_topology()
+    facts = site_facts(topology, plan_network(topology))
+    assert facts.initial_holder() == "lb1"  # priority 150 against 100
+    assert facts.vrrp["lb1"].interface == "lb1-eth0" and facts.vrrp["lb1"].advert_int == 0.05
+    assert facts.vrrp["lb1"].preempt is False
+    assert any("HAProxy process" in t for t in facts.vrrp["lb1"].tracks)
+    backend = facts.backends["lb1"]
+    assert backend.check == "GET /health" and backend.inter_ms == 80 and backend.fall == 2
+    assert ("server3", True) in backend.servers and ("server1", False) in backend.servers
+    assert set(facts.write_primary.values()) == {"server1"}
+    assert facts.scrape["monitor"]["lb1"] == ("node", "haproxy")
+    assert facts.promoter is None
+
+
+def test_the_seed_keeps_a_single_primary_for_writes(seed):
+    write = spofs(seed, "write")
+    assert {"node:server1", "daemon:mariadb@server1", "link:server1-s3"} <= write
+    [why] = [j.reason for j in seed.spofs("write") if j.component == "daemon:mariadb@server1"]
+    assert "nothing promotes a replica automatically" in why
+    assert "node:server2" not in write and "daemon:mariadb@server2" not in write
+
+
+def test_the_seed_vip_holders_service_leg_is_unchecked_by_vrrp(seed):
+    """lb1 holds the VIP; VRRP checks its HAProxy's pid and front carrier, not its back leg."""
+    web = spofs(seed, "web")
+    assert "link:lb1-s3" in web and "link:lb2-s4" not in web
+    [why] = [j.reason for j in seed.spofs("web") if j.component == "link:lb1-s3"]
+    assert "nothing moves the VIP" in why and "HAProxy process" in why
+
+
+def test_the_seed_balancers_servers_and_ring_links_are_covered(seed):
+    web = spofs(seed, "web")
+    for covered in ("node:lb1", "node:lb2", "daemon:haproxy@lb1", "daemon:keepalived@lb1", "node:server1",
+                    "node:server2", "daemon:nginx@server1", "link:s1-s2", "link:s3-s1", "controller", "vip"):
+        assert covered not in web
+    cover = {j.component: j.mitigation for j in seed.judgements if j.service == "web"}
+    assert cover["node:lb1"].startswith("VRRP: lb2 takes the VIP")
+    assert cover["node:server1"].startswith("HAProxy health checks (GET /health every 80 ms, fall 2)")
+    assert cover["link:s1-s2"] == "the controller reroutes around it"
+    assert "fail-secure" in cover["controller"]
+    assert cover["daemon:prometheus@monitor"] == "not on this service's path"
+
+
+def test_the_seed_edge_switches_strand_their_clients(seed):
+    [why] = [j.reason for j in seed.spofs("web") if j.component == "node:s1"]
+    assert why.startswith("client1 reaches no VIP MASTER") and "articulation point" in why
+    assert "node:client1" not in spofs(seed, "web") and "link:client1-s1" not in spofs(seed, "web")
+
+
+def test_the_only_monitor_and_the_only_controller(seed):
+    assert {"node:monitor", "daemon:prometheus@monitor"} <= spofs(seed, "monitoring")
+    assert spofs(seed, "recovery") == {"controller"}
+    assert "daemon:node_exporter@lb1" not in spofs(seed, "monitoring")  # lb1's haproxy exporter remains
+
+
+def test_one_load_balancer_is_a_spof_for_web():
+    analysis = analyze(variant(lambda data: data["hosts"].pop("lb2")))
+    web = spofs(analysis, "web")
+    assert {"node:lb1", "daemon:haproxy@lb1", "link:lb1-s1", "link:lb1-s3", "vip"} <= web
+    [why] = [j.reason for j in analysis.spofs("web") if j.component == "node:lb1"]
+    assert "lb1 is down" in why
+    # A SIGKILLed keepalived leaves the VIP where it was, and nobody else claims it.
+    assert "daemon:keepalived@lb1" not in web
+
+
+def test_one_server_is_a_spof_for_every_client_service():
+    def one_server(data):
+        del data["hosts"]["server2"], data["hosts"]["server3"]
+    analysis = analyze(variant(one_server))
+    for service in ("web", "read", "write"):
+        assert {"node:server1", "daemon:nginx@server1", "daemon:app@server1", "daemon:mariadb@server1"} <= \
+            spofs(analysis, service)
+
+
+def test_a_line_fabric_makes_some_links_spofs_depending_on_attachment():
+    """s1 - s2 - s3 - s4 with both balancers' front legs on s2: client1 (on s1) hangs on s1-s2;
+    s2-s3 joins the internet side to the service side, which share no host: no service needs it;
+    s3-s4 separates the monitor (s4) from lb1, server1 and server3 (s3)."""
+    def line(data):
+        data["switch_links"] = [["s1", "s2"], ["s2", "s3"], ["s3", "s4"]]
+        data["hosts"]["lb1"]["interfaces"][0]["switch"] = "s2"
+    analysis = analyze(variant(line))
+    isl = {j.component: j.service for j in analysis.spofs() if j.kind == "isl"}
+    by_link = {}
+    for j in analysis.spofs():
+        if j.kind == "isl":
+            by_link.setdefault(j.component, set()).add(j.service)
+    assert by_link == {"link:s1-s2": {"web", "read", "write"}, "link:s3-s4": {"monitoring"}}, isl
+    [why] = [j.reason for j in analysis.spofs("web") if j.component == "link:s1-s2"]
+    assert "a bridge of the fabric: without it client1 is cut off" in why
+    assert "articulation point" not in why
+    assert "link:s2-s3" not in {j.component for j in analysis.spofs()}
+
+
+def test_cut_sets_are_pairs_that_no_single_failure_explains(seed):
+    web = [c.components for c in seed.cut_sets if c.service == "web"]
+    assert ("node:lb1", "node:lb2") in web
+    assert ("node:s4", "link:s1-s2") in web  # client2 splits off with lb2, whose service leg is on s4
+    singles = {(j.service, j.component) for j in seed.spofs()}
+    for cut in seed.cut_sets:
+        assert all((cut.service, c) not in singles for c in cut.components)
+        assert Design(load_topology()).evaluate(set(cut.components))[cut.service].up is False
+    assert not [c for c in seed.cut_sets if "vip" in c.components]
+
+
+def test_a_stopped_controller_freezes_paths_and_the_flood_tree():
+    design = Design(load_topology())
+    assert design.evaluate({"controller"})["web"].up
+    assert design.evaluate({"link:s3-s1"})["web"].up
+    # With the controller stopped, lb1 can no longer reach server2 when its path's link is cut.
+    stuck = design.evaluate({"controller", "link:s3-s4"})
+    assert "lb1 cannot reach server2" not in design.evaluate({"link:s3-s4"})["web"].why
+    assert stuck["web"].up  # server1 and server3 share lb1's switch: web survives, monitoring does not
+    assert not stuck["monitoring"].up
+
+
+def test_every_component_but_switches_and_the_vip_is_a_fault_address(seed):
+    topology = load_topology()
+    addresses = {e.address for e in catalogue(topology)}
+    components = {j.component for j in seed.judgements}
+    missing = {c for c in components - addresses if c != "vip" and c.removeprefix("node:") not in topology.switches}
+    assert not missing
+
+
+def test_outputs_hold_every_component_and_service(tmp_path, seed):
+    path = write_json(tmp_path, seed)
+    data = json.loads(path.read_text())
+    assert len(data["judgements"]) == len({j["component"] for j in data["judgements"]}) * len(data["services"])
+    assert {"component", "kind", "service", "predicted", "reason", "mitigation"} == set(data["judgements"][0])
+    text = write_markdown(tmp_path, seed).read_text()
+    assert "| `link:lb1-s3` | host_link | web |" in text and "## Size-2 cut sets" in text
+    table = terminal_table(seed)
+    assert "link:lb1-s3" in table and "SPOF for" in table
+
+
+def test_static_analysis_is_fast_for_the_seed_and_for_fifty_hosts():
+    began = time.monotonic()
+    analyze(load_topology())
+    seed_s = time.monotonic() - began
+
+    def fifty(data):
+        for n in range(4, 44):
+            data["hosts"][f"server{n}"] = {"role": "server", "interfaces": [{"network": "service", "switch": f"s{3 + n % 2}"}]}
+        for n in range(3, 6):
+            data["hosts"][f"client{n}"] = {"role": "client", "interfaces": [{"network": "internet", "switch": "s1"}]}
+    big = variant(fifty)
+    assert len(big.hosts) == 51
+    began = time.monotonic()
+    analysis = analyze(big)
+    big_s = time.monotonic() - began
+    print(f"static analysis: seed {seed_s:.2f} s, 51 hosts {big_s:.2f} s ({analysis.pairs_tried} pairs)")
+    assert analysis.spofs("write")  # still a single primary
+
+
+def test_spof_mode_writes_its_folder_and_prints_the_table(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = Path(__file__).resolve().parents[2] / "topo" / "run.py"
+    env = dict(os.environ, HATESTBED_RESULTS=str(tmp_path))
+    result = subprocess.run([sys.executable, str(run), "--spof"], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "link:lb1-s3" in result.stdout and "size-2 cut sets" in result.stdout
+    [folder] = tmp_path.glob("*-spof")
+    assert {p.name for p in folder.iterdir()} == {"spof.json", "spof.md", "topology.png", "topology.svg"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nhosts: 3\n")
+    result = subprocess.run([sys.executable, str(run), "--spof", "--topology", str(bad)], capture_output=True,
+                            text=True, env=env, timeout=120)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
