@@ -133,9 +133,13 @@ class Experiment:
     # A trial that leaves the site changed for good (a promoted database) gets a fresh testbed
     # per trial from the runner instead of a steady-state check afterwards.
     fresh_testbed_per_trial: ClassVar[bool] = False
+    # Options of the command line this experiment understands (e.g. "faults"); others refuse them.
+    accepts: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, testbed, rng: random.Random, out_dir: Path, profile: str = "tuned"):
+    def __init__(self, testbed, rng: random.Random, out_dir: Path, profile: str = "tuned",
+                 options: dict | None = None):
         self.testbed = testbed
+        self.options = options or {}
         self.site = testbed.site
         self.rng = rng
         self.out_dir = out_dir
@@ -146,6 +150,11 @@ class Experiment:
         self.events: list[tuple[float, str]] = []  # daemon-side evidence for plots
 
     # -- to override --------------------------------------------------------------------------
+    @classmethod
+    def trial_count(cls, trials: int, topology, options: dict) -> int:
+        """How many trials `--trials N` means here (a sweep has one per planned fault instead)."""
+        return trials
+
     def validate(self) -> None:
         if not self.site or not self.site.lbs or not self.site.active_servers:
             raise ExperimentError(f"{self.name}: needs load balancers and active servers (services enabled)")
@@ -253,7 +262,10 @@ class Experiment:
                 except Exception as exc:
                     trial.update(status="error", recovery_error=f"{type(exc).__name__}: {exc}")
                     results.append(trial)
-                    raise ExperimentError(f"{self.name}: could not recover after trial {index}: {exc}") from exc
+                    error = ExperimentError(f"{self.name}: could not recover after trial {index}: {exc}")
+                    # What ran so far, so the runner can keep it and resume on a fresh testbed.
+                    error.partial = {"trials": results, "journal": self.journal.as_list()}
+                    raise error from exc
             results.append(trial)
         return {"trials": results, "metrics": self.summarize([t for t in results if t["status"] == "passed"]),
                 "journal": self.journal.as_list()}

@@ -48,6 +48,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help="predict every single point of failure of the topology (no network) → results/<time>-spof/")
     mode.add_argument("--list-faults", action="store_true",
                       help="list every fault address of the topology (node:, daemon:, link:, ...) and exit")
+    parser.add_argument("--faults", metavar="ADDR,...",
+                        help="with --experiment spof_sweep: only these fault addresses (see --list-faults)")
     parser.add_argument("--trials", type=int, default=3, metavar="N", help="trials per experiment (default 3)")
     parser.add_argument("--seed", type=int, default=1, metavar="S",
                         help="seed of the one RNG behind every random choice (default 1)")
@@ -107,6 +109,7 @@ def main(argv: list[str]) -> int:
             except TestbedError as exc:
                 raise BadInputError(f"--experiment: {exc}") from None
         topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
+        options = experiment_options(args, experiments, topology)
     except BadInputError as exc:
         fail(str(exc), 2)
     if args.spof:
@@ -133,7 +136,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     if experiments is not None:
-        return run_experiments(topology, experiments, args)
+        return run_experiments(topology, experiments, args, options)
     code = 0
     try:
         testbed.start()
@@ -174,12 +177,29 @@ def spof_report(topology) -> int:
     return 0
 
 
-def run_experiments(topology, experiments, args: argparse.Namespace) -> int:
+def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
+    """Options for the experiments that accept them, checked before anything starts."""
+    if args.faults is None:
+        return {}
+    if not experiments or any("faults" not in cls.accepts for cls in experiments):
+        raise BadInputError("--faults: only with an experiment that takes a fault list (--experiment spof_sweep)")
+    from experiments.faults import catalogue
+
+    known = {entry.address for entry in catalogue(topology)}
+    faults = [a.strip() for a in args.faults.split(",") if a.strip()]
+    unknown = [a for a in faults if a not in known]
+    if unknown or not faults:
+        raise BadInputError(f"--faults: unknown fault address {unknown[0] if unknown else '(none given)'!r} "
+                            "(see --list-faults)")
+    return {"faults": faults}
+
+
+def run_experiments(topology, experiments, args: argparse.Namespace, options: dict) -> int:
     """Experiments bring up (and always tear down) their own testbeds, one per timer profile."""
     from hatestbed.suite import headline_table, run_suite
 
     try:
-        summaries = run_suite(topology, experiments, args.trials, args.seed)
+        summaries = run_suite(topology, experiments, args.trials, args.seed, options=options)
     except KeyboardInterrupt:
         return 130
     except Terminated:

@@ -43,8 +43,9 @@ def _up(topology, run_root) -> Testbed:
 
 
 def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
-              results_root: Path = RESULTS, run_root=None, say=print) -> list[dict]:
+              results_root: Path = RESULTS, run_root=None, say=print, options: dict | None = None) -> list[dict]:
     rng = random.Random(seed)
+    options = {"seed": seed, **(options or {})}
     started: dict[str, float] = {}
     out_dirs = {cls.name: report.results_dir(results_root, cls.name) for cls in classes}
     outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
@@ -61,31 +62,43 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
         try:
             versions = versions or report.daemon_versions(testbed)
             for cls in wanted:
-                say(f"experiment {cls.name} ({profile} timers, {trials} trials) ...")
+                total = cls.trial_count(trials, profiled, options)
+                say(f"experiment {cls.name} ({profile} timers, {total} trials) ...")
                 started.setdefault(cls.name, time.time())
-                runs = [trials] if not cls.fresh_testbed_per_trial else [1] * trials
                 merged = {"trials": [], "journal": []}
-                for n, count in enumerate(runs):
-                    experiment = cls(testbed, rng, out_dirs[cls.name], profile)
+                experiment = None
+                while len(merged["trials"]) < total:
+                    done = len(merged["trials"])
+                    experiment = cls(testbed, rng, out_dirs[cls.name], profile, options)
                     try:
-                        result = experiment.run(count, first=len(merged["trials"]))
+                        result = experiment.run(1 if cls.fresh_testbed_per_trial else total - done, first=done)
+                        rebuild = cls.fresh_testbed_per_trial
                     except ExperimentError as exc:
+                        # A trial it could not recover from: keep what ran, carry on from the
+                        # next trial on a fresh testbed (rebuilt only where a fault was not undone).
                         say(f"  {cls.name}: {exc}; bringing the testbed up afresh")
-                        result = {"trials": [{"status": "error", "error": str(exc)}],
-                                  "journal": experiment.journal.as_list()}
-                        testbed.stop()
-                        testbed = _up(profiled, run_root)
+                        partial = getattr(exc, "partial", None)
+                        result = partial or {"trials": [{"status": "error", "error": str(exc)}],
+                                             "journal": experiment.journal.as_list()}
+                        result["trials"][-1]["testbed_rebuilt_after"] = True
+                        rebuild = True
+                        if partial is None:  # it never ran a trial (validate): nothing to resume
+                            merged["trials"] += result["trials"]
+                            merged["journal"] += result["journal"]
+                            testbed.stop()
+                            testbed = _up(profiled, run_root)
+                            break
                     for trial in result["trials"]:
                         trial["trial"] = len(merged["trials"])
                         merged["trials"].append(trial)
                     merged["journal"] += result["journal"]
-                    last = cls is wanted[-1] and n == len(runs) - 1
-                    if cls.fresh_testbed_per_trial and not last:  # the next trial must not inherit its changes
+                    more = len(merged["trials"]) < total or cls is not wanted[-1]
+                    if rebuild and more:  # the next trial must not inherit its changes
                         testbed.stop()
                         testbed = _up(profiled, run_root)
                 passed = [t for t in merged["trials"] if t["status"] == "passed"]
                 result = {"trials": merged["trials"], "journal": merged["journal"],
-                          "metrics": experiment.summarize(passed)}
+                          "metrics": experiment.summarize(passed) if experiment else {}}
                 entry = outcome[cls.name]
                 entry["trials"][profile] = result["trials"]
                 entry["metrics"][profile] = result["metrics"]
@@ -124,8 +137,8 @@ def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root:
     """Run one experiment on an already running testbed (the CLI's `experiment NAME`)."""
     out_dir = report.results_dir(results_root, cls.name)
     started = time.time()
-    experiment = cls(testbed, random.Random(seed), out_dir, "as-running")
-    result = experiment.run(trials)
+    experiment = cls(testbed, random.Random(seed), out_dir, "as-running", {"seed": seed})
+    result = experiment.run(cls.trial_count(trials, testbed.topology, {"seed": seed}))
     entry = {"trials": {"as-running": result["trials"]}, "metrics": {"as-running": result["metrics"]},
              "journal": {"as-running": result["journal"]}, "timers": {"as-running": timers_of(testbed.topology)}}
     return write_results(cls, entry, out_dir, testbed.topology, seed, started, report.daemon_versions(testbed))

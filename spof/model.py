@@ -97,16 +97,19 @@ class Design:
             return (frozenset(("unreachable",)),)
         return tuple(frozenset(pair) for pair in zip(names, names[1:]))
 
-    def evaluate(self, failed) -> dict[str, Outcome]:
-        return State(self, frozenset(failed)).services()
+    def evaluate(self, failed, holder: str | None = None) -> dict[str, Outcome]:
+        """Services with `failed` components down; `holder`: the balancer holding the VIP before the
+        failure (default: the one VRRP elects first)."""
+        return State(self, frozenset(failed), holder or self.holder).services()
 
 
 class State:
     """One set of failed components, evaluated."""
 
-    def __init__(self, design: Design, failed: frozenset[str]):
+    def __init__(self, design: Design, failed: frozenset[str], holder: str | None = None):
         self.d = design
         self.failed = failed
+        self.holder = holder or design.holder
         self.controller = "controller" not in failed
         self.dead_links = {self._split_link(a) for a in failed if a.startswith("link:")}
         self._components = self._live_components()
@@ -188,7 +191,7 @@ class State:
     def masters(self) -> list[str]:
         """Balancers in MASTER state: candidates that hear no candidate ahead of them."""
         facts, vip_net = self.d.facts, self.d.topology.vip.network
-        order = sorted(facts.vrrp, key=lambda lb: (lb != self.d.holder, -facts.vrrp[lb].priority))
+        order = sorted(facts.vrrp, key=lambda lb: (lb != self.holder, -facts.vrrp[lb].priority))
         candidates = [lb for lb in order if self.not_candidate(lb) is None]
         return [lb for n, lb in enumerate(candidates)
                 if not any(self.reach(lb, ahead, vip_net, broadcast=True) for ahead in candidates[:n])]
@@ -220,7 +223,7 @@ class State:
         reachable = [m for m in masters if self.reach(client, m, vip_net, used=used)]
         if reachable:
             return reachable[0], ""
-        holder = self.d.holder
+        holder = self.holder
         if (not masters and holder and self.host_up(holder) and not self.daemon_up("keepalived", holder)
                 and self.daemon_up("haproxy", holder) and self.reach(client, holder, vip_net, used=used)):
             # keepalived was killed, not stopped: nobody removed the VIP from the holder's interface,

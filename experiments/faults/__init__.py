@@ -1,7 +1,7 @@
 """Reversible faults with text addresses: the one vocabulary of experiments, the CLI and the SPOF sweep.
 
     base.py          Fault (address, inject, recover, injected_at, recovered_at, describe), FaultError
-    node.py          node:<host>               NodeCrash
+    node.py          node:<host>, node:<switch> NodeCrash, SwitchCrash
     daemon.py        daemon:<daemon>@<host>    DaemonKill, DaemonFreeze
     link.py          link:<a>-<b>              LinkDown
     partition.py     partition:<a>|<b>         Partition
@@ -18,11 +18,11 @@ from experiments.faults.catalogue import Entry, catalogue, parse
 from experiments.faults.controller import ControllerStop
 from experiments.faults.daemon import DaemonFreeze, DaemonKill
 from experiments.faults.link import LinkDown
-from experiments.faults.node import NodeCrash
+from experiments.faults.node import NodeCrash, SwitchCrash
 from experiments.faults.partition import Partition
 
 FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
-    NodeCrash, DaemonKill, DaemonFreeze, LinkDown, Partition, ControllerStop, Attack)}
+    NodeCrash, SwitchCrash, DaemonKill, DaemonFreeze, LinkDown, Partition, ControllerStop, Attack)}
 
 __all__ = ["ATTACKS", "Attack", "AttackRow", "ControllerStop", "DaemonFreeze", "DaemonKill", "Entry", "FAULTS",
-           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "catalogue", "parse"]
+           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "SwitchCrash", "catalogue", "parse"]

@@ -1,6 +1,7 @@
 """Fault addresses: every fault a topology admits, listed from the model; an address parsed back.
 
     node:<host>                       crash a host                       NodeCrash
+    node:<switch>                     a dead switch (every port down)    SwitchCrash
     daemon:<daemon>@<host>            kill one daemon (freeze=True: hang it)  DaemonKill / DaemonFreeze
     link:<a>-<b>                      cut a switch-switch or host-switch link  LinkDown
     partition:<hosts>|<hosts>         drop all traffic between two groups  Partition
@@ -26,7 +27,7 @@ from experiments.faults.base import Fault, FaultError
 from experiments.faults.controller import ControllerStop
 from experiments.faults.daemon import DaemonFreeze, DaemonKill
 from experiments.faults.link import LinkDown
-from experiments.faults.node import NodeCrash
+from experiments.faults.node import NodeCrash, SwitchCrash
 from experiments.faults.partition import Partition
 from hosts.roles import daemons_for
 from hosts.site import Site
@@ -48,6 +49,8 @@ def catalogue(topology) -> list[Entry]:
     for host, spec in topology.hosts.items():
         role = spec.role + (" (backup)" if spec.backup else "")
         entries.append(Entry(f"node:{host}", f"crash {host}, {role}: every daemon killed, interfaces down"))
+    for switch in topology.switches:
+        entries.append(Entry(f"node:{switch}", f"switch {switch} dead: every port down, its neighbours lose carrier"))
     if topology.services.enabled:
         # Paths are never touched: a placeholder run directory is enough to ask which daemons run.
         for daemon in daemons_for(Site(plan, Path("/nonexistent"))):
@@ -92,7 +95,7 @@ def parse(address: str, testbed, *, freeze: bool = False, rng=None) -> Fault:
     if not colon or not rest:
         raise FaultError(f"unknown fault address {address!r}; the forms are {FORMS}")
     if kind == "node":
-        return NodeCrash(testbed, rest)
+        return SwitchCrash(testbed, rest) if rest in testbed.topology.switches else NodeCrash(testbed, rest)
     if kind == "daemon":
         daemon, at, host = rest.partition("@")
         if not at or not daemon or not host:

@@ -110,3 +110,55 @@ class NodeCrash(Fault):
         if errors:
             raise FaultError(f"node_crash {self.host}: recovery incomplete: {'; '.join(errors)}")
         return details
+
+
+class SwitchCrash(Fault):
+    """node:<switch>: a dead switch. Every port of the bridge (its root-namespace veth ends) goes
+    admin down, so every neighbour (another switch's port, a host's interface) loses carrier, as
+    when a switch loses power; the controller gets the neighbours' port-status events. recover()
+    brings every port up again."""
+
+    kind = "switch_crash"
+
+    def __init__(self, testbed, switch: str):
+        super().__init__(testbed)
+        if switch not in testbed.topology.switches:
+            raise FaultError(f"unknown switch {switch!r}; switches: {', '.join(testbed.topology.switches)}")
+        self.switch = switch
+        plan = testbed.plan
+        self.ports = sorted({end for link in plan.switch_links for end in link.intf_names if end.startswith(f"{switch}-")}
+                            | {i.switch_intf for i in plan.interfaces if i.switch == switch})
+        self.neighbour_ports = sorted(
+            {(link.b if link.a == switch else link.a, link.b_port if link.a == switch else link.a_port)
+             for link in plan.switch_links if switch in (link.a, link.b)})
+
+    @property
+    def address(self) -> str:
+        return f"node:{self.switch}"
+
+    def target(self) -> dict:
+        return {"switch": self.switch}
+
+    def _set(self, state: str) -> list[str]:
+        for port in self.ports:
+            set_link(port, state)
+        return list(self.ports)
+
+    def inject(self) -> dict:
+        require_started(self.testbed)
+        watched = {(s, p) for s, p in self.neighbour_ports}
+        self.injected_at = now()
+        downed = self._set("down")
+        done = now()
+        seen = observe.port_events(self.testbed, self.injected_at, watched, up=False)
+        return self._details(injected_at=self.injected_at, done_at=done, ports_down=downed,
+                             neighbours_port_down=seen)
+
+    def recover(self) -> dict:
+        require_started(self.testbed)
+        watched = {(s, p) for s, p in self.neighbour_ports}
+        self.recovered_at = now()
+        upped = self._set("up")
+        done = now()
+        seen = observe.port_events(self.testbed, self.recovered_at, watched, up=True)
+        return self._details(recovered_at=self.recovered_at, done_at=done, ports_up=upped, neighbours_port_up=seen)

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from experiments.faults import (ATTACKS, Attack, ControllerStop, DaemonFreeze, DaemonKill, FaultError, LinkDown,
-                                NodeCrash, Partition, catalogue, parse)
+                                NodeCrash, Partition, SwitchCrash, catalogue, parse)
 from hatestbed.testbed import Testbed
 from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
@@ -33,6 +33,8 @@ def test_the_default_catalogue_has_every_host_daemon_link_the_controller_and_eve
     assert len(listed) == len(set(listed))
     for host in topology.hosts:
         assert f"node:{host}" in listed
+    for switch in topology.switches:
+        assert f"node:{switch}" in listed
     for daemon in ("haproxy@lb1", "keepalived@lb2", "mariadb@server1", "nginx@server3", "app@server2",
                    "prometheus@monitor", "node_exporter@lb1", "mysqld_exporter@server1"):
         assert f"daemon:{daemon}" in listed
@@ -66,11 +68,11 @@ def test_a_bare_network_has_no_daemons_or_attacks():
 
 
 def test_every_listed_address_parses_back_into_its_fault(testbed):
-    kinds = {"node": NodeCrash, "daemon": DaemonKill, "link": LinkDown, "partition": Partition,
+    kinds = {"node": (NodeCrash, SwitchCrash), "daemon": DaemonKill, "link": LinkDown, "partition": Partition,
              "controller": ControllerStop, "attack": Attack}
     for entry in catalogue(testbed.topology):
         fault = parse(entry.address, testbed)
-        assert type(fault) is kinds[entry.address.partition(":")[0]]
+        assert isinstance(fault, kinds[entry.address.partition(":")[0]])
         assert fault.address == entry.address
         assert fault.describe()["address"] == entry.address
         assert fault.injected_at is None and fault.recovered_at is None
@@ -131,3 +133,11 @@ def test_attack_rows_build_their_arguments_from_the_site(testbed):
     assert flood[flood.index("--seed") + 1] == str(random.Random(1).randrange(2 ** 31))
     for row in ATTACKS.values():
         assert 0 < row.bound_s <= 60 and row.window_s > 0 and row.affected
+
+
+def test_a_switch_is_addressed_as_a_node_and_takes_every_port(testbed):
+    fault = parse("node:s3", testbed)
+    assert isinstance(fault, SwitchCrash) and fault.address == "node:s3"
+    ring = [p for p in fault.ports if p in ("s3-eth1", "s3-eth2")]
+    assert len(ring) == 2 and len(fault.ports) == 2 + 3  # two ring links, lb1's back leg, server1, server3
+    assert {s for s, _ in fault.neighbour_ports} == {"s1", "s4"}

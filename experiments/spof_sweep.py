@@ -1,0 +1,337 @@
+"""spof_sweep: inject every catalogued fault once, probe every service, and put the observation
+beside the static SPOF analysis's prediction (spof/). Run by name, not in `all` (it is long).
+
+    sudo python3 topo/run.py --experiment spof_sweep [--faults ADDR,...]
+
+    plan: every node (hosts and switches), every link (host links too), every daemon process,
+          the controller; then at most MAX_PAIRS pairs from the static size-2 cut sets (a seeded
+          choice when there are more); --faults keeps only those addresses (and pairs of them)
+
+    one trial per fault (or pair):
+      steady state ─▶ inject ─▶ hold HOLD_S, probes running ─▶ observe ─▶ recover() ─▶ back? ─▶ steady state
+                               web    GET /       from every client     every 0.05 s
+                               read   GET /read   from every client     every 0.1 s
+                               write  POST /write from every client     every 0.1 s
+                               monitoring  Prometheus's own `up` series, asked on the monitor at the hold's end
+                               recovery    the controller alive with every switch connected at the hold's end
+
+A service is observed DOWN (the fault is an observed SPOF for it) when, for some client whose own
+host and access link are not the fault, no request sent in the last LAST_S seconds of the hold
+succeeded: nothing failed it over. Per fault and service the trial records the outage (from the
+probes' timestamps), whether it came back by itself within the hold, and whether it needed the
+fault's recover() (and how long after it). Probes run for the whole sweep; each trial reads its
+own time window. A prediction and an observation that differ are a disagreement: its timeline
+(plot, CSV) and the daemon events around it are kept as evidence. The runner rebuilds the testbed
+only after a trial whose recovery did not bring the steady state back.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from experiments import analysis
+from experiments.base import Experiment, ExperimentError
+from experiments.faults import catalogue, parse
+from experiments.probes import HttpsProbe
+from spof.analysis import analyze
+from spof.model import Design
+from topo.observe import vip_holders
+from topo.wait import NotReadyError, wait_until
+
+HOLD_S = 5.0  # each fault is held this long
+LAST_S = 2.0  # ...and judged on its last 2 s
+BACK_TIMEOUT = 20.0  # after recover(): how long a service may take to come back
+MAX_PAIRS = 20
+CLIENT_SERVICES = {"web": ("GET", "/", 0.05), "read": ("GET", "/read", 0.1), "write": ("POST", "/write", 0.1)}
+SWEPT = ("node:", "daemon:", "link:", "controller")
+
+
+def plan_for(topology, faults: tuple[str, ...] | None, seed: int) -> tuple[tuple[str, ...], ...]:
+    """The fault sets to inject, singles first, then pairs from the static cut sets."""
+    singles = [e.address for e in catalogue(topology) if e.address.startswith(SWEPT)]
+    if faults:
+        singles = [a for a in faults if a in set(singles)]
+    chosen = set(singles)
+    pairs = sorted({tuple(sorted(c.components)) for c in analyze(topology).cut_sets
+                    if set(c.components) <= chosen})
+    if len(pairs) > MAX_PAIRS:
+        pairs = sorted(random.Random(seed).sample(pairs, MAX_PAIRS))
+    return tuple((a,) for a in singles) + tuple(pairs)
+
+
+class SpofSweep(Experiment):
+    name = "spof_sweep"
+    description = ("every node, link, daemon and the controller failed in turn (held 5 s) and the size-2 cut sets; "
+                   "every service probed; observations beside the static SPOF analysis")
+    order = 900
+    in_all = False
+    accepts = ("faults",)
+    headline = ("faults_injected", "observed_spofs", "predicted_spofs", "disagreements")
+
+    @classmethod
+    def trial_count(cls, trials: int, topology, options: dict) -> int:
+        return len(plan_for(topology, tuple(options.get("faults") or ()) or None, options.get("seed", 1)))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        topology = self.testbed.topology
+        self.plan = plan_for(topology, tuple(self.options.get("faults") or ()) or None, self.options.get("seed", 1))
+        self.design = Design(topology)
+        self.probes: dict[tuple[str, str], HttpsProbe] = {}
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.site.clients:
+            raise ExperimentError("spof_sweep: needs a client to probe from")
+
+    # -- probes for the whole sweep --------------------------------------------------------------
+    def ensure_probes(self) -> None:
+        bound = len(self.plan) * 40 + 120  # seconds: bounded, and longer than any sweep
+        for client in self.site.clients:
+            for service, (method, path, interval) in CLIENT_SERVICES.items():
+                probe = self.probes.get((client, service))
+                if probe is not None and probe.running():
+                    continue
+                label = f"sweep-{service}-{client}-{self.trial}-{int(time.time() * 1000) % 100000}"
+                self.probes[(client, service)] = HttpsProbe(self.testbed, client, method=method, path=path,
+                                                            interval=interval, duration=bound, label=label).start()
+
+    def run(self, trials: int, first: int = 0) -> dict:
+        try:
+            return super().run(trials, first)
+        finally:
+            for probe in self.probes.values():
+                probe.stop()
+
+    # -- one fault --------------------------------------------------------------------------------
+    def run_trial(self, index: int) -> dict:
+        addresses = self.plan[index]
+        self.ensure_probes()
+        began = time.time()
+        self.wait_successes_all(began, "every probe succeeding before the fault")
+        moved = self.restore_initial_holder()
+        monitoring_before = self.wait_monitoring_complete()
+        holders = vip_holders(self.testbed)  # the model starts from the VIP where it is now
+        faults = [parse(address, self.testbed, rng=self.rng) for address in addresses]
+        for fault in faults:
+            self.inject(fault)
+        fault_t = min(f.injected_at for f in faults)
+        hold_end = fault_t + HOLD_S
+        time.sleep(max(0.0, hold_end - time.time()))  # the hold itself; every figure comes from probes
+        monitoring = self.observe_monitoring(addresses)
+        recovery = self.observe_recovery()
+        observed_end = time.time()
+        for fault in reversed(faults):
+            self.recover_now(fault)
+        recovered_t = time.time()
+        back = self.wait_back(recovered_t)
+        predicted = self.design.evaluate(set(addresses), holder=holders[0] if len(holders) == 1 else None)
+        services = {}
+        for service in CLIENT_SERVICES:
+            services[service] = self.client_service(service, addresses, fault_t, hold_end, observed_end, back)
+        services["monitoring"] = monitoring
+        services["recovery"] = recovery
+        disagreements = []
+        for service, seen in services.items():
+            if service not in predicted:
+                continue
+            seen["predicted_down"] = not predicted[service].up
+            seen["predicted_why"] = predicted[service].why
+            if seen["predicted_down"] != seen["down"]:
+                disagreements.append(service)
+        evidence = self.keep_evidence(addresses, fault_t, observed_end, disagreements) if disagreements else None
+        return {"faults": list(addresses), "fault_t": fault_t, "hold_s": HOLD_S, "evidence": evidence,
+                "vip_holder_before": holders, "vip_moved_back_before": moved,
+                "monitoring_complete_before": monitoring_before,
+                "observed_down": sorted(s for s, v in services.items() if v["down"]),
+                "predicted_down": sorted(s for s, v in predicted.items() if not v.up),
+                "disagreements": disagreements, "services": services}
+
+    def restore_initial_holder(self) -> str | None:
+        """Start every fault from the state the static analysis assumes: the VIP on the balancer VRRP
+        elects first. With nopreempt a failover leaves it on the other one; a graceful keepalived
+        restart there (SIGTERM: a priority-0 advert, the VIP released) hands it back."""
+        initial, holders = self.design.holder, vip_holders(self.testbed)
+        if not initial or holders == [initial]:
+            return None
+        manager, net = self.testbed.services, self.testbed.net
+        with self.journal.step(f"put the VIP back on {initial}, where the static analysis starts") as step:
+            for lb in holders:
+                keepalived = manager.find(lb, "keepalived")
+                manager.stop_daemon(keepalived)
+                wait_until(lambda: vip_holders(self.testbed) == [initial], 15, f"{initial} taking the VIP")
+                done, errors = manager.restart([keepalived], net)
+                if errors:
+                    raise ExperimentError(f"spof_sweep: restarting keepalived on {lb}: {'; '.join(errors)}")
+            step.detail = {"from": holders, "to": initial}
+        return f"{','.join(holders)} → {initial}"
+
+    def wait_successes_all(self, after: float, what: str) -> None:
+        for (client, service), probe in self.probes.items():
+            self.wait_successes(probe, after, 2, 15, f"{what} ({service} from {client})")
+
+    def requests(self, client: str, service: str) -> list:
+        return self.probes[(client, service)].requests()
+
+    def excused(self, client: str, addresses) -> bool:
+        """A client's own host and access link are not held against the design for it."""
+        own = {f"node:{client}"} | {f"link:{client}-{i.switch}" for i in self.site.plan.host_interfaces(client)}
+        return bool(own & set(addresses))
+
+    def client_service(self, service: str, addresses, fault_t: float, hold_end: float, recover_t: float,
+                       back: dict) -> dict:
+        """Down for a client when no request sent in the hold's last LAST_S seconds succeeded before
+        recovery began (a SYN held back by a dead link completes once the link is back: that
+        success belongs to the recovery, not the hold)."""
+        per_client, down_clients, worst = {}, [], None
+        for client in self.site.clients:
+            if self.excused(client, addresses):
+                per_client[client] = {"excused": True}
+                continue
+            requests = [r for r in self.requests(client, service) if r.sent >= fault_t - 1.0]
+            held = [r for r in requests if r.sent < hold_end]
+            last = [r for r in held if r.sent >= hold_end - LAST_S]
+            served = [r for r in last if r.ok and r.done <= recover_t]
+            down = bool(last) and not served
+            result = analysis.outage([r for r in held if r.done <= recover_t or not r.ok], fault_t)
+            per_client[client] = {"down_at_end": down, "outage_ms": result["outage_ms"],
+                                  "failed": result["failed_requests"], "requests_last_2s": len(last),
+                                  "ok_last_2s": len(served),
+                                  "back_after_recover_ms": back.get((client, service))}
+            if down:
+                down_clients.append(client)
+            if worst is None or result["outage_ms"] > worst:
+                worst = result["outage_ms"]
+        down = bool(down_clients)
+        failed_during = any(v.get("failed") for v in per_client.values())
+        return {"down": down, "down_for": down_clients, "outage_ms": worst,
+                "recovered_by_itself": failed_during and not down,
+                "needed_recovery": down and all(per_client[c].get("back_after_recover_ms") is not None
+                                                for c in down_clients),
+                "clients": per_client}
+
+    def wait_back(self, since: float) -> dict:
+        """(client, service) → ms from recover() to its first success (None if not within BACK_TIMEOUT)."""
+        back: dict = {}
+
+        def all_back() -> bool:
+            for key, probe in self.probes.items():
+                if back.get(key) is None:
+                    ok = [r.sent for r in probe.requests() if r.ok and r.sent >= since]
+                    if ok:
+                        back[key] = round((ok[0] - since) * 1000, 1)
+            return all(back.get(k) is not None for k in self.probes)
+
+        try:
+            wait_until(all_back, BACK_TIMEOUT, "every service back after recovery", interval=0.1)
+        except NotReadyError:
+            pass  # recorded as None: the steady-state check that follows decides about a rebuild
+        return back
+
+    def prometheus(self):
+        monitor = self.site.monitors[0]
+        return self.testbed.net[monitor], self.testbed.services.find(monitor, "prometheus")
+
+    def wait_monitoring_complete(self) -> bool:
+        """Before a fault: every Prometheus target scraped and up (a restarted Prometheus or a host
+        back from a crash takes a few seconds), so the hold's observation is the fault's alone."""
+        if not self.site.monitors:
+            return False
+        node, prometheus = self.prometheus()
+        try:
+            prometheus.wait_targets_up(node, timeout=20)
+            return True
+        except Exception:
+            return False
+
+    def observe_monitoring(self, addresses) -> dict:
+        """Prometheus's own view at the hold's end: is every live host it scrapes up through some
+        exporter? A host with no `up` series at all counts as not scraped."""
+        failed_hosts = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
+        result = {"down": False, "blind": [], "error": None}
+        if not self.site.monitors:
+            return {**result, "error": "no monitor"}
+        node, prometheus = self.prometheus()
+        try:
+            series = prometheus.query(node, "up")
+        except Exception as exc:  # nothing answered: that is the observation
+            return {**result, "down": True, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        up_by_host: dict[str, list[bool]] = {}
+        for item in series:
+            host = item["metric"].get("instance")
+            up_by_host.setdefault(host, []).append(item["value"][1] == "1")
+        expected = {host for jobs in self.design.facts.scrape.values() for host in jobs}
+        blind = sorted(h for h in expected if h not in failed_hosts and not any(up_by_host.get(h, [])))
+        return {**result, "down": bool(blind), "blind": blind}
+
+    def observe_recovery(self) -> dict:
+        """Can the fabric still reroute? The controller runs and every switch is connected to it."""
+        controller = self.testbed.controller
+        alive = controller is not None and controller.alive()
+        connected = self.testbed.switch_connections() if alive else {}
+        down = not alive or not all(connected.values())
+        return {"down": down, "controller_alive": alive,
+                "switches_connected": sorted(s for s, ok in connected.items() if ok)}
+
+    def keep_evidence(self, addresses, fault_t: float, end: float, disagreements: list[str]) -> dict:
+        """Timeline of the first client service concerned (or web) and the daemon events around it."""
+        service = next((s for s in disagreements if s in CLIENT_SERVICES), "web")
+        client = next((c for c in self.site.clients if not self.excused(c, addresses)), self.site.clients[0])
+        requests = [r for r in self.requests(client, service) if fault_t - 2 <= r.sent <= end + 3]
+        events = [(e["t"], f"{e['host']} {e['state']}") for e in self.vrrp_events(fault_t - 1) if e["t"] <= end + 3]
+        for lb in self.site.lbs:
+            events += [(c.time, f"{lb}: {c.server} {c.state}")
+                       for c in self.testbed.services.find(lb, "haproxy").state_changes() if fault_t - 1 <= c.time <= end + 3]
+        events += [(e["t"], f"controller: {e['event']}") for e in self.testbed.controller.events()
+                   if fault_t - 1 <= e.get("t", 0) <= end + 3 and e["event"] in ("port_status", "flows_installed")][:6]
+        part = "+".join(a.replace(":", "_").replace("@", "_") for a in addresses)
+        self.save_timeline(requests, fault_t, events, f"{' + '.join(addresses)}: {service} from {client}", part=part)
+        return {"client": client, "service": service, "timeline": self.trial_file("timeline", "png", part).name,
+                "events": [{"t_ms": round((t - fault_t) * 1000, 1), "what": w} for t, w in sorted(events)]}
+
+    def summarize(self, trials: list[dict]) -> dict:
+        """Counts and the disagreement list; also writes sweep.md beside the summary: prediction and
+        observation side by side for every fault and service."""
+        self.write_sweep_md(trials)
+        observed = sorted({(tuple(t["faults"]), s) for t in trials for s in t["observed_down"]})
+        predicted = sorted({(tuple(t["faults"]), s) for t in trials for s in t["predicted_down"]})
+        disagreements = [{"faults": t["faults"], "service": s,
+                          "predicted_down": t["services"][s]["predicted_down"],
+                          "observed_down": t["services"][s]["down"],
+                          "predicted_why": t["services"][s].get("predicted_why", ""),
+                          "observed": {k: v for k, v in t["services"][s].items()
+                                       if k in ("down_for", "outage_ms", "blind", "error", "controller_alive")},
+                          "reading": ("the model expected an outage the testbed did not show: a mechanism the "
+                                      "model does not know covered it, or the model is wrong"
+                                      if t["services"][s]["predicted_down"] else
+                                      "the testbed failed where the model expected a failover: a hidden "
+                                      "dependency of the design, or a gap in the model")}
+                         for t in trials for s in t["disagreements"]]
+        return {"faults_injected": len(trials), "observed_spofs": len(observed), "predicted_spofs": len(predicted),
+                "disagreements": len(disagreements), "disagreement_list": disagreements,
+                "observed": [{"faults": list(f), "service": s} for f, s in observed]}
+
+    def write_sweep_md(self, trials: list[dict]) -> None:
+        lines = ["# SPOF sweep: prediction beside observation", "",
+                 f"Each fault held {HOLD_S:g} s; a service is observed down when no request sent in the last "
+                 f"{LAST_S:g} s of the hold succeeded (for some client not itself failed). Predicted by "
+                 "spof/ from the model alone. **DISAGREES** rows are findings (their timelines are beside this file).",
+                 "", "| fault | service | predicted | observed | outage ms | back by itself | back after recover() | |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for t in trials:
+            for service, seen in t["services"].items():
+                if "predicted_down" not in seen:
+                    continue
+                clients = seen.get("clients", {})
+                backs = [c.get("back_after_recover_ms") for c in clients.values() if c.get("down_at_end")]
+                outage = seen.get("outage_ms")
+                lines.append("| `{}` | {} | {} | {} | {} | {} | {} | {} |".format(
+                    " + ".join(t["faults"]), service, "down" if seen["predicted_down"] else "up",
+                    "down" + (f" ({', '.join(seen.get('down_for') or seen.get('blind') or [])})"
+                              if seen.get("down_for") or seen.get("blind") else "") if seen["down"] else "up",
+                    f"{outage:.0f}" if isinstance(outage, (int, float)) else "-",
+                    "yes" if seen.get("recovered_by_itself") else "-",
+                    ", ".join(f"{b:.0f} ms" for b in backs if b is not None) or "-",
+                    "**DISAGREES**" if service in t["disagreements"] else ""))
+        (self.out_dir / "sweep.md").write_text("\n".join(lines) + "\n")

@@ -1,0 +1,59 @@
+"""The SPOF sweep over a short fault list: prediction and observation side by side."""
+
+import json
+
+import pytest
+
+from experiments.registry import resolve
+from hatestbed.suite import run_suite
+from topo.model import load_topology
+
+pytestmark = pytest.mark.root
+
+FAULTS = ["daemon:nginx@server2", "daemon:mariadb@server1", "node:monitor"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    [item] = run_suite(load_topology(), resolve("spof_sweep"), trials=1, seed=3, results_root=results,
+                       run_root=tmp_path_factory.mktemp("runs"), options={"faults": FAULTS})
+    summary = json.loads((item["dir"] / "summary.json").read_text())
+    return item["dir"], summary, {tuple(t["faults"]): t for t in summary["trials"]["tuned"]}
+
+
+def test_every_listed_fault_is_one_passed_trial(sweep):
+    _, summary, trials = sweep
+    assert list(trials) == [(f,) for f in FAULTS]
+    assert all(t["status"] == "passed" for t in trials.values()), trials
+    assert summary["metrics"]["tuned"]["faults_injected"] == 3
+
+
+def test_a_server_daemon_is_covered_by_the_health_checks(sweep):
+    _, _, trials = sweep
+    web = trials[("daemon:nginx@server2",)]["services"]["web"]
+    assert web["predicted_down"] is False and web["down"] is False
+    assert all(c["ok_last_2s"] > 0 for c in web["clients"].values())
+
+
+def test_the_single_primary_stops_writes_until_its_recovery(sweep):
+    _, _, trials = sweep
+    trial = trials[("daemon:mariadb@server1",)]
+    write, web = trial["services"]["write"], trial["services"]["web"]
+    assert write["predicted_down"] is True and write["down"] is True and write["needed_recovery"] is True
+    assert "nothing promotes a replica" in write["predicted_why"]
+    assert web["down"] is False  # /health checks the local database only: reads and pages go on
+
+
+def test_the_only_monitor(sweep):
+    _, _, trials = sweep
+    monitoring = trials[("node:monitor",)]["services"]["monitoring"]
+    assert monitoring["predicted_down"] is True and monitoring["down"] is True
+    assert trials[("node:monitor",)]["services"]["web"]["down"] is False
+
+
+def test_the_report_puts_prediction_beside_observation(sweep):
+    folder, summary, _ = sweep
+    table = (folder / "sweep.md").read_text()
+    assert "| `daemon:mariadb@server1` | write | down | down (client1, client2) |" in table
+    assert summary["metrics"]["tuned"]["disagreements"] == len(summary["metrics"]["tuned"]["disagreement_list"])
