@@ -202,3 +202,15 @@ def test_spof_mode_writes_its_folder_and_prints_the_table(tmp_path):
     result = subprocess.run([sys.executable, str(run), "--spof", "--topology", str(bad)], capture_output=True,
                             text=True, env=env, timeout=120)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_example_topologies_say_what_their_headers_claim():
+    examples = DEFAULT_TOPOLOGY.parent / "examples"
+    line = analyze(load_topology(examples / "line.yaml"))
+    isl = {}
+    for j in line.spofs():
+        if j.kind == "isl":
+            isl.setdefault(j.component, set()).add(j.service)
+    assert isl == {"link:s1-s2": {"web", "read", "write"}, "link:s3-s4": {"monitoring"}}
+    one = analyze(load_topology(examples / "one-lb.yaml"))
+    assert {"node:lb1", "daemon:haproxy@lb1", "link:lb1-s1", "link:lb1-s3"} <= spofs(one, "web")
