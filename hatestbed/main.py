@@ -31,23 +31,30 @@ from topo.errors import BadInputError, TestbedError
 PROG = "topo/run.py"
 
 
+# The modes, one of which a command line picks (flag, argparse options, help).
+MODES = (
+    ("--smoke", {"action": "store_true"},
+     "bring the network up, print a health table, tear down; exit 0 only if healthy"),
+    ("--script", {"metavar": "FILE"},
+     "bring the network up, run testbed CLI commands from FILE (one per line), tear down"),
+    ("--clean", {"action": "store_true"},
+     "remove the processes, bridges and interfaces recorded by crashed runs, nothing else"),
+    ("--experiment", {"metavar": "NAME"},
+     "run a failure experiment (or several, comma-separated, or all) and write results/"),
+    ("--list-experiments", {"action": "store_true"}, "list the experiments and exit"),
+    ("--spof", {"action": "store_true"},
+     "predict every single point of failure of the topology (no network) → results/<time>-spof/"),
+    ("--list-faults", {"action": "store_true"},
+     "list every fault address of the topology (node:, daemon:, link:, ...) and exit"),
+)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG, description="High-availability web-infrastructure testbed on Mininet.")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--smoke", action="store_true",
-                      help="bring the network up, print a health table, tear down; exit 0 only if healthy")
-    mode.add_argument("--script", metavar="FILE",
-                      help="bring the network up, run testbed CLI commands from FILE (one per line), tear down")
-    mode.add_argument("--clean", action="store_true",
-                      help="remove the processes, bridges and interfaces recorded by crashed runs, nothing else")
-    mode.add_argument("--experiment", metavar="NAME",
-                      help="run a failure experiment (or several, comma-separated, or all) and write results/")
-    mode.add_argument("--list-experiments", action="store_true", help="list the experiments and exit")
-    mode.add_argument("--spof", action="store_true",
-                      help="predict every single point of failure of the topology (no network) → results/<time>-spof/")
-    mode.add_argument("--list-faults", action="store_true",
-                      help="list every fault address of the topology (node:, daemon:, link:, ...) and exit")
+    for flag, options, help_text in MODES:
+        mode.add_argument(flag, help=help_text, **options)
     parser.add_argument("--faults", metavar="ADDR,...",
                         help="with --experiment spof_sweep: only these fault addresses (see --list-faults)")
     parser.add_argument("--trials", type=int, default=3, metavar="N", help="trials per experiment (default 3)")

@@ -35,4 +35,8 @@ if __name__ == "__main__":
     sys.path.insert(0, str(REPO))
     from hatestbed.main import main
 
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BrokenPipeError:  # `... --list-faults | head`: the reader has gone, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
