@@ -46,11 +46,12 @@ def test_smoke_is_healthy_and_tears_down(run_py, run_root):
 
 def test_script_mode_runs_cli_commands(run_py, run_root, tmp_path):
     script = tmp_path / "commands"
-    script.write_text("status\nclient1 ping -c1 -W2 10.0.1.12\n")
+    script.write_text("status\nclient1 ping -c1 -W2 10.0.1.12\nspof\n")
     result = run_py("--script", str(script))
     assert result.returncode == 0, result.stderr
     assert "1 received" in result.stdout
     assert "10.0.2.12/24" in result.stdout  # the status table lists server1's address
+    assert "SPOF analysis of seed" in result.stdout and "link:lb1-s3" in result.stdout  # the CLI's spof
     assert_nothing_left(latest_run(run_root))
 
 
