@@ -214,3 +214,12 @@ def test_the_example_topologies_say_what_their_headers_claim():
     assert isl == {"link:s1-s2": {"web", "read", "write"}, "link:s3-s4": {"monitoring"}}
     one = analyze(load_topology(examples / "one-lb.yaml"))
     assert {"node:lb1", "daemon:haproxy@lb1", "link:lb1-s1", "link:lb1-s3"} <= spofs(one, "web")
+
+
+def test_skipping_pool_pairs_finds_the_same_cut_sets_as_trying_every_pair(seed, monkeypatch):
+    import spof.analysis as analysis_module
+
+    monkeypatch.setattr(analysis_module, "cannot_cut", lambda *args: False)
+    every = analyze(load_topology())
+    assert every.pairs_tried > seed.pairs_tried
+    assert {(c.service, c.components) for c in every.cut_sets} == {(c.service, c.components) for c in seed.cut_sets}
