@@ -20,6 +20,9 @@ from pathlib import Path
 from hosts.roles import daemons_for
 from hosts.site import Site
 
+# Daemons are asked what they run, never started: a run directory that does not exist will do.
+PLACEHOLDER_RUN = Path("/nonexistent/hatestbed-run")
+
 
 @dataclass(frozen=True)
 class Component:
@@ -36,7 +39,7 @@ def components(topology, plan) -> list[Component]:
     for switch in topology.switches:
         found.append(Component(f"node:{switch}", "switch", (switch,), f"switch {switch}"))
     if topology.services.enabled:
-        for daemon in daemons_for(Site(plan, Path("/nonexistent"))):
+        for daemon in daemons_for(Site(plan, PLACEHOLDER_RUN)):
             if daemon.command() is not None:
                 found.append(Component(f"daemon:{daemon.name}@{daemon.host}", "daemon", (daemon.host,),
                                        f"{daemon.name} on {daemon.host}"))

@@ -24,8 +24,7 @@ import yaml
 
 from hosts.roles import ROLE_DAEMONS, daemons_for
 from hosts.site import Site
-
-PLACEHOLDER_RUN = Path("/nonexistent/hatestbed-run")
+from spof.components import PLACEHOLDER_RUN
 
 # From hosts/webapp/app.py: "GET /health 200 if the LOCAL MariaDB answers, else 503".
 HEALTH_NEEDS = ("nginx", "app", "mariadb")

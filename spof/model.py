@@ -116,12 +116,10 @@ class State:
         self._healthy: dict[str, tuple[list[str], list[str]]] = {}
 
     def _split_link(self, address: str) -> frozenset:
-        text = address.removeprefix("link:")
-        nodes = set(self.d.topology.switches) | set(self.d.topology.hosts)
-        for i, char in enumerate(text):
-            if char == "-" and text[:i] in nodes and text[i + 1:] in nodes:
-                return frozenset((text[:i], text[i + 1:]))
-        raise ValueError(f"not a link address: {address}")
+        pair = self.d.topology.split_pair(address.removeprefix("link:"))
+        if pair is None:
+            raise ValueError(f"not a link address: {address}")
+        return frozenset(pair)
 
     # -- parts ---------------------------------------------------------------------------------------
     def host_up(self, host: str) -> bool:

@@ -261,6 +261,15 @@ class Topology(_Strict):
     def hosts_with_role(self, role: str) -> list[str]:
         return [name for name, host in self.hosts.items() if host.role == role]
 
+    def split_pair(self, text: str) -> tuple[str, str] | None:
+        """"a-b" → (a, b) where a and b are nodes (hosts or switches); names may contain '-', so
+        the split is the one whose both sides are nodes. None if there is none."""
+        nodes = set(self.switches) | set(self.hosts)
+        for i, char in enumerate(text):
+            if char == "-" and text[:i] in nodes and text[i + 1:] in nodes:
+                return text[:i], text[i + 1:]
+        return None
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """A YAML loader that refuses duplicate keys (PyYAML silently keeps the last one)."""

@@ -8,8 +8,8 @@
     controller                        stop the OpenFlow controller       ControllerStop
     attack:<name>                     one Scapy attack row               Attack
 
-catalogue(topology) needs no network: it reads the model, the address plan and which daemons
-each role runs. The partitions it lists are the ones a design review asks about, not all 2^n:
+catalogue(topology) needs no network: it lists the design's components (spof/components.py:
+the model, the address plan and which daemons each role runs), then partitions and attacks. The partitions it lists are the ones a design review asks about, not all 2^n:
 each tier against the next (clients|lbs, lbs|servers) and one member of a redundant role cut off
 from its peers (lb1|lb2: can the pair split its brain? server1|server2,server3: the primary
 alone). parse(address, testbed) builds the fault for a testbed (started or not: arguments are
@@ -19,7 +19,6 @@ checked at once); anything else is a FaultError naming the forms.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from experiments.faults.attack import Attack
 from experiments.faults.attacks import ATTACKS
@@ -29,8 +28,7 @@ from experiments.faults.daemon import DaemonFreeze, DaemonKill
 from experiments.faults.link import LinkDown
 from experiments.faults.node import NodeCrash, SwitchCrash
 from experiments.faults.partition import Partition
-from hosts.roles import daemons_for
-from hosts.site import Site
+from spof.components import components
 from topo.plan import plan_network
 
 FORMS = "node:<host>, daemon:<daemon>@<host>, link:<a>-<b>, partition:<hosts>|<hosts>, controller, attack:<name>"
@@ -43,34 +41,40 @@ class Entry:
 
 
 def catalogue(topology) -> list[Entry]:
-    """Every fault address that applies to `topology`, in a stable order, each with a description."""
+    """Every fault address that applies to `topology`, in a stable order, each with a description.
+    Nodes, daemons, links and the controller are the design's components (spof/components.py,
+    the same words the SPOF analysis judges); partitions and attacks are added here."""
     plan = plan_network(topology)
+    found: dict[str, list] = {}
+    for component in components(topology, plan):
+        found.setdefault(component.kind, []).append(component)
     entries = []
-    for host, spec in topology.hosts.items():
+    for host in found.get("host", []):
+        spec = topology.hosts[host.where[0]]
         role = spec.role + (" (backup)" if spec.backup else "")
-        entries.append(Entry(f"node:{host}", f"crash {host}, {role}: every daemon killed, interfaces down"))
-    for switch in topology.switches:
-        entries.append(Entry(f"node:{switch}", f"switch {switch} dead: every port down, its neighbours lose carrier"))
-    if topology.services.enabled:
-        # Paths are never touched: a placeholder run directory is enough to ask which daemons run.
-        for daemon in daemons_for(Site(plan, Path("/nonexistent"))):
-            if daemon.command() is not None:  # the firewall is a host setting, not a process
-                entries.append(Entry(f"daemon:{daemon.name}@{daemon.host}",
-                                     f"SIGKILL {daemon.name} on {daemon.host} (its process group)"))
-    for a, b in dict.fromkeys((link.a, link.b) for link in plan.switch_links):
-        count = sum(1 for link in plan.switch_links if (link.a, link.b) == (a, b))
-        entries.append(Entry(f"link:{a}-{b}", f"cut the inter-switch link {a}-{b}"
-                                              + (f" ({count} parallel links, all)" if count > 1 else "")))
-    for intf in plan.interfaces:
-        entries.append(Entry(f"link:{intf.host}-{intf.switch}",
-                             f"cut {intf.host}'s {intf.network} link ({intf.name} to {intf.switch_intf})"))
+        entries.append(Entry(host.address, f"crash {host.where[0]}, {role}: every daemon killed, interfaces down"))
+    for switch in found.get("switch", []):
+        entries.append(Entry(switch.address, f"switch {switch.where[0]} dead: every port down, its neighbours "
+                                             "lose carrier"))
+    for daemon in found.get("daemon", []):  # processes only: the firewall is a host setting
+        name, host = daemon.address.removeprefix("daemon:").split("@")
+        entries.append(Entry(daemon.address, f"SIGKILL {name} on {host} (its process group)"))
+    for link in found.get("isl", []):
+        a, b = link.where
+        count = sum(1 for l in plan.switch_links if (l.a, l.b) == (a, b))
+        entries.append(Entry(link.address, f"cut the inter-switch link {a}-{b}"
+                                           + (f" ({count} parallel links, all)" if count > 1 else "")))
+    for link in found.get("host_link", []):
+        host, switch = link.where
+        intf = next(i for i in plan.host_interfaces(host) if i.switch == switch)
+        entries.append(Entry(link.address, f"cut {host}'s {intf.network} link ({intf.name} to {intf.switch_intf})"))
     for group_a, group_b, why in _partitions(topology):
         entries.append(Entry(f"partition:{','.join(group_a)}|{','.join(group_b)}", why))
     entries.append(Entry("controller", "stop the OpenFlow controller (switches keep their flows: fail-secure)"))
     for row in ATTACKS.values():
         if row.applies(topology) is None:
             entries.append(Entry(f"attack:{row.name}", f"{row.summary} (from {row.host(topology)})"))
-    return list({e.address: e for e in entries}.values())  # a host with two legs on one switch: once
+    return entries
 
 
 def _partitions(topology) -> list[tuple[list[str], list[str], str]]:
@@ -102,8 +106,11 @@ def parse(address: str, testbed, *, freeze: bool = False, rng=None) -> Fault:
             raise FaultError(f"bad daemon address {address!r}: use daemon:<daemon>@<host>, e.g. daemon:haproxy@lb1")
         return DaemonFreeze(testbed, host, daemon) if freeze else DaemonKill(testbed, host, daemon)
     if kind == "link":
-        a, b = _link_ends(rest, testbed.topology, address)
-        return LinkDown(testbed, a, b)
+        pair = testbed.topology.split_pair(rest)
+        if pair is None:
+            raise FaultError(f"bad link address {address!r}: use link:<a>-<b> with two switches or a host and its "
+                             f"switch, e.g. link:s1-s2 or link:lb1-s1")
+        return LinkDown(testbed, *pair)
     if kind == "partition":
         left, bar, right = rest.partition("|")
         if not bar:
@@ -114,12 +121,3 @@ def parse(address: str, testbed, *, freeze: bool = False, rng=None) -> Fault:
         return Attack(testbed, rest, rng=rng)
     raise FaultError(f"unknown fault address {address!r}; the forms are {FORMS}")
 
-
-def _link_ends(text: str, topology, address: str) -> tuple[str, str]:
-    """Split "a-b" where a or b may itself contain '-': the split whose both sides are nodes."""
-    nodes = set(topology.switches) | set(topology.hosts)
-    for i, char in enumerate(text):
-        if char == "-" and text[:i] in nodes and text[i + 1:] in nodes:
-            return text[:i], text[i + 1:]
-    raise FaultError(f"bad link address {address!r}: use link:<a>-<b> with two switches or a host and its "
-                     f"switch, e.g. link:s1-s2 or link:lb1-s1")
