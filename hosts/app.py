@@ -73,7 +73,7 @@ class App(Daemon):
             raw_env=repr([f"{k}={v}" for k, v in self.environment().items()]),
             agent_address=repr(self.site.backend_ip(self.host)), agent_port=ports.agent,
             health_path=repr(HEALTH_PATH))
-        return {self.config_path: config, self.primary_file: self._primary_json(self.site.primary_db)}
+        return {self.config_path: config, self.primary_file: self._primary_json(self.site.db_writer(self.host))}
 
     def check_command(self) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "--check-config", "--config", str(self.config_path)]

@@ -63,6 +63,23 @@ STORAGE = {
 }
 SLAVE_NET_TIMEOUT = 4  # seconds; a replica's heartbeat is half of it
 
+RSYNC_SHIM_DIR = Path(__file__).resolve().parent / "bin"
+GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"  # Debian's galera-4
+# Group-communication timers (Galera range-checks them against each other; see the README):
+# a silent node is suspected after 1 s and evicted once every survivor agrees, ~1.1-1.5 s here
+# (defaults: suspect 5 s, inactive 15 s). The price: a node stalled for over 1 s (a loaded VM,
+# a long pause) is evicted too and must rejoin by state transfer.
+GALERA_TIMERS = {
+    "evs.keepalive_period": "PT0.2S",
+    "evs.inactive_check_period": "PT0.1S",
+    "evs.suspect_timeout": "PT1S",
+    "evs.inactive_timeout": "PT2S",
+    "evs.install_timeout": "PT2S",
+}
+GALERA_CACHE = "16M"  # write-set cache for incremental state transfer (default 128M, per node)
+# A joiner starts after the bootstrap node is Primary and ready, before the app (stage 2).
+JOINER_STAGE = 1.5
+
 
 @functools.lru_cache(maxsize=1)
 def mariadb_version() -> str:
@@ -156,6 +173,18 @@ class MariaDB(Daemon):
         self.socket = site.sock(host, "mariadb")
         self.pidfile = site.pidfile(host, "mariadb")
         self.cnf = self.conf_path("my.cnf")
+        self.notify = self.conf_path("galera-notify.sh")
+        # galera: set by prepare(): only a first start of the bootstrap node founds the cluster;
+        # every restart (a crash's recovery) joins the running one.
+        self.new_cluster = False
+
+    @property
+    def galera(self) -> bool:
+        return self.site.db_mode == "galera"
+
+    @property
+    def stage(self) -> float:
+        return 1 if self.is_primary or not self.galera else JOINER_STAGE
 
     def sockets(self) -> list[Path]:
         return [self.socket]
@@ -170,26 +199,53 @@ class MariaDB(Daemon):
         return self.host == self.site.primary_db
 
     # -- pure -------------------------------------------------------------------------------------
+    @property
+    def role(self) -> str:
+        if self.galera:
+            return "galera bootstrap node" if self.is_primary else "galera node"
+        return "primary" if self.is_primary else "replica"
+
+    def galera_settings(self) -> dict:
+        ports, bind = self.site.services.ports, self.site.backend_ip(self.host)
+        options = {"gmcast.listen_addr": f"tcp://{bind}:{ports.galera}", "ist.recv_addr": f"{bind}:{ports.galera_ist}",
+                   "gcache.size": GALERA_CACHE, **GALERA_TIMERS}
+        return {"provider": GALERA_PROVIDER, "cluster_name": self.site.topology.name, "port": ports.galera,
+                "sst_port": ports.galera_sst, "notify": self.notify,
+                "members": [f"{self.site.backend_ip(s)}:{ports.galera}" for s in self.site.servers],
+                "provider_options": "; ".join(f"{k}={v}" for k, v in options.items())}
+
     def files(self) -> dict[Path, str]:
-        return {self.cnf: render(
-            "mariadb.cnf.j2", host=self.host, role="primary" if self.is_primary else "replica",
+        mariadb = self.site.services.mariadb
+        files = {self.cnf: render(
+            "mariadb.cnf.j2", host=self.host, role=self.role, mode=mariadb.mode,
             datadir=self.datadir, socket=self.socket, pidfile=self.pidfile, log=self.log_path,
             bind=self.site.backend_ip(self.host), port=self.site.services.ports.mariadb,
             server_id=self.server_id, read_only=not self.is_primary, slave_net_timeout=SLAVE_NET_TIMEOUT,
-            storage=STORAGE, buffer_pool_mb=self.site.services.mariadb.buffer_pool_mb)}
+            semisync_timeout_ms=mariadb.semisync_timeout_ms, galera=self.galera_settings(),
+            storage=STORAGE, buffer_pool_mb=mariadb.buffer_pool_mb)}
+        if self.galera:
+            files[self.notify] = render("galera-notify.sh.j2", host=self.host, events=self.site.galera_events)
+        return files
 
     def check_command(self) -> list[str]:
         # --help --verbose parses the whole file and fails on an unknown variable, starting nothing.
         return ["mariadbd", f"--defaults-file={self.cnf}", "--user=root", "--help", "--verbose"]
 
     def command(self) -> list[str]:
-        return ["mariadbd", f"--defaults-file={self.cnf}", "--user=root"]
+        argv = ["mariadbd", f"--defaults-file={self.cnf}", "--user=root"]
+        if not self.galera:
+            return argv
+        # env execs mariadbd (same pid) with hosts/bin first on PATH: the state transfer's rsync
+        # daemon must stay root (see hosts/bin/rsync).
+        path = f"PATH={RSYNC_SHIM_DIR}:{os.environ.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
+        return ["env", path] + argv + (["--wsrep-new-cluster"] if self.new_cluster else [])
 
     # -- live -------------------------------------------------------------------------------------
     def prepare(self, node) -> None:
         """Give this host its datadir: a copy of the cached template (kept if it already exists)."""
         self.pidfile.parent.mkdir(parents=True, exist_ok=True)
         self.socket.parent.mkdir(parents=True, exist_ok=True)
+        self.new_cluster = self.galera and self.is_primary and not self.datadir.exists()
         if self.datadir.exists():
             return
         template = template_datadir(self.site)
@@ -213,13 +269,36 @@ class MariaDB(Daemon):
 
     def is_ready(self, node) -> bool:
         try:
+            if self.galera:
+                state = self.galera_state(node)
+                return state["ready"] and state["state"] == "Synced"
             return self.sql(node, "SELECT 1 AS ok", timeout=5) == [{"ok": "1"}]
         except ServiceError:
             return False
 
     def after_ready(self, node) -> None:
-        if not self.is_primary:
+        if not self.is_primary and not self.galera:
             self.point_at(node, self.site.primary_db)
+
+    def galera_state(self, node) -> dict:
+        """ready (bool), state (Synced, Donor/Desynced, Joined...), cluster ("Primary" or
+        "non-Primary": this node's component has no quorum), size, members."""
+        rows = self.sql(node, "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', "
+                              "'wsrep_local_state_comment', 'wsrep_cluster_status', 'wsrep_cluster_size', "
+                              "'wsrep_incoming_addresses')")
+        values = {row["Variable_name"]: row["Value"] for row in rows}
+        addresses = values.get("wsrep_incoming_addresses", "")
+        return {"ready": values.get("wsrep_ready") == "ON", "state": values.get("wsrep_local_state_comment", ""),
+                "cluster": values.get("wsrep_cluster_status", ""), "size": int(values.get("wsrep_cluster_size") or 0),
+                "members": [self._server_at(a.rsplit(":", 1)[0]) for a in addresses.split(",") if a]}
+
+    def semisync_active(self, node) -> bool | None:
+        """semisync mode on a primary: True while commits wait for a replica's acknowledgement,
+        False once it silently fell back to async; None where it does not apply."""
+        if self.site.db_mode != "semisync":
+            return None
+        rows = self.sql(node, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'")
+        return bool(rows) and rows[0]["Value"] == "ON"
 
     def point_at(self, node, primary: str, timeout: float = 10.0) -> None:
         """Replicate from `primary` by GTID (first attach, or re-point after a promotion)."""
@@ -296,11 +375,19 @@ class MariaDB(Daemon):
 
     def status(self, node) -> str:
         try:
+            if self.galera:
+                g = self.galera_state(node)
+                ready = "ready" if g["ready"] else "NOT ready for queries"
+                return f"galera {g['state'] or 'unknown'}, {ready}, {g['cluster']} component of {g['size']}"
             state = self.replication_state(node)
+            semisync = self.semisync_active(node) if state["role"] == "primary" else None
         except ServiceError as exc:
             return f"not answering ({exc})"
         if state["role"] != "replica":
-            return f"{state['role']}, {state['replicas_connected']} replicas connected"
+            text = f"{state['role']}, {state['replicas_connected']} replicas connected"
+            if semisync is not None:
+                text += ", semisync ON" if semisync else ", semisync OFF: FELL BACK TO ASYNC"
+            return text
         lag = "unknown" if state["lag"] is None else f"{state['lag']}s"
         io, sql = _running(state["io_running"]), _running(state["sql_running"])
         threads = f"IO/SQL {io}" if io == sql else f"IO {io}, SQL {sql}"

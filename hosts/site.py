@@ -1,6 +1,7 @@
 """Site: everything a daemon needs to know to render its configuration, as a pure value.
 
     Site(plan, run_path)
+      .db_mode / .db_writer(server)   galera | semisync | async; where an app writes at start
       .lbs / .servers / .active_servers / .backup_servers / .monitors   host names by role
       .ip(host[, network])      an address; .backend_ip(host): its address on the servers' network
       .conf(host, file)         <run>/conf/<host>/<file>      rendered configuration
@@ -74,7 +75,16 @@ class Site:
 
     @property
     def primary_db(self) -> str:
+        """The primary of the replication modes; in galera mode the node that bootstraps."""
         return self.services.mariadb.primary
+
+    @property
+    def db_mode(self) -> str:
+        return self.services.mariadb.mode
+
+    def db_writer(self, server: str) -> str:
+        """Where `server`'s app sends writes at start: its own node (galera) or the primary."""
+        return server if self.db_mode == "galera" else self.primary_db
 
     # -- addresses --------------------------------------------------------------------------------
     @property
@@ -141,3 +151,8 @@ class Site:
     def vrrp_events(self) -> Path:
         """keepalived notify scripts append one JSON line per state change here."""
         return self.run_path / "logs" / "vrrp-events.jsonl"
+
+    @property
+    def galera_events(self) -> Path:
+        """Galera's notify command on every server appends one JSON line per change here."""
+        return self.run_path / "logs" / "galera-events.jsonl"

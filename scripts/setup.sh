@@ -16,6 +16,7 @@ PACKAGES=(
     python3-venv python3-dev              # the project's virtual environment on Debian's python3
     iproute2 net-tools ethtool iptables iputils-ping arping tcpdump nmap wrk curl openssl conntrack
     haproxy keepalived nginx-light mariadb-server mariadb-client
+    galera-4 rsync                        # Galera cluster mode (rsync: its state transfer)
     prometheus prometheus-node-exporter prometheus-mysqld-exporter
 )
 

@@ -121,13 +121,18 @@ def pool_loss(service: str, component, before, after, mechanisms) -> frozenset |
     (web, read, write) or a host's exporters (monitoring). None when it does anything else (moves
     the VIP, lies on a path the service uses, touches the primary's path): such pairs are tried."""
     old, new = before.used, after.used
-    if mechanisms.on_paths(component, old.get("paths", set()) | old.get("primary_paths", set())):
+    if mechanisms.on_paths(component, old.get("paths", set()) | old.get("primary_paths", set())
+                           | old.get("quorum_paths", set())):
         return None
     if service in ("web", "read", "write"):
         if (old.get("masters") != new.get("masters") or old.get("paths") != new.get("paths")
                 or old.get("primary_paths") != new.get("primary_paths")):
             return None
-        return frozenset(set(old.get("servers", ())) - set(new.get("servers", ())))
+        members = members_lost(old.get("quorums", set()), new.get("quorums", set()))
+        if members is None:
+            return None
+        servers = set(old.get("servers", ())) - set(new.get("servers", ()))
+        return frozenset(servers | {("member", m) for m in members})
     if service == "monitoring":
         if old.get("monitor") != new.get("monitor") or old.get("paths") != new.get("paths"):
             return None
@@ -135,11 +140,30 @@ def pool_loss(service: str, component, before, after, mechanisms) -> frozenset |
     return None
 
 
+def members_lost(old: set, new: set) -> frozenset | None:
+    """Galera: the members one failure took out of the majority component, when that is all it
+    did (each node still in a majority has its old component minus the same members; a node cut
+    off into a minority counts as lost); else None."""
+    before, after = dict(old), dict(new)
+    majority = {s: t for s, t in after.items() if s in before and 2 * len(t) > len(before[s])}
+    if any(s not in before for s in after):
+        return None
+    gone = frozenset().union(*(set(before[s]) - set(t) for s, t in majority.items()))
+    if any(set(t) != set(before[s]) - gone for s, t in majority.items()):
+        return None
+    return gone
+
+
 def cannot_cut(service: str, loss_a: frozenset, loss_b: frozenset, intact) -> bool:
     """Two pool-only losses cannot take the service down when, for client services, together they
-    leave a server, and for monitoring, they hit different hosts (no host loses its last exporter)."""
+    leave a server and (Galera) a majority of the members, and for monitoring, they hit different
+    hosts (no host loses its last exporter)."""
     if service in ("web", "read", "write"):
-        return not (loss_a | loss_b) >= set(intact.used.get("servers", ()))
+        lost = loss_a | loss_b
+        members = max((len(together) for _, together in intact.used.get("quorums", ())), default=0)
+        quorum_left = 2 * (members - sum(1 for x in lost if isinstance(x, tuple))) > members
+        servers_left = not {x for x in lost if isinstance(x, str)} >= set(intact.used.get("servers", ()))
+        return servers_left and (quorum_left or not members)
     if service == "monitoring":
         return not (loss_a & loss_b)
     return False

@@ -4,7 +4,8 @@
                                  script it runs → what that script checks (HAProxy's pid file)
     haproxy.cfg (every lb)       the backend's servers (backup or not), the health check
                                  (http-check send ... uri /health), inter and fall
-    app.json (every server)      where the app sends writes (the primary)
+    app.json (every server)      where the app sends writes (the primary, or its own Galera node)
+    my.cnf (every server)        Galera on or off; the cluster's members (gcomm://)
     prometheus.yml (monitor)     every scrape target: which exporter of which host, at what address
 
 Nothing is started: the daemons render into a placeholder run directory and the text is parsed.
@@ -60,6 +61,8 @@ class SiteFacts:
     health_needs: tuple[str, ...] = HEALTH_NEEDS
     promoter: str | None = None
     replication: str = "async GTID replication (replicas read_only)"
+    # galera mode: server → the Galera members its my.cnf lists (gcomm://); empty otherwise.
+    galera: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def initial_holder(self) -> str | None:
         """The balancer VRRP elects first: every instance starts BACKUP, the highest priority wins."""
@@ -84,9 +87,26 @@ def site_facts(topology, plan) -> SiteFacts:
             facts.write_primary[daemon.host] = json.loads(files[daemon.primary_file])["primary"]["host"]
         elif daemon.name == "prometheus":
             facts.scrape[daemon.host] = parse_prometheus(files[daemon.conf_path("prometheus.yml")])
+        elif daemon.name == "mariadb":
+            members = parse_galera_members(files[daemon.cnf], site)
+            if members:
+                facts.galera[daemon.host] = members
+    if facts.galera:
+        facts.replication = "Galera, virtually synchronous (a node serves only in a majority component)"
     names = {cls.name for classes in ROLE_DAEMONS.values() for cls in classes}
     facts.promoter = next((n for n in names if any(p in n for p in PROMOTERS)), None)
     return facts
+
+
+def parse_galera_members(text: str, site: Site) -> tuple[str, ...]:
+    """The servers a my.cnf names in wsrep_cluster_address, if wsrep is on; () otherwise."""
+    if not re.search(r"^wsrep_on\s*=\s*ON", text, re.M):
+        return ()
+    match = re.search(r"^wsrep_cluster_address\s*=\s*gcomm://(\S+)", text, re.M)
+    if not match:
+        raise ValueError("my.cnf: wsrep_on without a gcomm:// cluster address")
+    by_ip = {site.backend_ip(s): s for s in site.servers}
+    return tuple(by_ip.get(member.rsplit(":", 1)[0], member) for member in match.group(1).split(","))
 
 
 def parse_keepalived(host: str, text: str, files: dict[Path, str]) -> Vrrp:

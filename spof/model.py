@@ -8,7 +8,9 @@ what each redundancy mechanism detects, from spof/facts.py) are evaluated togeth
     client ──(internet L2)──▶ the VIP's MASTER ──(service L2)──▶ a server whose GET /health passes
       web     the client reaches a balancer that is MASTER; that balancer reaches a healthy server
       read    the same path (GET /read reads the local database, which /health already needs)
-      write   ...and that server's app reaches the primary its app.json names (no promotion exists)
+      write   ...and that server's app reaches the primary its app.json names (no promotion exists);
+              Galera: each app writes to its own node, which /health already requires in a
+              majority component (the live members it reaches are more than half of all)
       monitoring  Prometheus runs and reaches some exporter of every live host it scrapes
       recovery    the controller runs (it alone recomputes paths after a further cut)
 
@@ -114,6 +116,10 @@ class State:
         self.dead_links = {self._split_link(a) for a in failed if a.startswith("link:")}
         self._components = self._live_components()
         self._healthy: dict[str, tuple[list[str], list[str]]] = {}
+        # Galera: (server, the members its node was together with) for every quorum looked at.
+        self.quorums: set[tuple[str, tuple[str, ...]]] = set()
+        self._together: dict[str, tuple[str, ...]] = {}
+        self.quorum_paths: set[tuple[str, str]] = set()  # switch pairs Galera traffic uses
 
     def _split_link(self, address: str) -> frozenset:
         pair = self.d.topology.split_pair(address.removeprefix("link:"))
@@ -208,12 +214,44 @@ class State:
                 why.append(f"{server} is down")
             elif dead:
                 why.append(f"{server}'s {dead[0]} is dead (/health fails)")
+            elif not self.has_quorum(server):
+                why.append(f"{server}'s Galera node is not in a majority component (/health fails)")
             elif not self.reach(lb, server, network, used=used):
                 why.append(f"{lb} cannot reach {server}")
             else:
                 ok.append(server)
         self._healthy[lb] = (ok, why)
         return ok, why
+
+    def has_quorum(self, server: str) -> bool:
+        """Galera: the live members `server`'s node reaches form a strict majority of all members
+        (true when Galera is off: a standalone database needs no quorum). The members and the
+        paths to them are recorded (quorums, quorum_paths): the service depends on them too."""
+        members = self.d.facts.galera.get(server)
+        if not members:
+            return True
+        if server not in self._together:
+            self._together[server] = self._component_of(server, members)
+        together = self._together[server]
+        self.quorums.add((server, together))
+        return 2 * len(together) > len(members)
+
+    def _component_of(self, server: str, members: tuple[str, ...]) -> tuple[str, ...]:
+        network = self.d.home_network[server]
+        alive = [m for m in members if self.daemon_up("mariadb", m)]
+        if not self.controller:  # frozen paths: ask each pair
+            return tuple(m for m in alive if m == server or self.reach(server, m, network, used=self.quorum_paths))
+        # With the controller running, reaching = both attachments up and in one switch component.
+        own = self.intf(server, network)
+        if not self.intf_up(own):
+            return (server,)
+        together = []
+        for m in alive:
+            intf = self.intf(m, network)
+            if m == server or (self.intf_up(intf) and self._components.get(intf.switch) == self._components.get(own.switch)):
+                together.append(m)
+                self.quorum_paths.add((own.switch, intf.switch))
+        return tuple(together)
 
     def client_path(self, client: str, masters: list[str], used: set) -> tuple[str | None, str]:
         """(the balancer serving `client`, or None and why)."""
@@ -273,6 +311,7 @@ class State:
             written = self.write_path(servers, used["primary_paths"])
             if written:
                 down["write"].append(f"{client}: {written}")
+        used["quorums"], used["quorum_paths"] = self.quorums, self.quorum_paths
         web = Outcome(not down["web"], " | ".join(down["web"]), used)
         return {"web": web, "read": web, "write": Outcome(not down["write"], " | ".join(down["write"]), used)}
 

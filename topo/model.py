@@ -84,6 +84,9 @@ class Ports(_Strict):
     app: int = 8000
     agent: int = 9999
     mariadb: int = 3306
+    galera: int = 4567          # Galera group communication (replication traffic)
+    galera_ist: int = 4568      # incremental state transfer to a rejoining node
+    galera_sst: int = 4444      # full state transfer (rsync) to a new node
     node_exporter: int = 9100
     mysqld_exporter: int = 9104
     haproxy_metrics: int = 8404
@@ -123,8 +126,18 @@ class App(_Strict):
 
 
 class MariaDB(_Strict):
+    # galera: every server a writable Galera node, each app writes to its own node; the cluster
+    #         evicts a dead node and a minority stops taking writes (quorum).
+    # semisync / async: one primary, GTID replicas; the db-failover manager promotes a replica.
+    #         semisync: a commit is acknowledged once a replica has it (AFTER_SYNC); async: once
+    #         the primary has it (the baseline that loses acknowledged writes).
+    mode: Literal["galera", "semisync", "async"] = "galera"
+    # The primary of the replication modes; in galera mode the node that bootstraps the cluster.
     primary: str = "server1"
     buffer_pool_mb: int = Field(default=32, ge=8)
+    # semisync: how long a commit waits for a replica's acknowledgement before the primary
+    # silently falls back to async (MariaDB's default is 10 s).
+    semisync_timeout_ms: int = Field(default=3000, ge=1)
 
 
 class FirewallRule(_Strict):
@@ -142,6 +155,7 @@ DEFAULT_FIREWALL = [
     {"name": "vrrp", "from": ["lb"], "to": ["lb"], "proto": "vrrp"},
     {"name": "lb-to-servers", "from": ["lb"], "to": ["server"], "ports": ["https", "agent"]},
     {"name": "database", "from": ["server"], "to": ["server"], "ports": ["mariadb"]},
+    {"name": "galera", "from": ["server"], "to": ["server"], "ports": ["galera", "galera_ist", "galera_sst"]},
     {"name": "monitoring", "from": ["monitor"], "to": ["lb", "server"],
      "ports": ["node_exporter", "mysqld_exporter", "haproxy_metrics"]},
     {"name": "ping", "from": ["any"], "to": ["any"], "proto": "icmp"},

@@ -1,7 +1,7 @@
 """The testbed's web application: plain WSGI, run by gunicorn on every server (see hosts/app.py).
 
     GET  /         200 "<host>"                          no database: for load-distribution tests
-    GET  /health   200 "ok" if the LOCAL MariaDB answers, else 503
+    GET  /health   200 "ok" if the LOCAL MariaDB answers (a Galera node: and has quorum), else 503
     GET  /read     200 {"server", "rows", "last_id"}      from the LOCAL database (a replica may lag)
     POST /write    201 {"server", "id", "primary"}        INSERT on the CURRENT primary, body as payload
     every response carries  X-Served-By: <host>
@@ -80,9 +80,14 @@ class Database:
         return self._connect(unix_socket=self.settings.db_socket, connect_timeout=1, read_timeout=2, write_timeout=2)
 
     def ping(self) -> None:
+        """The local database can serve: it answers and, if it is a Galera node, it is in the
+        cluster's Primary component (a node cut off from the majority still answers SELECT 1)."""
         with self._local() as conn, conn.cursor() as cur:
-            cur.execute("SELECT 1")
-            cur.fetchone()
+            cur.execute("SELECT @@wsrep_on, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+                        " WHERE VARIABLE_NAME = 'WSREP_READY')")
+            wsrep_on, ready = cur.fetchone()
+            if int(wsrep_on) and ready != "ON":
+                raise RuntimeError("this Galera node is not in the Primary component (wsrep_ready OFF)")
 
     def read(self) -> tuple[int, int]:
         """(row count, last id) of the local copy."""

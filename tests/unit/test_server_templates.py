@@ -54,22 +54,100 @@ def test_server_ids_are_unique_and_paths_per_host(site):
     assert all(c[key].startswith(str(RUN)) for c in configs for key in ("datadir", "socket", "pid-file"))
 
 
-def test_only_replicas_are_read_only_and_every_server_logs_binlog(site):
+def site_with(**mariadb) -> Site:
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["services"] = {"mariadb": mariadb}
+    return Site(plan_network(parse_topology(data)), RUN)
+
+
+def test_galera_is_the_default_mode(site):
+    assert site.db_mode == "galera"
+
+
+def test_every_mode_binds_the_service_address_and_uses_the_model_buffer_pool():
+    for mode in ("galera", "semisync", "async"):
+        site = site_with(mode=mode, buffer_pool_mb=16)
+        for server in site.servers:
+            options = cnf(site, server)
+            assert options["bind-address"] == site.backend_ip(server)
+            assert options["port"] == "3306" and "skip-name-resolve" in options
+            assert options["innodb_buffer_pool_size"] == "16M" and options["binlog_format"] == "ROW"
+
+
+@pytest.mark.parametrize("mode", ["semisync", "async"])
+def test_replication_modes_only_replicas_are_read_only_and_every_server_logs_binlog(mode):
+    site = site_with(mode=mode)
     assert site.primary_db == "server1"
     for server in site.servers:
         options = cnf(site, server)
         assert ("read_only" in options) == (server != site.primary_db)
         assert options["log_bin"] and options["log_slave_updates"] == "ON"
-        assert options["bind-address"] == site.backend_ip(server)
-        assert options["port"] == "3306"
-        assert "skip-name-resolve" in options
-        assert options["innodb_buffer_pool_size"] == f"{site.services.mariadb.buffer_pool_mb}M"
+        assert "wsrep_on" not in options
+        assert site.db_writer(server) == "server1"
+
+
+def test_semisync_waits_after_sync_with_the_durability_it_relies_on():
+    site = site_with(mode="semisync", semisync_timeout_ms=1500)
+    options = cnf(site, "server2")
+    assert options["rpl_semi_sync_master_enabled"] == options["rpl_semi_sync_slave_enabled"] == "ON"
+    assert options["rpl_semi_sync_master_wait_point"] == "AFTER_SYNC"
+    assert options["rpl_semi_sync_master_timeout"] == "1500"
+    assert options["sync_binlog"] == options["innodb_flush_log_at_trx_commit"] == options["sync_relay_log"] == "1"
+    assert not any(key.startswith("rpl_semi_sync") for key in cnf(site_with(mode="async"), "server2"))
+
+
+def test_galera_every_node_writable_lists_every_member_and_uses_fast_eviction_timers(site):
+    members = {f"{site.backend_ip(s)}:4567" for s in site.servers}
+    for server in site.servers:
+        options = cnf(site, server)
+        assert options["wsrep_on"] == "ON" and options["wsrep_provider"].endswith("libgalera_smm.so")
+        assert set(options["wsrep_cluster_address"].removeprefix("gcomm://").split(",")) == members
+        assert options["wsrep_node_address"] == f"{site.backend_ip(server)}:4567"
+        assert options["wsrep_sst_method"] == "rsync_root" and options["wsrep_sync_wait"] == "1"
+        assert options["innodb_autoinc_lock_mode"] == "2"
+        assert "read_only" not in options and "log_bin" not in options
+        provider = dict(o.strip().split("=", 1) for o in options["wsrep_provider_options"].strip('"').split(";"))
+        assert provider["evs.suspect_timeout"] == "PT1S" and provider["evs.keepalive_period"] == "PT0.2S"
+        assert provider["gmcast.listen_addr"] == f"tcp://{site.backend_ip(server)}:4567"
+        assert site.db_writer(server) == server  # each app writes to its own node
+
+
+def test_galera_only_the_bootstrap_node_founds_the_cluster_and_joiners_start_after_it(tmp_path):
+    site = Site(plan_network(load_topology()), tmp_path)
+    nodes = {s: MariaDB(site, s) for s in site.servers}
+    for node in nodes.values():
+        node.prepare = lambda n, node=node: setattr(node, "new_cluster", node.is_primary and not node.datadir.exists())
+        node.prepare(None)
+    assert "--wsrep-new-cluster" in nodes["server1"].command()
+    assert all("--wsrep-new-cluster" not in nodes[s].command() for s in ("server2", "server3"))
+    assert nodes["server1"].stage < nodes["server2"].stage == nodes["server3"].stage < 2
+    assert "--wsrep-new-cluster" not in MariaDB(site_with(mode="async"), "server1").command()
+
+
+def test_galera_notify_script_writes_one_json_line_per_change(tmp_path):
+    site = Site(plan_network(load_topology()), tmp_path)
+    db = MariaDB(site, "server2")
+    script = tmp_path / "notify.sh"
+    script.write_text(db.files()[db.notify])
+    site.galera_events.parent.mkdir(parents=True)
+    import subprocess
+    subprocess.run(["sh", str(script), "--status", "Synced", "--uuid", "u", "--primary", "yes", "--members",
+                    "a1/server1/10.0.2.12:3306,b2/server2/10.0.2.13:3306", "--index", "1"], check=True)
+    event = json.loads(site.galera_events.read_text())
+    assert event["host"] == "server2" and event["status"] == "Synced" and event["primary"] == "yes"
+    assert event["members"] == ["server1", "server2"] and event["t"] > 1.7e9
+
+
+def test_app_json_names_the_writer_per_mode(site):
+    def writer(site, host):
+        app = App(site, host)
+        return json.loads(app.files()[app.primary_file])["primary"]["host"]
+    assert writer(site, "server2") == "server2"
+    assert writer(site_with(mode="semisync"), "server2") == "server1"
 
 
 def test_primary_follows_the_model():
-    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
-    data["services"] = {"mariadb": {"primary": "server2", "buffer_pool_mb": 16}}
-    other = Site(plan_network(parse_topology(data)), RUN)
+    other = site_with(mode="async", primary="server2", buffer_pool_mb=16)
     assert "read_only" not in cnf(other, "server2") and "read_only" in cnf(other, "server1")
     assert cnf(other, "server3")["innodb_buffer_pool_size"] == "16M"
 
@@ -85,7 +163,7 @@ def test_bootstrap_accounts_and_grants(site):
 
 
 def test_mariadb_status_texts(site):
-    db = MariaDB(site, "server2")
+    db = MariaDB(site_with(mode="async"), "server2")
     answers = {
         "SELECT @@read_only": [{"read_only": "1", "gtid_current_pos": "0-1-5", "gtid_slave_pos": "0-1-5",
                                 "gtid_binlog_pos": "0-1-5", "replicas_connected": "0"}],
@@ -100,6 +178,32 @@ def test_mariadb_status_texts(site):
     answers["SHOW SLAVE STATUS"] = []
     answers["SELECT @@read_only"][0].update(read_only="0", replicas_connected="2")
     assert db.status(None) == "primary, 2 replicas connected"
+
+
+def test_semisync_fallback_shows_in_status():
+    db = MariaDB(site_with(mode="semisync"), "server1")
+    answers = {
+        "SELECT @@read_only": [{"read_only": "0", "gtid_current_pos": "0-1-5", "gtid_slave_pos": "",
+                                "gtid_binlog_pos": "0-1-5", "replicas_connected": "2"}],
+        "SHOW SLAVE STATUS": [],
+        "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'": [{"Variable_name": "x", "Value": "ON"}],
+    }
+    db.sql = lambda node, statement, timeout=10: next(v for k, v in answers.items() if statement.startswith(k))
+    assert db.status(None) == "primary, 2 replicas connected, semisync ON"
+    answers["SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'"][0]["Value"] = "OFF"
+    assert db.status(None).endswith("semisync OFF: FELL BACK TO ASYNC")
+
+
+def test_galera_status_text(site):
+    db = MariaDB(site, "server1")
+    rows = [{"Variable_name": k, "Value": v} for k, v in {
+        "wsrep_ready": "ON", "wsrep_local_state_comment": "Synced", "wsrep_cluster_status": "Primary",
+        "wsrep_cluster_size": "3", "wsrep_incoming_addresses": "10.0.2.12:3306,10.0.2.13:3306,10.0.2.14:3306"}.items()]
+    db.sql = lambda node, statement, timeout=10: rows
+    assert db.status(None) == "galera Synced, ready, Primary component of 3"
+    assert db.galera_state(None)["members"] == ["server1", "server2", "server3"]
+    rows[0]["Value"], rows[2]["Value"], rows[3]["Value"] = "OFF", "non-Primary", "1"
+    assert db.status(None) == "galera Synced, NOT ready for queries, non-Primary component of 1"
 
 
 # -- gunicorn --------------------------------------------------------------------------------------
@@ -154,7 +258,9 @@ def test_worker_count_follows_the_model():
 
 
 def test_primary_file_and_set_primary(tmp_path):
-    other = Site(plan_network(load_topology()), tmp_path)
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["services"] = {"mariadb": {"mode": "async"}}
+    other = Site(plan_network(parse_topology(data)), tmp_path)
     app = App(other, "server3")
     app.primary_file.parent.mkdir(parents=True)
     app.primary_file.write_text(app.files()[app.primary_file])

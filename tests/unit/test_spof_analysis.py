@@ -42,17 +42,33 @@ def test_facts_come_from_the_rendered_configuration():
     backend = facts.backends["lb1"]
     assert backend.check == "GET /health" and backend.inter_ms == 80 and backend.fall == 2
     assert ("server3", True) in backend.servers and ("server1", False) in backend.servers
-    assert set(facts.write_primary.values()) == {"server1"}
+    assert facts.write_primary == {s: s for s in ("server1", "server2", "server3")}  # galera: own node
+    assert facts.galera["server2"] == ("server1", "server2", "server3")
     assert facts.scrape["monitor"]["lb1"] == ("node", "haproxy")
-    assert facts.promoter is None
 
 
-def test_the_seed_keeps_a_single_primary_for_writes(seed):
-    write = spofs(seed, "write")
+def async_mode(data):
+    data["services"] = {"mariadb": {"mode": "async"}}
+
+
+def test_async_replication_keeps_a_single_primary_for_writes():
+    analysis = analyze(variant(async_mode))
+    write = spofs(analysis, "write")
     assert {"node:server1", "daemon:mariadb@server1", "link:server1-s3"} <= write
-    [why] = [j.reason for j in seed.spofs("write") if j.component == "daemon:mariadb@server1"]
+    [why] = [j.reason for j in analysis.spofs("write") if j.component == "daemon:mariadb@server1"]
     assert "nothing promotes a replica automatically" in why
     assert "node:server2" not in write and "daemon:mariadb@server2" not in write
+
+
+def test_galera_seed_has_no_database_spof_but_two_lost_nodes_break_quorum_for_every_client_service(seed):
+    for service in ("web", "write"):
+        assert not [c for c in spofs(seed, service) if "server" in c]
+    web = {c.components for c in seed.cut_sets if c.service == "web"}
+    assert ("daemon:mariadb@server1", "daemon:mariadb@server2") in web
+    assert ("daemon:mariadb@server1", "daemon:mariadb@server3") in web  # server2 alone is a minority
+    [why] = [c.reason for c in seed.cut_sets
+             if c.service == "web" and c.components == ("daemon:mariadb@server1", "daemon:mariadb@server3")]
+    assert "not in a majority component" in why
 
 
 def test_the_seed_vip_holders_service_leg_is_unchecked_by_vrrp(seed):
@@ -181,7 +197,7 @@ def test_static_analysis_is_fast_for_the_seed_and_for_fifty_hosts():
     analysis = analyze(big)
     big_s = time.monotonic() - began
     print(f"static analysis: seed {seed_s:.2f} s, 51 hosts {big_s:.2f} s ({analysis.pairs_tried} pairs)")
-    assert analysis.spofs("write")  # still a single primary
+    assert analysis.spofs("write")  # client1 and the VIP hang on s1
 
 
 def test_spof_mode_writes_its_folder_and_prints_the_table(tmp_path):
