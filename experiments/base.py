@@ -96,12 +96,24 @@ STOCK_TIMERS = {
 }
 
 
+# Database modes as profiles: the tuned timers with services.mariadb.mode set (the database
+# experiments run once per mode, side by side).
+DB_MODES = ("galera", "semisync", "async")
+# The order the suite brings testbeds up in.
+PROFILES = ("tuned", "stock") + DB_MODES
+
+
 def with_timers(topology, profile: str):
-    """The topology with a timer profile applied: "tuned" (as written) or "stock"."""
+    """The topology with a profile applied: "tuned" (as written), "stock" (the daemons' default
+    timers) or a database mode (as written, with that mode)."""
     if profile == "tuned":
         return topology
+    if profile in DB_MODES:
+        services = topology.services
+        mariadb = services.mariadb.model_copy(update={"mode": profile})
+        return topology.model_copy(update={"services": services.model_copy(update={"mariadb": mariadb})})
     if profile != "stock":
-        raise ExperimentError(f"unknown timer profile {profile!r} (stock or tuned)")
+        raise ExperimentError(f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
     services = topology.services
     services = services.model_copy(update={
         "keepalived": services.keepalived.model_copy(update=STOCK_TIMERS["keepalived"]),
@@ -115,7 +127,8 @@ def timers_of(topology) -> dict:
     return {"keepalived_advert_int_s": s.keepalived.advert_int, "keepalived_preempt": s.keepalived.preempt,
             "haproxy_check_inter_ms": s.haproxy.check_inter_ms, "haproxy_fastinter_ms": s.haproxy.fastinter_ms,
             "haproxy_fall": s.haproxy.fall,
-            "haproxy_rise": s.haproxy.rise, "haproxy_agent_check": s.haproxy.agent_check}
+            "haproxy_rise": s.haproxy.rise, "haproxy_agent_check": s.haproxy.agent_check,
+            "mariadb_mode": s.mariadb.mode}
 
 
 class Experiment:

@@ -1,7 +1,7 @@
 """Run experiments on freshly brought-up testbeds and write their results (the lifecycle above them).
 
     run_suite(topology, resolve("lb_failover,round_robin"), trials, seed)   (experiments/registry.py)
-      for each timer profile needed (tuned, then stock):
+      for each profile needed (timers tuned, stock; database modes galera, semisync, async):
           bring the testbed up with that profile
           for each experiment needing it: Experiment(...).run(trials)
               (an experiment that cannot recover gets a fresh testbed for the next one; one that
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from experiments import report
-from experiments.base import Experiment, ExperimentError, timers_of, with_timers
+from experiments.base import PROFILES, Experiment, ExperimentError, timers_of, with_timers
 from hatestbed.testbed import Testbed
 from topo.text import format_table
 
@@ -51,7 +51,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
     outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
                                 for cls in classes}
     versions = {}
-    for profile in ("tuned", "stock"):
+    for profile in PROFILES:
         # Experiments that change the site for good go last: the restart after their final trial
         # is then the profile's teardown.
         wanted = sorted((cls for cls in classes if profile in cls.profiles), key=lambda c: c.fresh_testbed_per_trial)
@@ -63,7 +63,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
             versions = versions or report.daemon_versions(testbed)
             for cls in wanted:
                 total = cls.trial_count(trials, profiled, options)
-                say(f"experiment {cls.name} ({profile} timers, {total} trials) ...")
+                say(f"experiment {cls.name} ({profile}, {total} trials) ...")
                 started.setdefault(cls.name, time.time())
                 merged = {"trials": [], "journal": []}
                 experiment = None

@@ -51,6 +51,11 @@ class Daemon:
         self.site = site
         self.host = host
 
+    @classmethod
+    def wanted(cls, site: Site, host: str) -> bool:
+        """Does this daemon run on `host` of a host role that lists it? (Most always do.)"""
+        return True
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.host})"
 

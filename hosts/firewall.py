@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hosts.daemon import Daemon, render
+from hosts.failover import manager_host
 from topo import command
 from topo.model import FirewallRule
 
@@ -65,9 +66,18 @@ class Firewall(Daemon):
     def _port_number(self, port: str | int) -> int:
         return port if isinstance(port, int) else getattr(self.site.services.ports, port)
 
+    def implied_rules(self) -> list[FirewallRule]:
+        """Rules the site's composition needs whatever the YAML says: the failover manager's host
+        reaches every server's MariaDB (replication modes)."""
+        manager = manager_host(self.site)
+        if manager is None:
+            return []
+        return [FirewallRule.model_validate({"name": "db-failover", "from": [manager], "to": ["server"],
+                                             "ports": ["mariadb"]})]
+
     def rule_lines(self) -> list[str]:
         lines = []
-        for rule in self.site.services.firewall:
+        for rule in [*self.site.services.firewall, *self.implied_rules()]:
             for destination in rule.destinations:
                 applies, local = self._destination(destination)
                 if applies:

@@ -66,9 +66,11 @@ SLAVE_NET_TIMEOUT = 4  # seconds; a replica's heartbeat is half of it
 RSYNC_SHIM_DIR = Path(__file__).resolve().parent / "bin"
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"  # Debian's galera-4
 # Group-communication timers (Galera range-checks them against each other; see the README):
-# a silent node is suspected after 1 s and evicted once every survivor agrees, ~1.1-1.5 s here
-# (defaults: suspect 5 s, inactive 15 s). The price: a node stalled for over 1 s (a loaded VM,
-# a long pause) is evicted too and must rejoin by state transfer.
+# a silent node is suspected after 1 s; a crashed node left the view ~2.1 s after the crash here
+# (defaults: suspect 5 s, inactive 15 s: ~6-15 s). The price: a node stalled for over 1 s (a
+# loaded VM, a long pause) is evicted too and must rejoin by state transfer. Shorter settings
+# were tried and are worse on this 2-core VM: suspect 0.7 s made joins fail and a crash was never
+# resolved within 15 s; inactive/install 1.5 s changed nothing (2.04-2.09 s).
 GALERA_TIMERS = {
     "evs.keepalive_period": "PT0.2S",
     "evs.inactive_check_period": "PT0.1S",
@@ -100,7 +102,7 @@ def bootstrap_sql(site: Site) -> str:
     subnet = site.topology.networks[site.backend_network].subnet
     network = _quote(f"{subnet.network_address}/{subnet.netmask}")  # MariaDB's host/netmask form
     local = "'localhost'"  # matches unix-socket connections, also with skip-name-resolve
-    app, repl, exporter = (_quote(DB_USERS[u]) for u in ("app", "repl", "exporter"))
+    app, repl, exporter, failover = (_quote(DB_USERS[u]) for u in ("app", "repl", "exporter", "failover"))
     lines = [
         # Bootstrap mode starts without grant tables; loading them lets CREATE USER work.
         "FLUSH PRIVILEGES;",
@@ -114,6 +116,10 @@ def bootstrap_sql(site: Site) -> str:
     lines += [
         f"CREATE USER 'repl'@{network} IDENTIFIED BY {repl};",
         f"GRANT REPLICATION SLAVE ON *.* TO 'repl'@{network};",
+        f"CREATE USER 'failover'@{network} IDENTIFIED BY {failover};",
+        # Promote (read_only; RESET SLAVE needs RELOAD), re-point (CHANGE MASTER), observe (slave status).
+        f"GRANT SUPER, RELOAD, READ_ONLY ADMIN, REPLICATION SLAVE ADMIN, SLAVE MONITOR, BINLOG MONITOR "
+        f"ON *.* TO 'failover'@{network};",
         f"CREATE USER 'exporter'@{local} IDENTIFIED BY {exporter} WITH MAX_USER_CONNECTIONS 3;",
         f"GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* TO 'exporter'@{local};",
         # mariadb-install-db grants root proxying on the machine's host name, an entry that

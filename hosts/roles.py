@@ -3,13 +3,14 @@
     client   firewall
     lb       firewall, node_exporter, haproxy, keepalived
     server   firewall, mariadb, app (+ idle-capacity agent), mysqld_exporter, node_exporter, nginx
-    monitor  firewall, node_exporter, prometheus
+    monitor  firewall, node_exporter, prometheus, failover (the first monitor, replication modes only)
 """
 
 from __future__ import annotations
 
 from hosts.app import App
 from hosts.daemon import Daemon
+from hosts.failover import Failover
 from hosts.firewall import Firewall
 from hosts.haproxy import HAProxy
 from hosts.keepalived import Keepalived
@@ -24,9 +25,10 @@ ROLE_DAEMONS: dict[str, list[type[Daemon]]] = {
     "client": [Firewall],
     "lb": [Firewall, NodeExporter, HAProxy, Keepalived],
     "server": [Firewall, MariaDB, App, MysqldExporter, NodeExporter, Nginx],
-    "monitor": [Firewall, NodeExporter, Prometheus],
+    "monitor": [Firewall, NodeExporter, Prometheus, Failover],
 }
 
 
 def daemons_for(site: Site) -> list[Daemon]:
-    return [cls(site, name) for name, host in site.topology.hosts.items() for cls in ROLE_DAEMONS[host.role]]
+    return [cls(site, name) for name, host in site.topology.hosts.items() for cls in ROLE_DAEMONS[host.role]
+            if cls.wanted(site, name)]

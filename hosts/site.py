@@ -29,6 +29,7 @@ DB_USERS = {
     "app": "app-secret",          # the WSGI app: reads locally, writes on the primary
     "repl": "repl-secret",        # replicas pull the primary's binlog
     "exporter": "exporter-secret",  # mysqld_exporter, local socket only
+    "failover": "failover-secret",  # the failover manager (replication modes): promote, re-point, fence
 }
 # The app's health endpoint (HAProxy checks it over TLS) and the header naming the serving host.
 HEALTH_PATH = "/health"

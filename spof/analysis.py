@@ -126,8 +126,8 @@ def pool_loss(service: str, component, before, after, mechanisms) -> frozenset |
         return None
     if service in ("web", "read", "write"):
         if (old.get("masters") != new.get("masters") or old.get("paths") != new.get("paths")
-                or old.get("primary_paths") != new.get("primary_paths")):
-            return None
+                or old.get("primary_paths") != new.get("primary_paths") or old.get("writers") != new.get("writers")):
+            return None  # ...or writes now rely on a promotion
         members = members_lost(old.get("quorums", set()), new.get("quorums", set()))
         if members is None:
             return None

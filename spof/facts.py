@@ -59,7 +59,9 @@ class SiteFacts:
     write_primary: dict[str, str] = field(default_factory=dict)  # server → the host its app writes to
     scrape: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # monitor → host → exporters
     health_needs: tuple[str, ...] = HEALTH_NEEDS
-    promoter: str | None = None
+    promoter: str | None = None       # the daemon that promotes a replica, if one runs
+    promoter_host: str | None = None
+    db_primary: str | None = None     # the primary it watches (from its rendered config)
     replication: str = "async GTID replication (replicas read_only)"
     # galera mode: server → the Galera members its my.cnf lists (gcomm://); empty otherwise.
     galera: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -93,8 +95,11 @@ def site_facts(topology, plan) -> SiteFacts:
                 facts.galera[daemon.host] = members
     if facts.galera:
         facts.replication = "Galera, virtually synchronous (a node serves only in a majority component)"
-    names = {cls.name for classes in ROLE_DAEMONS.values() for cls in classes}
-    facts.promoter = next((n for n in names if any(p in n for p in PROMOTERS)), None)
+    promoters = [d for d in daemons if any(p in d.name for p in PROMOTERS)]
+    if promoters:
+        facts.promoter, facts.promoter_host = promoters[0].name, promoters[0].host
+        config = files.get(promoters[0].conf_path(f"{promoters[0].name}.json"))
+        facts.db_primary = json.loads(config)["primary"] if config else None
     return facts
 
 

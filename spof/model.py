@@ -119,6 +119,7 @@ class State:
         # Galera: (server, the members its node was together with) for every quorum looked at.
         self.quorums: set[tuple[str, tuple[str, ...]]] = set()
         self._together: dict[str, tuple[str, ...]] = {}
+        self.writers: set[tuple[str, bool]] = set()  # (primary written to, promoted by the manager?)
         self.quorum_paths: set[tuple[str, str]] = set()  # switch pairs Galera traffic uses
 
     def _split_link(self, address: str) -> frozenset:
@@ -311,16 +312,34 @@ class State:
             written = self.write_path(servers, used["primary_paths"])
             if written:
                 down["write"].append(f"{client}: {written}")
-        used["quorums"], used["quorum_paths"] = self.quorums, self.quorum_paths
+        used["quorums"], used["quorum_paths"], used["writers"] = self.quorums, self.quorum_paths, self.writers
         web = Outcome(not down["web"], " | ".join(down["web"]), used)
         return {"web": web, "read": web, "write": Outcome(not down["write"], " | ".join(down["write"]), used)}
+
+    def promoted(self) -> str | None:
+        """The replica the failover manager promotes in this state, if it does (its rules, from
+        hosts/failoverd/decision.py): it lost the primary, reaches a live replica, and no live
+        replica still reaches the primary (one that does keeps streaming: no second primary)."""
+        f = self.d.facts
+        if f.promoter is None or f.db_primary is None or not self.daemon_up(f.promoter, f.promoter_host):
+            return None
+        primary, network = f.db_primary, self.d.home_network[f.db_primary]
+        primary_up = self.daemon_up("mariadb", primary)
+        if primary_up and self.reach(f.promoter_host, primary, network):
+            return None
+        replicas = [s for s in f.write_primary if s != primary and self.daemon_up("mariadb", s)
+                    and self.reach(f.promoter_host, s, network)]
+        if not replicas or (primary_up and any(self.reach(r, primary, network) for r in replicas)):
+            return None
+        return replicas[0]
 
     def write_path(self, servers: list[str], used: set) -> str:
         """Why no serving server can write on its primary ('' if one can)."""
         reasons = []
         promoter = self.d.facts.promoter
+        promoted = self.promoted()
         for server in servers:
-            primary = self.d.facts.write_primary[server]
+            primary = promoted or self.d.facts.write_primary[server]
             network = self.d.home_network[primary]
             if not self.daemon_up("mariadb", primary):
                 what = f"{primary} is down" if not self.host_up(primary) else f"mariadb on {primary} is dead"
@@ -330,6 +349,7 @@ class State:
             elif not self.reach(server, primary, network, used=used):
                 reasons.append(f"{server}'s app cannot reach the primary {primary}")
             else:
+                self.writers.add((primary, bool(promoted)))
                 return ""
         return "; ".join(dict.fromkeys(reasons))
 

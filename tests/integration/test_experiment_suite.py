@@ -82,12 +82,15 @@ def test_link_failure_reroutes(suite):
     assert trial["controller_ms"] is not None
 
 
-def test_db_failover_loses_no_acknowledged_write(suite):
-    m, [trial] = metrics(suite, "db_failover")
-    assert trial["new_primary"] != trial["old_primary"]
-    assert trial["acked_writes"] > 0
+@pytest.mark.parametrize("mode", ["galera", "semisync", "async"])
+def test_db_failover_is_done_by_the_always_on_component_and_loses_no_acknowledged_write(suite, mode):
+    m, [trial] = metrics(suite, "db_failover", mode)
+    assert trial["mode"] == mode and trial["acked_writes"] > 0
     assert trial["acked_writes_lost"] == 0
     assert 0 < trial["write_outage_ms"] < 30_000
+    assert trial["detect_ms"] is not None and 0 < trial["detect_ms"] < 10_000  # from the component's journal
+    if mode != "galera":
+        assert trial["new_primary"] not in (None, trial["writer"])
 
 
 def test_controller_failure_keeps_established_forwarding(suite):

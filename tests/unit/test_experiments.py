@@ -3,7 +3,6 @@
 import pytest
 
 from experiments.base import ExperimentError, Journal, STOCK_TIMERS, timers_of, with_timers
-from experiments.db_failover import gtid_seq
 from experiments.lb_failover import master_intervals, overlap
 from experiments.registry import discover, resolve
 from topo.model import load_topology
@@ -61,12 +60,6 @@ def test_split_brain_is_two_masters_at_once():
     both = handover + [{"t": 6.0, "host": "lb1", "state": "MASTER"}]
     assert overlap(master_intervals(both, end=9.0))
     assert not overlap(master_intervals(both, end=9.0), since=9.5)  # only the trial's window counts
-
-
-def test_gtid_sequence_of_a_domain():
-    assert gtid_seq("0-1-42") == 42
-    assert gtid_seq("1-3-7,0-2-99") == 99
-    assert gtid_seq("") == 0
 
 
 def test_a_module_dropped_into_the_package_is_discovered_and_listed():

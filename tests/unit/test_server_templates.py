@@ -89,7 +89,8 @@ def test_replication_modes_only_replicas_are_read_only_and_every_server_logs_bin
 def test_semisync_waits_after_sync_with_the_durability_it_relies_on():
     site = site_with(mode="semisync", semisync_timeout_ms=1500)
     options = cnf(site, "server2")
-    assert options["rpl_semi_sync_master_enabled"] == options["rpl_semi_sync_slave_enabled"] == "ON"
+    assert options["rpl_semi_sync_master_enabled"] == "OFF" and options["rpl_semi_sync_slave_enabled"] == "ON"
+    assert cnf(site, "server1")["rpl_semi_sync_master_enabled"] == "ON"  # only the primary waits
     assert options["rpl_semi_sync_master_wait_point"] == "AFTER_SYNC"
     assert options["rpl_semi_sync_master_timeout"] == "1500"
     assert options["sync_binlog"] == options["innodb_flush_log_at_trx_commit"] == options["sync_relay_log"] == "1"

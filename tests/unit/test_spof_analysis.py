@@ -51,8 +51,20 @@ def async_mode(data):
     data["services"] = {"mariadb": {"mode": "async"}}
 
 
-def test_async_replication_keeps_a_single_primary_for_writes():
+def test_async_replication_the_failover_manager_covers_the_primary_but_not_with_itself_gone():
     analysis = analyze(variant(async_mode))
+    write = spofs(analysis, "write")
+    assert "daemon:mariadb@server1" not in write and "node:server1" not in write
+    pairs = {c.components for c in analysis.cut_sets if c.service == "write"}
+    assert ("daemon:mariadb@server1", "daemon:failover@monitor") in pairs
+    assert ("node:server1", "node:monitor") in pairs
+
+
+def test_async_replication_without_a_manager_keeps_a_single_primary_for_writes():
+    def no_monitor(data):
+        async_mode(data)
+        del data["hosts"]["monitor"]
+    analysis = analyze(variant(no_monitor))
     write = spofs(analysis, "write")
     assert {"node:server1", "daemon:mariadb@server1", "link:server1-s3"} <= write
     [why] = [j.reason for j in analysis.spofs("write") if j.component == "daemon:mariadb@server1"]

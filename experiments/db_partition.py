@@ -1,0 +1,72 @@
+"""db_partition: cut the writer (and nothing else) off from the other servers and the failover
+manager's host while clients keep writing through the VIP; heal; look for divergence.
+
+    client1 ──POST /write──▶ VIP ─▶ lb ─▶ apps          (the balancers still reach every server)
+    partition: server1 | server2, server3, monitor     (the controller drops frames between them)
+      galera    server1 is a minority: non-Primary, refuses writes, /health fails; the majority
+                goes on. After healing it rejoins (IST) with nothing of its own.
+      semisync, async  the manager loses server1 and, once the replicas' IO threads time out too,
+                promotes server2; server1 keeps accepting its own app's writes (semisync: after
+                its acknowledgement timeout): two primaries. Nothing re-attaches server1.
+    heal; then every acknowledged id is looked for on every node, and rows on one node and not
+    on another are divergence.
+"""
+
+from __future__ import annotations
+
+import time
+
+from experiments import database as db
+from experiments.base import DB_MODES, Experiment
+from experiments.faults.partition import Partition
+
+HOLD_S = 8.0  # longer than the replicas' heartbeat timeout (4 s) plus the manager's detection
+
+
+class DbPartition(Experiment):
+    name = "db_partition"
+    description = "partition the writer from the other servers under writes; what each side accepts; divergence after healing"
+    order = 62
+    in_all = False  # a study of its own (3 modes x N trials, fresh testbeds): run it by name
+    profiles = DB_MODES
+    headline = ("acked_writes_lost", "divergent_rows", "minority_acked")
+    metrics = {"acked_writes_lost": "sum", "divergent_rows": "sum", "minority_acked": "sum",
+               "majority_acked": "sum", "acked_writes": "sum", "stale_reads": "sum", "write_outage_ms": "stats"}
+    fresh_testbed_per_trial = True
+
+    def run_trial(self, index: int) -> dict:
+        site = self.site
+        target = db.writer(self)
+        majority = [s for s in site.servers if s != target] + list(site.monitors)
+        probe = db.start_writes(self, f"db-partition-{self.profile}-{index}")
+        try:
+            fault = Partition(self.testbed, [target], majority)
+            self.inject(fault)
+            t0 = fault.injected_at
+            time.sleep(HOLD_S)  # the partition's length is the experiment's parameter
+            self.recover_now(fault, "heal")
+            healed = fault.recovered_at
+            self.wait_successes(probe, healed, 25, 30, "writes acknowledged after healing")
+        finally:
+            requests = probe.stop()
+        acked = db.acked_ids(requests)
+        during = [r for r in requests if r.ok and r.id and t0 <= r.done <= healed]
+        minority = sum(1 for r in during if r.served_by == target)
+        lost = db.lost_per_node(self, set(acked))
+        copies = {s: db.stored_ids(self, s) for s in site.servers}
+        live = {s: ids for s, ids in copies.items() if ids is not None}
+        every = set().union(*live.values()) if live else set()
+        divergent = {s: sorted(every - ids)[:20] for s, ids in live.items() if every - ids}
+        reads = db.read_your_writes(self, acked)
+        found = db.detection(self, t0, target)
+        gap = db.ack_gap(requests, t0)
+        self.save_timeline(requests, t0, [(healed, "healed")] + ([(found["switched_t"], "writes redirected")]
+                                                                 if found["switched_t"] else []),
+                           f"{target} partitioned from {', '.join(majority)} ({site.db_mode})")
+        return {"mode": site.db_mode, "writer": target, "minority_acked": minority,
+                "majority_acked": len(during) - minority, "acked_writes": len(acked),
+                "acked_writes_lost": max((len(v) for v in lost.values()), default=0),
+                "lost_ids": {s: v[:20] for s, v in lost.items() if v},
+                "divergent_rows": max((len(every - ids) for ids in live.values()), default=0),
+                "missing_on": divergent, "new_primary": found.get("new_primary"),
+                "write_outage_ms": gap["gap_ms"], "stale_reads": reads["stale_reads"], "reads": reads}

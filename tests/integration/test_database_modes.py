@@ -1,0 +1,64 @@
+"""Each database mode for real: it comes up healthy with its state in `status`, a write shows up
+on every node, and killing the writer's mariadbd with a plain signal, outside any experiment,
+leaves writes through the VIP working again with no help from test code."""
+
+import json
+import os
+import signal
+
+import pytest
+
+from experiments.base import with_timers
+from hatestbed.status import service_checks
+from hatestbed.testbed import Testbed
+from hosts.client import https_request
+from topo.model import load_topology
+from topo.wait import wait_until
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module", params=["galera", "semisync", "async"])
+def testbed(request, tmp_path_factory):
+    topology = with_timers(load_topology(), request.param)
+    with Testbed.running(topology, run_root=tmp_path_factory.mktemp("runs")) as testbed:
+        yield testbed
+
+
+def write(testbed) -> int | None:
+    response = https_request(testbed.net["client1"], testbed.site, "/write", method="POST")
+    return json.loads(response.body)["id"] if response.ok else None
+
+
+def test_mode_is_healthy_and_status_shows_the_cluster_or_replication(testbed):
+    assert not [c for c in service_checks(testbed) if not c.ok]
+    texts = {s: testbed.services.find(s, "mariadb").status(testbed.net[s]) for s in testbed.site.servers}
+    if testbed.site.db_mode == "galera":
+        assert all(t.startswith("galera Synced, ready, Primary component of 3") for t in texts.values()), texts
+    else:
+        assert texts["server1"].startswith("primary, 2 replicas connected"), texts
+        assert all(texts[s].startswith("replica of server1, IO/SQL running") for s in ("server2", "server3"))
+        manager = testbed.services.find("monitor", "failover")
+        assert testbed.services.running(manager) and manager.status(None).startswith("watching, primary server1")
+        if testbed.site.db_mode == "semisync":
+            assert texts["server1"].endswith("semisync ON")
+
+
+def test_a_write_shows_up_on_every_node(testbed):
+    new_id = write(testbed)
+    assert new_id
+    for server in testbed.site.servers:
+        mariadb = testbed.services.find(server, "mariadb")
+        wait_until(lambda: mariadb.sql(testbed.net[server], f"SELECT id FROM hatestbed.entries WHERE id = {new_id}"),
+                   5, f"write {new_id} on {server}")
+
+
+def test_killing_the_writer_outside_any_experiment_leaves_writes_working(testbed):
+    """Runs last in the module: the killed node stays down."""
+    mariadb = testbed.services.find(testbed.site.primary_db, "mariadb")
+    os.kill(testbed.services.pid(mariadb), signal.SIGKILL)
+    wait_until(lambda: all(write(testbed) for _ in range(5)), 30, "five writes in a row through the VIP")
+    if testbed.site.db_mode != "galera":
+        events = [json.loads(line)["event"] for line in
+                  (testbed.site.run_path / "logs" / "db-failover.jsonl").read_text().splitlines()]
+        assert "primary_lost" in events and "apps_switched" in events

@@ -1,0 +1,51 @@
+"""The two database studies that run by name (not in `all`), one trial per mode each: the
+numbers are plausible and the async baseline shows the losses the lesson is about."""
+
+import json
+
+import pytest
+
+from experiments.registry import resolve
+from hatestbed.suite import run_suite
+from topo.model import load_topology
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    summaries = run_suite(load_topology(), resolve("db_crash_lagging,db_partition"), trials=1, seed=3,
+                          results_root=tmp_path_factory.mktemp("results"), run_root=tmp_path_factory.mktemp("runs"))
+    return {item["name"]: json.loads((item["dir"] / "summary.json").read_text()) for item in summaries
+            if item["name"] != "index"}
+
+
+def trial(studies, name, mode):
+    [one] = studies[name]["trials"][mode]
+    assert one["status"] == "passed", one
+    assert one["mode"] == mode and one["acked_writes"] > 0
+    return one
+
+
+def test_async_loses_the_writes_it_acknowledged_during_the_cut_and_the_others_do_not(studies):
+    lagging = trial(studies, "db_crash_lagging", "async")
+    assert lagging["acked_during_cut"] > 0 and lagging["acked_writes_lost"] > 0
+    for mode in ("semisync", "galera"):
+        assert trial(studies, "db_crash_lagging", mode)["acked_writes_lost"] == 0
+
+
+def test_galera_minority_accepts_nothing_and_nothing_diverges(studies):
+    galera = trial(studies, "db_partition", "galera")
+    assert galera["minority_acked"] == 0
+    assert galera["divergent_rows"] == 0 and galera["acked_writes_lost"] == 0
+    assert galera["majority_acked"] > 0
+
+
+def test_replication_modes_split_brain_in_a_partition(studies):
+    """No fencing: the manager promotes a replica while the cut-off primary keeps taking its own
+    app's writes (the finding the README reports)."""
+    for mode in ("semisync", "async"):
+        one = trial(studies, "db_partition", mode)
+        assert one["new_primary"] not in (None, one["writer"])
+        assert one["minority_acked"] > 0 and one["majority_acked"] > 0
+        assert one["divergent_rows"] > 0
