@@ -2,8 +2,10 @@
 start stage by stage, each stage ready (with a deadline) before the next; stop in reverse.
 
     stage 0  firewall (iptables)        every host
-    stage 1  mariadb                     servers        (replicas attach to the primary after ready)
-    stage 2  app, exporters              servers, lbs, monitor
+    stage 1  mariadb                     servers        (replicas attach to the primary after ready;
+                                                        galera: the bootstrap node only)
+    stage 1.5 mariadb                    servers        (galera: the joiners, by state transfer)
+    stage 2  app, exporters, failover    servers, lbs, monitor
     stage 3  nginx                       servers
     stage 4  haproxy                     lbs
     stage 5  keepalived                  lbs

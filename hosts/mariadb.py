@@ -1,4 +1,11 @@
-"""MariaDB on every server: one primary, the others GTID replicas that can be promoted.
+"""MariaDB on every server, in one of three modes (services.mariadb.mode):
+
+    galera    every server a Galera node, each app writes to its own; server1 bootstraps the
+              cluster (--wsrep-new-cluster, on its first start only), the others join after it
+              (stage 1.5) by rsync state transfer; timers, trade-offs and the rsync_root method:
+              GALERA_TIMERS below and the README's "The database tier"
+    semisync  as below, a commit acknowledged once a replica has it (AFTER_SYNC)
+    async     as below: one primary, the others GTID replicas that can be promoted
 
     server1 (services.mariadb.primary)        server2, server3
     ┌──────────────────────────┐  binlog     ┌──────────────────────────────────┐
@@ -23,8 +30,9 @@ holding the app's database and table and the accounts of hosts/site.py DB_USERS:
 prepare() copies it per host (cp -a --reflink=auto, ~30 ms). All servers start from identical
 data, so replication starts from an empty GTID position.
 
-Promotion (the primary is gone; run on the most advanced replica, compare `gtid_current_pos` from
-replication_state()):
+Promotion in the replication modes is the failover manager's job (hosts/failoverd/); the same
+steps by hand, for a lab (the primary is gone; run on the most advanced replica, compare
+`gtid_current_pos` from replication_state()):
     MariaDB(site, "server2").promote(net["server2"])
         STOP SLAVE IO_THREAD; wait until the relay log is applied (MASTER_GTID_WAIT);
         STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF

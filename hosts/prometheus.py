@@ -89,7 +89,7 @@ class Prometheus(Daemon):
                         rules_path=self.rules_path, jobs=self.jobs())
         rules = render("prometheus-rules.yml.j2", vip=site.vip, backend=BACKEND,
                        lbs_regex="|".join(site.lbs), scrape_interval=SCRAPE_INTERVAL,
-                       for_short="3s", change_window="1m")
+                       for_short="3s", change_window="1m", db_mode=site.db_mode, servers=len(site.servers))
         return {self.config_path: config, self.rules_path: rules}
 
     def check_command(self) -> list[str]:

@@ -36,13 +36,14 @@ def test_a_server_daemon_is_covered_by_the_health_checks(sweep):
     assert all(c["ok_last_2s"] > 0 for c in web["clients"].values())
 
 
-def test_the_single_primary_stops_writes_until_its_recovery(sweep):
+def test_a_galera_node_is_covered_by_the_cluster_and_the_health_checks(sweep):
+    """Galera (the default mode): the killed node is evicted, its server leaves the pool, and
+    writes go on through the other nodes before the hold ends."""
     _, _, trials = sweep
     trial = trials[("daemon:mariadb@server1",)]
     write, web = trial["services"]["write"], trial["services"]["web"]
-    assert write["predicted_down"] is True and write["down"] is True and write["needed_recovery"] is True
-    assert "nothing promotes a replica" in write["predicted_why"]
-    assert web["down"] is False  # /health checks the local database only: reads and pages go on
+    assert write["predicted_down"] is False and write["down"] is False
+    assert web["predicted_down"] is False and web["down"] is False
 
 
 def test_the_only_monitor(sweep):
@@ -55,5 +56,6 @@ def test_the_only_monitor(sweep):
 def test_the_report_puts_prediction_beside_observation(sweep):
     folder, summary, _ = sweep
     table = (folder / "sweep.md").read_text()
-    assert "| `daemon:mariadb@server1` | write | down | down (client1, client2) |" in table
+    assert "| `daemon:mariadb@server1` | write | up | up |" in table
+    assert "| `node:monitor` | monitoring | down | down" in table
     assert summary["metrics"]["tuned"]["disagreements"] == len(summary["metrics"]["tuned"]["disagreement_list"])

@@ -12,8 +12,9 @@ EXPERIMENTS = discover()
 
 
 def test_every_experiment_of_the_spec_is_discovered_under_its_cli_name_in_declared_order():
-    assert list(EXPERIMENTS)[:8] == ["round_robin", "lb_failover", "lb_failback", "server_failover", "link_failure",
-                                     "db_failover", "controller_failure", "packet_faults"]
+    assert list(EXPERIMENTS)[:10] == ["round_robin", "lb_failover", "lb_failback", "server_failover", "link_failure",
+                                      "db_failover", "db_crash_lagging", "db_partition", "controller_failure",
+                                      "packet_faults"]
     assert [cls.name for cls in resolve("all")] == [name for name, cls in EXPERIMENTS.items() if cls.in_all]
     assert [cls.name for cls in resolve("lb_failover,round_robin")] == ["lb_failover", "round_robin"]
 
@@ -21,6 +22,14 @@ def test_every_experiment_of_the_spec_is_discovered_under_its_cli_name_in_declar
 def test_unknown_experiment_is_a_clear_error():
     with pytest.raises(ExperimentError, match="unknown experiment 'lb_failure'; known: round_robin, lb_failover"):
         resolve("lb_failure")
+
+
+def test_database_experiments_run_once_per_mode_and_the_studies_only_by_name():
+    for name in ("db_failover", "db_crash_lagging", "db_partition"):
+        assert EXPERIMENTS[name].profiles == ("galera", "semisync", "async")
+    assert not EXPERIMENTS["db_crash_lagging"].in_all and not EXPERIMENTS["db_partition"].in_all
+    assert with_timers(load_topology(), "semisync").services.mariadb.mode == "semisync"
+    assert timers_of(with_timers(load_topology(), "async"))["mariadb_mode"] == "async"
 
 
 def test_failover_experiments_run_with_stock_and_tuned_timers():
@@ -35,7 +44,7 @@ def test_stock_profile_sets_the_daemons_defaults_and_tuned_keeps_the_yaml():
     assert stock["keepalived_advert_int_s"] == STOCK_TIMERS["keepalived"]["advert_int"] == 1.0
     assert (stock["haproxy_check_inter_ms"], stock["haproxy_fall"], stock["haproxy_rise"]) == (2000, 3, 2)
     assert timers_of(topology)["keepalived_advert_int_s"] == topology.services.keepalived.advert_int < 1.0
-    with pytest.raises(ExperimentError, match="unknown timer profile 'fast'"):
+    with pytest.raises(ExperimentError, match="unknown profile 'fast'"):
         with_timers(topology, "fast")
 
 

@@ -63,6 +63,8 @@ def broken(edit) -> str:
     (lambda d: d["networks"]["internet"].update(subnet="10.0.1.1/24"), "bad.yaml: networks.internet.subnet: Input is not a valid IPv4 network"),
     (lambda d: d["controller"].update(port=80), "bad.yaml: controller.port: Input should be greater than or equal to 1024"),
     (lambda d: d.pop("vip"), "bad.yaml: vip: Field required"),
+    (lambda d: d.update(services={"mariadb": {"mode": "raft"}}),
+     "bad.yaml: services.mariadb.mode: Input should be 'galera', 'semisync' or 'async'"),
 ])
 def test_every_error_names_file_and_field(edit, expected):
     assert expected.replace("Value error, ", "") in broken(edit)

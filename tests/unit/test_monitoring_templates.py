@@ -148,3 +148,16 @@ def test_http_get_returns_status_and_body():
         server.shutdown()
         server.server_close()
     assert http_get(_Node, f"{base}/metrics", timeout=1)[0] == 0  # nothing answers
+
+
+@pytest.mark.parametrize("mode, alerts", [("galera", {"GaleraNodeNotReady", "GaleraClusterShrunk"}),
+                                          ("semisync", {"SemisyncFellBackToAsync"}), ("async", set())])
+def test_database_alerts_follow_the_mode(mode, alerts):
+    from topo.model import DEFAULT_TOPOLOGY, parse_topology
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["services"] = {"mariadb": {"mode": mode}}
+    daemon = Prometheus(Site(plan_network(parse_topology(data)), Path("/tmp/x")), "monitor")
+    rules = yaml.safe_load(daemon.files()[daemon.rules_path])["groups"][0]["rules"]
+    names = {r.get("alert") for r in rules}
+    database = {"GaleraNodeNotReady", "GaleraClusterShrunk", "SemisyncFellBackToAsync"}
+    assert names & database == alerts
