@@ -57,6 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         mode.add_argument(flag, help=help_text, **options)
     parser.add_argument("--faults", metavar="ADDR,...",
                         help="with --experiment spof_sweep: only these fault addresses (see --list-faults)")
+    parser.add_argument("--modes", metavar="MODE,...",
+                        help="with database experiments: only these database modes (galera, semisync, async)")
     parser.add_argument("--trials", type=int, default=3, metavar="N", help="trials per experiment (default 3)")
     parser.add_argument("--seed", type=int, default=1, metavar="S",
                         help="seed of the one RNG behind every random choice (default 1)")
@@ -186,8 +188,20 @@ def spof_report(topology) -> int:
 
 def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
     """Options for the experiments that accept them, checked before anything starts."""
+    options = {}
+    if args.modes is not None:
+        from experiments.base import DB_MODES
+
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        bad = [m for m in modes if m not in DB_MODES]
+        if bad or not modes:
+            raise BadInputError(f"--modes: unknown database mode {bad[0] if bad else '(none given)'!r} "
+                                f"(one of {', '.join(DB_MODES)})")
+        if not experiments or not any(set(cls.profiles) & set(DB_MODES) for cls in experiments):
+            raise BadInputError("--modes: only with a database experiment (db_failover, db_crash_lagging, db_partition)")
+        options["modes"] = modes
     if args.faults is None:
-        return {}
+        return options
     if not experiments or any("faults" not in cls.accepts for cls in experiments):
         raise BadInputError("--faults: only with an experiment that takes a fault list (--experiment spof_sweep)")
     from experiments.faults import catalogue
@@ -198,7 +212,7 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
     if unknown or not faults:
         raise BadInputError(f"--faults: unknown fault address {unknown[0] if unknown else '(none given)'!r} "
                             "(see --list-faults)")
-    return {"faults": faults}
+    return {**options, "faults": faults}
 
 
 def run_experiments(topology, experiments, args: argparse.Namespace, options: dict) -> int:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from experiments import report
-from experiments.base import PROFILES, Experiment, ExperimentError, timers_of, with_timers
+from experiments.base import DB_MODES, PROFILES, Experiment, ExperimentError, timers_of, with_timers
 from hatestbed.testbed import Testbed
 from topo.text import format_table
 
@@ -54,6 +54,8 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
     for profile in PROFILES:
         # Experiments that change the site for good go last: the restart after their final trial
         # is then the profile's teardown.
+        if profile in DB_MODES and profile not in options.get("modes", DB_MODES):
+            continue  # --modes left this database mode out
         wanted = sorted((cls for cls in classes if profile in cls.profiles), key=lambda c: c.fresh_testbed_per_trial)
         if not wanted:
             continue

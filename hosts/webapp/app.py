@@ -83,6 +83,9 @@ class Database:
         """The local database can serve: it answers and, if it is a Galera node, it is in the
         cluster's Primary component (a node cut off from the majority still answers SELECT 1)."""
         with self._local() as conn, conn.cursor() as cur:
+            # Never wait for the cluster here (wsrep_sync_wait is on for reads): a health check
+            # that blocks through a view change would take a healthy node out of rotation.
+            cur.execute("SET SESSION wsrep_sync_wait = 0")
             cur.execute("SELECT @@wsrep_on, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
                         " WHERE VARIABLE_NAME = 'WSREP_READY')")
             wsrep_on, ready = cur.fetchone()

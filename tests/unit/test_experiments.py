@@ -100,3 +100,16 @@ def test_summaries_follow_the_declared_metrics():
     summary = Declared.summarize(Declared.__new__(Declared), trials)
     assert summary["ms"]["median"] == 20.0 and summary["lost"] == 2 and summary["split"] is True
     assert summary["ok"] is True and summary["worst"] == 3
+
+
+def test_modes_option_is_checked_before_anything_starts():
+    from hatestbed.main import experiment_options, parse_args
+    from topo.errors import BadInputError
+
+    topology = load_topology()
+    args = parse_args(["--experiment", "db_failover", "--modes", "galera"])
+    assert experiment_options(args, resolve("db_failover"), topology) == {"modes": ["galera"]}
+    with pytest.raises(BadInputError, match="--modes: unknown database mode 'raft'"):
+        experiment_options(parse_args(["--modes", "raft"]), resolve("db_failover"), topology)
+    with pytest.raises(BadInputError, match="--modes: only with a database experiment"):
+        experiment_options(parse_args(["--modes", "galera"]), resolve("lb_failover"), topology)
