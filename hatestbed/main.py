@@ -200,6 +200,9 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
         if not experiments or not any(set(cls.profiles) & set(DB_MODES) for cls in experiments):
             raise BadInputError("--modes: only with a database experiment (db_failover, db_crash_lagging, db_partition)")
         options["modes"] = modes
+    elif getattr(args, "experiment", None) == "all":
+        # The main job stays short: the database experiment in the topology's own mode only.
+        options["modes"] = [topology.services.mariadb.mode]
     if args.faults is None:
         return options
     if not experiments or any("faults" not in cls.accepts for cls in experiments):

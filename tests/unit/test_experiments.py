@@ -113,3 +113,10 @@ def test_modes_option_is_checked_before_anything_starts():
         experiment_options(parse_args(["--modes", "raft"]), resolve("db_failover"), topology)
     with pytest.raises(BadInputError, match="--modes: only with a database experiment"):
         experiment_options(parse_args(["--modes", "galera"]), resolve("lb_failover"), topology)
+
+
+def test_all_runs_the_database_experiment_in_the_topologys_mode_only():
+    from hatestbed.main import experiment_options, parse_args
+
+    options = experiment_options(parse_args(["--experiment", "all"]), resolve("all"), load_topology())
+    assert options == {"modes": ["galera"]}
