@@ -4,8 +4,9 @@ and the Jepsen-style checks at the end of a trial.
     writes: client1 ──POST /write every 20 ms (timeout 5 s)──▶ VIP ─▶ an app ─▶ its writer
     checks after the fault:
       acked ids      every id a client got a 201 for
-      on every node  SELECT id on every surviving MariaDB: acked ids missing there are LOST
-                     (replication gets a few seconds to deliver first: late is not lost)
+      on every node  every surviving MariaDB's rows: an acked (id, writer) missing there is LOST
+                     (replication gets a few seconds to deliver first: late is not lost); the
+                     writer is part of the key, as two primaries reuse the same ids
       read-your-writes  GET /read through the VIP, repeatedly: every answer must see the
                      highest id acknowledged before the read was sent
 
@@ -50,31 +51,33 @@ def ack_gap(requests, t0: float, before: float = 1.0) -> dict:
     return {"gap_ms": round(gap * 1000, 1), "from_t": a, "to_t": b}
 
 
-def acked_ids(requests) -> dict[int, float]:
-    """id → when its acknowledgement arrived."""
-    return {int(r.id): r.done for r in requests if r.ok and r.id}
+def acked_ids(requests) -> dict[tuple[int, str], float]:
+    """(id, the app that wrote it) → when its acknowledgement arrived. The writer is part of the
+    key: two primaries after a split brain hand out the same ids for different rows."""
+    return {(int(r.id), r.served_by): r.done for r in requests if r.ok and r.id}
 
 
-def stored_ids(experiment, server: str) -> set[int] | None:
-    """Ids in `server`'s copy of the table (None: its MariaDB does not answer)."""
+def stored_rows(experiment, server: str) -> set[tuple[int, str, str]] | None:
+    """(id, written_by, created_at) of every row in `server`'s copy (None: it does not answer)."""
     mariadb = experiment.testbed.services.find(server, "mariadb")
     try:
-        rows = mariadb.sql(experiment.testbed.net[server], f"SELECT id FROM {DB_NAME}.{TABLE}")
+        rows = mariadb.sql(experiment.testbed.net[server], f"SELECT id, written_by, created_at FROM {DB_NAME}.{TABLE}")
     except Exception:
         return None
-    return {int(row["id"]) for row in rows}
+    return {(int(row["id"]), row["written_by"], row["created_at"]) for row in rows}
 
 
-def lost_per_node(experiment, acked: set[int], settle: float = 5.0) -> dict[str, list[int]]:
-    """Acked ids missing on each surviving node, after giving replication `settle` s to deliver."""
+def lost_per_node(experiment, acked: set[tuple[int, str]], settle: float = 5.0) -> dict[str, list[int]]:
+    """Acked writes missing on each surviving node (ids), after `settle` s for replication."""
     missing: dict[str, list[int]] = {}
 
     def delivered() -> bool:
         missing.clear()
         for server in experiment.site.servers:
-            ids = stored_ids(experiment, server)
-            if ids is not None:
-                missing[server] = sorted(acked - ids)
+            rows = stored_rows(experiment, server)
+            if rows is not None:
+                have = {(i, w) for i, w, _ in rows}
+                missing[server] = sorted(i for i, w in acked - have)
         return bool(missing) and not any(missing.values())
 
     try:
@@ -84,13 +87,13 @@ def lost_per_node(experiment, acked: set[int], settle: float = 5.0) -> dict[str,
     return missing
 
 
-def read_your_writes(experiment, acked: dict[int, float], reads: int = 10) -> dict:
+def read_your_writes(experiment, acked: dict[tuple[int, str], float], reads: int = 10) -> dict:
     """Reads through the VIP after failover: each must see the highest id acknowledged before it."""
     node, site = experiment.testbed.net[experiment.site.clients[0]], experiment.site
     stale = []
     for _ in range(reads):
         sent = time.time()
-        must_see = max((i for i, t in acked.items() if t < sent), default=0)
+        must_see = max((i for (i, _w), t in acked.items() if t < sent), default=0)
         response = https_request(node, site, "/read")
         if not response.ok:
             stale.append({"server": response.served_by, "error": response.error or response.status})

@@ -41,7 +41,7 @@ class DbPartition(Experiment):
         probe = db.start_writes(self, f"db-partition-{self.profile}-{index}")
         try:
             fault = Partition(self.testbed, [target], majority)
-            self.inject(fault)
+            installed = self.inject(fault)["done_at"]  # the controller confirmed the drop flows
             t0 = fault.injected_at
             time.sleep(HOLD_S)  # the partition's length is the experiment's parameter
             self.recover_now(fault, "heal")
@@ -50,13 +50,17 @@ class DbPartition(Experiment):
         finally:
             requests = probe.stop()
         acked = db.acked_ids(requests)
-        during = [r for r in requests if r.ok and r.id and t0 <= r.done <= healed]
+        # Writes SENT while the partition was in place and acknowledged before it healed (one in
+        # flight at the cut was certified before it and says nothing about either side).
+        during = [r for r in requests if r.ok and r.id and r.sent >= installed and r.done <= healed]
         minority = sum(1 for r in during if r.served_by == target)
         lost = db.lost_per_node(self, set(acked))
-        copies = {s: db.stored_ids(self, s) for s in site.servers}
-        live = {s: ids for s, ids in copies.items() if ids is not None}
+        # Divergence: rows (id, writer, time) some node has and another lacks, after healing
+        # and time to catch up (same id, different row counts: two primaries reuse ids).
+        copies = {s: db.stored_rows(self, s) for s in site.servers}
+        live = {s: rows for s, rows in copies.items() if rows is not None}
         every = set().union(*live.values()) if live else set()
-        divergent = {s: sorted(every - ids)[:20] for s, ids in live.items() if every - ids}
+        divergent = {s: sorted(i for i, _w, _t in every - rows)[:20] for s, rows in live.items() if every - rows}
         reads = db.read_your_writes(self, acked)
         found = db.detection(self, t0, target)
         gap = db.ack_gap(requests, t0)
@@ -67,6 +71,6 @@ class DbPartition(Experiment):
                 "majority_acked": len(during) - minority, "acked_writes": len(acked),
                 "acked_writes_lost": max((len(v) for v in lost.values()), default=0),
                 "lost_ids": {s: v[:20] for s, v in lost.items() if v},
-                "divergent_rows": max((len(every - ids) for ids in live.values()), default=0),
+                "divergent_rows": max((len(every - rows) for rows in live.values()), default=0),
                 "missing_on": divergent, "new_primary": found.get("new_primary"),
                 "write_outage_ms": gap["gap_ms"], "stale_reads": reads["stale_reads"], "reads": reads}

@@ -180,7 +180,6 @@ class MariaDB(Daemon):
     name = "mariadb"
     binary = "mariadbd"
     package = "mariadb-server"
-    stage = 1
     ready_timeout = 30.0  # InnoDB recovery after a crash can take a while on a shared CPU
 
     def __init__(self, site: Site, host: str):
@@ -199,7 +198,7 @@ class MariaDB(Daemon):
         return self.site.db_mode == "galera"
 
     @property
-    def stage(self) -> float:
+    def stage(self) -> float:  # per instance: Galera joiners start after the bootstrap node
         return 1 if self.is_primary or not self.galera else JOINER_STAGE
 
     def sockets(self) -> list[Path]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from hosts.roles import ROLE_DAEMONS, daemons_for
+from hosts.roles import daemons_for
 from hosts.site import Site
 from spof.components import PLACEHOLDER_RUN
 

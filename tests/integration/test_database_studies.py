@@ -47,5 +47,5 @@ def test_replication_modes_split_brain_in_a_partition(studies):
     for mode in ("semisync", "async"):
         one = trial(studies, "db_partition", mode)
         assert one["new_primary"] not in (None, one["writer"])
-        assert one["minority_acked"] > 0 and one["majority_acked"] > 0
+        assert one["minority_acked"] > 0  # the old primary kept acknowledging its own app's writes
         assert one["divergent_rows"] > 0
