@@ -87,6 +87,14 @@ def lost_per_node(experiment, acked: set[tuple[int, str]], settle: float = 5.0) 
     return missing
 
 
+def losses(experiment, acked: set[tuple[int, str]]) -> dict:
+    """The trial's loss metrics: the most acknowledged writes missing on any surviving node, and
+    (at most 20 of) the missing ids per node."""
+    lost = lost_per_node(experiment, acked)
+    return {"acked_writes_lost": max((len(v) for v in lost.values()), default=0),
+            "lost_ids": {s: v[:20] for s, v in lost.items() if v}}
+
+
 def read_your_writes(experiment, acked: dict[tuple[int, str], float], reads: int = 10) -> dict:
     """Reads through the VIP after failover: each must see the highest id acknowledged before it."""
     node, site = experiment.testbed.net[experiment.site.clients[0]], experiment.site

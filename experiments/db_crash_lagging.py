@@ -21,17 +21,23 @@ import time
 from experiments import database as db
 from experiments.base import DB_MODES, Experiment
 from experiments.faults import DaemonKill
+from experiments.faults.base import Fault, now
 from topo import command
 
 CUT_S = 2.0
 
 
-class ReplicationCut:
-    """iptables on the writer: drop what it sends to the other servers' replication ports."""
+class ReplicationCut(Fault):
+    """iptables on the writer: drop what it sends to the other servers' replication ports. A
+    fault of this experiment only (its address is not in the fault catalogue)."""
 
-    def __init__(self, experiment, host: str):
-        self.node = experiment.testbed.net[host]
-        site = experiment.site
+    kind = "replication_cut"
+
+    def __init__(self, testbed, host: str):
+        super().__init__(testbed)
+        self.host = host
+        self.node = testbed.net[host]
+        site = testbed.site
         ports = site.services.ports
         others = ",".join(site.backend_ip(s) for s in site.servers if s != host)
         # Replication modes: the binlog stream leaves the primary from its MariaDB port.
@@ -41,17 +47,25 @@ class ReplicationCut:
         else:
             matches = [["--sport", str(ports.mariadb)]]
         self.rules = [["OUTPUT", "-p", "tcp", "-d", others, *m, "-j", "DROP"] for m in matches]
-        self.injected_at = self.recovered_at = None
 
-    def inject(self) -> None:
-        self.injected_at = time.time()
+    @property
+    def address(self) -> str:
+        return f"replication-cut:{self.host}"
+
+    def target(self) -> dict:
+        return {"host": self.host, "rules": self.rules}
+
+    def inject(self) -> dict:
+        self.injected_at = now()
         for rule in self.rules:
             command.run(["iptables", "-I", *rule], self.node)
+        return self._details(injected_at=self.injected_at)
 
-    def recover(self) -> None:
-        self.recovered_at = time.time()
-        for rule in self.rules:
+    def recover(self) -> dict:
+        self.recovered_at = now()
+        for rule in self.rules:  # idempotent: a rule already gone is not an error
             command.run(["iptables", "-D", *rule], self.node, check=False)
+        return self._details(recovered_at=self.recovered_at)
 
 
 class DbCrashLagging(Experiment):
@@ -68,11 +82,9 @@ class DbCrashLagging(Experiment):
     def run_trial(self, index: int) -> dict:
         target = db.writer(self)
         probe = db.start_writes(self, f"db-crash-lagging-{self.profile}-{index}")
-        cut = ReplicationCut(self, target)
+        cut = ReplicationCut(self.testbed, target)
         try:
-            with self.journal.step(f"cut {target}'s outgoing replication") as step:
-                cut.inject()
-                step.detail = {"rules": cut.rules, "injected_at": cut.injected_at}
+            self.inject(cut)
             time.sleep(CUT_S)  # the cut's length is the experiment's parameter, not a measurement
             fault = DaemonKill(self.testbed, target, "mariadb", signal.SIGKILL)
             self.inject(fault)
@@ -82,22 +94,19 @@ class DbCrashLagging(Experiment):
             # Only now: a killed process's unsent binlog stays in its host's socket buffers, and
             # the kernel would still deliver it if the path reopened at once (a host that dies
             # with its process would not).
-            with self.journal.step("remove the cut (the node is dead, writes flow again)"):
-                cut.recover()
+            self.recover_now(cut, "the node is dead, writes flow again")
         finally:
-            cut.recover()
             requests = probe.stop()
         found = db.detection(self, t0, target)
         acked = db.acked_ids(requests)
         during = {i for i, t in acked.items() if cut.injected_at <= t <= t0}
-        lost = db.lost_per_node(self, set(acked))
+        lost = db.losses(self, set(acked))
         reads = db.read_your_writes(self, acked)
         gap = db.ack_gap(requests, cut.injected_at)
         marks = [(cut.injected_at, "replication cut"), (t0, "mariadbd killed")]
         marks += [(found["switched_t"], "writes redirected")] if found["switched_t"] else []
         self.save_timeline(requests, t0, marks, f"{target} crashed after a 2 s replication cut ({self.site.db_mode})")
         return {"mode": self.site.db_mode, "writer": target, "acked_during_cut": len(during),
-                "acked_writes": len(acked), "acked_writes_lost": max((len(v) for v in lost.values()), default=0),
-                "lost_ids": {s: v[:20] for s, v in lost.items() if v}, "write_outage_ms": gap["gap_ms"],
+                "acked_writes": len(acked), **lost, "write_outage_ms": gap["gap_ms"],
                 "detect_ms": db.ms_after(found["detected_t"], t0), "stale_reads": reads["stale_reads"],
                 "reads": reads}

@@ -53,7 +53,7 @@ class DbFailover(Experiment):
             requests = probe.stop()
         found = db.detection(self, t0, target)
         acked = db.acked_ids(requests)
-        lost = db.lost_per_node(self, set(acked))
+        lost = db.losses(self, set(acked))
         reads = db.read_your_writes(self, acked)
         gap = db.ack_gap(requests, t0)
         failed = sum(1 for r in requests if not r.ok and r.sent >= t0 - 1)
@@ -63,6 +63,5 @@ class DbFailover(Experiment):
         return {"mode": self.site.db_mode, "writer": target, "new_primary": found.get("new_primary"),
                 "write_outage_ms": gap["gap_ms"], "detect_ms": db.ms_after(found["detected_t"], t0),
                 "switch_ms": db.ms_after(found["switched_t"], t0), "failed_writes": failed,
-                "acked_writes": len(acked), "acked_writes_lost": max((len(v) for v in lost.values()), default=0),
-                "lost_ids": {s: v[:20] for s, v in lost.items() if v}, "stale_reads": reads["stale_reads"],
+                "acked_writes": len(acked), **lost, "stale_reads": reads["stale_reads"],
                 "reads": reads}

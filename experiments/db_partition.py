@@ -54,7 +54,7 @@ class DbPartition(Experiment):
         # flight at the cut was certified before it and says nothing about either side).
         during = [r for r in requests if r.ok and r.id and r.sent >= installed and r.done <= healed]
         minority = sum(1 for r in during if r.served_by == target)
-        lost = db.lost_per_node(self, set(acked))
+        lost = db.losses(self, set(acked))
         # Divergence: rows (id, writer, time) some node has and another lacks, after healing
         # and time to catch up (same id, different row counts: two primaries reuse ids).
         copies = {s: db.stored_rows(self, s) for s in site.servers}
@@ -69,8 +69,7 @@ class DbPartition(Experiment):
                            f"{target} partitioned from {', '.join(majority)} ({site.db_mode})")
         return {"mode": site.db_mode, "writer": target, "minority_acked": minority,
                 "majority_acked": len(during) - minority, "acked_writes": len(acked),
-                "acked_writes_lost": max((len(v) for v in lost.values()), default=0),
-                "lost_ids": {s: v[:20] for s, v in lost.items() if v},
+                **lost,
                 "divergent_rows": max((len(every - rows) for rows in live.values()), default=0),
                 "missing_on": divergent, "new_primary": found.get("new_primary"),
                 "write_outage_ms": gap["gap_ms"], "stale_reads": reads["stale_reads"], "reads": reads}

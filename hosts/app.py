@@ -19,14 +19,13 @@ write), pids/<host>-app.pid, logs/<host>-app.log.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
 import hosts
 from hosts.daemon import Daemon, render
 from hosts.site import DB_NAME, DB_USERS, HEALTH_PATH
+from hosts.webapp.app import write_writer_file, writer_json
 from topo import command
 
 REPO_ROOT = Path(hosts.__file__).resolve().parent.parent
@@ -59,10 +58,6 @@ class App(Daemon):
             "HATESTBED_APP_CONFIG": str(self.primary_file),
         }
 
-    def _primary_json(self, primary: str) -> str:
-        return json.dumps({"primary": {"host": primary, "address": self.site.backend_ip(primary),
-                                       "port": self.site.services.ports.mariadb}}, indent=2) + "\n"
-
     # -- pure -------------------------------------------------------------------------------------
     def files(self) -> dict[Path, str]:
         ports = self.site.services.ports
@@ -73,7 +68,9 @@ class App(Daemon):
             raw_env=repr([f"{k}={v}" for k, v in self.environment().items()]),
             agent_address=repr(self.site.backend_ip(self.host)), agent_port=ports.agent,
             health_path=repr(HEALTH_PATH))
-        return {self.config_path: config, self.primary_file: self._primary_json(self.site.db_writer(self.host))}
+        writer = self.site.db_writer(self.host)
+        return {self.config_path: config,
+                self.primary_file: writer_json(writer, self.site.backend_ip(writer), self.site.services.ports.mariadb)}
 
     def check_command(self) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "--check-config", "--config", str(self.config_path)]
@@ -83,10 +80,8 @@ class App(Daemon):
 
     # -- live -------------------------------------------------------------------------------------
     def set_primary(self, primary: str) -> None:
-        """Send this app's writes to `primary` from its next request on (after a promotion)."""
-        tmp = self.primary_file.with_suffix(".tmp")
-        tmp.write_text(self._primary_json(primary))
-        os.replace(tmp, self.primary_file)  # atomic: a worker never reads half a file
+        """Send this app's writes to `primary` from its next request on."""
+        write_writer_file(self.primary_file, primary, self.site.backend_ip(primary), self.site.services.ports.mariadb)
 
     def health(self, node) -> bool:
         url = f"http://127.0.0.1:{self.site.services.ports.app}/health"

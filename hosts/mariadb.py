@@ -30,16 +30,9 @@ holding the app's database and table and the accounts of hosts/site.py DB_USERS:
 prepare() copies it per host (cp -a --reflink=auto, ~30 ms). All servers start from identical
 data, so replication starts from an empty GTID position.
 
-Promotion in the replication modes is the failover manager's job (hosts/failoverd/); the same
-steps by hand, for a lab (the primary is gone; run on the most advanced replica, compare
-`gtid_current_pos` from replication_state()):
-    MariaDB(site, "server2").promote(net["server2"])
-        STOP SLAVE IO_THREAD; wait until the relay log is applied (MASTER_GTID_WAIT);
-        STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF
-    MariaDB(site, "server3").point_at(net["server3"], "server2")
-        STOP SLAVE; CHANGE MASTER TO the new primary, MASTER_USE_GTID = slave_pos; START SLAVE
-        (server2 logged every applied event with its original GTID, so server3 resumes exactly)
-    App(site, host).set_primary("server2") for every server: the apps' next /write goes there.
+Promotion in the replication modes is the failover manager's job (hosts/failoverd/manager.py:
+stop the IO thread, apply the relay log, RESET SLAVE ALL, read_only OFF; re-point the others by
+GTID, which resumes exactly as every replica logs applied events with their original GTIDs).
 The my.cnf still says read_only for a promoted replica: a restart brings it back as the role the
 topology file gives it. A returning old primary may hold transactions the others never got; it
 must be rebuilt (fresh copy + point_at), not re-attached.
@@ -334,19 +327,6 @@ class MariaDB(Daemon):
             state = self.replication_state(node)
             raise ServiceError(f"{exc}: IO {state['io_running']} ({state['last_io_error'] or 'no error'}), "
                                f"SQL {state['sql_running']} ({state['last_sql_error'] or 'no error'})") from None
-
-    def promote(self, node, timeout: float = 10.0) -> None:
-        """Make this replica the primary: apply what it received, stop replicating, allow writes."""
-        state = self.replication_state(node)
-        if state["role"] == "replica":
-            self.sql(node, "STOP SLAVE IO_THREAD")
-            received = self.replication_state(node)["gtid_io_pos"]
-            if received:
-                waited = self.sql(node, f"SELECT MASTER_GTID_WAIT({_quote(received)}, {timeout:g}) AS r",
-                                  timeout=timeout + 5)
-                if waited[0]["r"] != "0":
-                    raise ServiceError(f"{self.label}: relay log not applied up to {received} within {timeout:g} s")
-        self.sql(node, "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = OFF")
 
     def replication_state(self, node) -> dict:
         """role (primary | replica | read-only standalone), read_only, GTID positions,

@@ -26,13 +26,13 @@ Run: python -m hosts.failoverd.manager CONFIG.json   (written by hosts/failover.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import time
 from pathlib import Path
 
 from hosts.failoverd.decision import Decision, Seen, decide
+from hosts.webapp.app import write_writer_file
 
 
 class Journal:
@@ -125,19 +125,12 @@ class Manager:
                 self.journal.write("repointed", server=other, primary=new)
             except Exception as exc:
                 self.journal.write("repoint_failed", server=other, error=str(exc))
-        for server, path in self.c["writer_files"].items():
-            self.set_writer(Path(path), new)
+        for path in self.c["writer_files"].values():
+            write_writer_file(Path(path), new, self.servers[new], self.c["port"])
         self.journal.write("apps_switched", primary=new, apps=sorted(self.c["writer_files"]))
         self.primary = new
         self.failures = 0
         self.state.write_text(json.dumps({"primary": new}) + "\n")
-
-    def set_writer(self, path: Path, server: str) -> None:
-        text = json.dumps({"primary": {"host": server, "address": self.servers[server], "port": self.c["port"]}},
-                          indent=2) + "\n"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)  # atomic: an app never reads half a file
 
     def fence(self, server: str) -> None:
         try:

@@ -60,6 +60,19 @@ class Settings:
             raise RuntimeError(f"the app needs the environment variable {exc.args[0]}") from None
 
 
+def writer_json(host: str, address: str, port: int) -> str:
+    """The HATESTBED_APP_CONFIG file's text: where this app sends writes."""
+    return json.dumps({"primary": {"host": host, "address": address, "port": port}}, indent=2) + "\n"
+
+
+def write_writer_file(path: Path, host: str, address: str, port: int) -> None:
+    """Point an app's writes at `host`, atomically (a worker never reads half a file): the App
+    daemon's set_primary() and the failover manager on promotion."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(writer_json(host, address, port))
+    os.replace(tmp, path)
+
+
 class Database:
     """The app's three database operations; a fresh connection per request (failover-friendly)."""
 
