@@ -99,8 +99,14 @@ STOCK_TIMERS = {
 # Database modes as profiles: the tuned timers with services.mariadb.mode set (the database
 # experiments run once per mode, side by side).
 DB_MODES = ("galera", "semisync", "async")
-# The order the suite brings testbeds up in.
 PROFILES = ("tuned", "stock") + DB_MODES
+
+
+def profile_order(topology) -> tuple[str, ...]:
+    """The order the suite brings testbeds up in: the topology's own database mode right after
+    "tuned" (both are the topology as written: one testbed serves them), then the others."""
+    own = topology.services.mariadb.mode
+    return ("tuned", own, "stock") + tuple(mode for mode in DB_MODES if mode != own)
 
 
 def with_timers(topology, profile: str):
@@ -143,9 +149,6 @@ class Experiment:
     headline: ClassVar[tuple[str, ...]] = ()
     # Trial metric key → aggregate (a key of AGGREGATES) for the default summarize().
     metrics: ClassVar[dict[str, str]] = {}
-    # A trial that leaves the site changed for good (a promoted database) gets a fresh testbed
-    # per trial from the runner instead of a steady-state check afterwards.
-    fresh_testbed_per_trial: ClassVar[bool] = False
     # Options of the command line this experiment understands (e.g. "faults"); others refuse them.
     accepts: ClassVar[tuple[str, ...]] = ()
 
@@ -163,6 +166,13 @@ class Experiment:
         self.events: list[tuple[float, str]] = []  # daemon-side evidence for plots
 
     # -- to override --------------------------------------------------------------------------
+    @classmethod
+    def fresh_testbed_per_trial(cls, profile: str) -> bool:
+        """A trial that leaves the site changed for good under this profile (a promoted
+        database) gets a fresh testbed per trial from the runner instead of a steady-state check
+        afterwards."""
+        return False
+
     @classmethod
     def trial_count(cls, trials: int, topology, options: dict) -> int:
         """How many trials `--trials N` means here (a sweep has one per planned fault instead)."""
@@ -269,7 +279,7 @@ class Experiment:
             finally:
                 try:
                     self.recover_all()
-                    if not self.fresh_testbed_per_trial:
+                    if not self.fresh_testbed_per_trial(self.profile):
                         with self.journal.step(f"trial {index}: steady state after") as step:
                             step.detail = self.wait_steady_state()
                 except Exception as exc:

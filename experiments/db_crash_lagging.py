@@ -77,7 +77,10 @@ class DbCrashLagging(Experiment):
     headline = ("acked_writes_lost", "write_outage_ms", "acked_during_cut")
     metrics = {"acked_writes_lost": "sum", "acked_during_cut": "sum", "write_outage_ms": "stats",
                "detect_ms": "stats", "acked_writes": "sum", "stale_reads": "sum"}
-    fresh_testbed_per_trial = True
+
+    @classmethod
+    def fresh_testbed_per_trial(cls, profile: str) -> bool:
+        return True
 
     def run_trial(self, index: int) -> dict:
         target = db.writer(self)

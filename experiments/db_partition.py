@@ -32,7 +32,10 @@ class DbPartition(Experiment):
     headline = ("acked_writes_lost", "divergent_rows", "minority_acked")
     metrics = {"acked_writes_lost": "sum", "divergent_rows": "sum", "minority_acked": "sum",
                "majority_acked": "sum", "acked_writes": "sum", "stale_reads": "sum", "write_outage_ms": "stats"}
-    fresh_testbed_per_trial = True
+
+    @classmethod
+    def fresh_testbed_per_trial(cls, profile: str) -> bool:
+        return True
 
     def run_trial(self, index: int) -> dict:
         site = self.site

@@ -147,9 +147,9 @@ class PacketFaults(Experiment):
     # -- one attack -----------------------------------------------------------------------------------
     def post_window_done(self, name: str, samples: list, attack_end: float) -> bool:
         """Evidence that the after-effects are over (so observation can stop before its bound): the
-        site healthy in the latest sample, at least a second after the attack ended (tuned VRRP
+        site healthy in the latest sample, at least 0.5 s after the attack ended (tuned VRRP
         declares a silent master dead in ~0.2 s, so a late reaction would show within it)."""
-        if time.time() - attack_end < 1.0:
+        if time.time() - attack_end < 0.5:
             return False
         last = next((s for s in reversed(samples) if "holders" in s), None)
         if last is None:

@@ -1,11 +1,13 @@
 """Run experiments on freshly brought-up testbeds and write their results (the lifecycle above them).
 
     run_suite(topology, resolve("lb_failover,round_robin"), trials, seed)   (experiments/registry.py)
-      for each profile needed (timers tuned, stock; database modes galera, semisync, async):
-          bring the testbed up with that profile
+      for each profile needed (timers tuned, the topology's own database mode, stock; the other
+      database modes): bring the testbed up with that profile (a profile equal to the one before,
+      like tuned and the topology's own mode, keeps its testbed)
           for each experiment needing it: Experiment(...).run(trials)
               (an experiment that cannot recover gets a fresh testbed for the next one; one that
-               changes the site for good, db_failover, gets one per trial and runs last)
+               changes the site for good, db_failover outside Galera, gets one per trial and
+               runs last)
           tear down
       per experiment: results/<UTC time>-<name>/ summary.json, CSVs, PNGs, report.md
       with several experiments: results/<UTC time>-all/ index.md + index.json
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 from experiments import report
-from experiments.base import DB_MODES, PROFILES, Experiment, ExperimentError, timers_of, with_timers
+from experiments.base import DB_MODES, Experiment, ExperimentError, profile_order, timers_of, with_timers
 from hatestbed.testbed import Testbed
 from topo.text import format_table
 
@@ -51,19 +53,27 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
     outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
                                 for cls in classes}
     versions = {}
-    for profile in PROFILES:
-        # Experiments that change the site for good go last: the restart after their final trial
-        # is then the profile's teardown.
-        if profile in DB_MODES and profile not in options.get("modes", DB_MODES):
-            continue  # --modes left this database mode out
-        wanted = sorted((cls for cls in classes if profile in cls.profiles), key=lambda c: c.fresh_testbed_per_trial)
-        if not wanted:
-            continue
-        profiled = with_timers(topology, profile)
-        testbed = _up(profiled, run_root)
-        try:
+    testbed, up_as, dirty = None, None, False
+    try:
+        for profile in profile_order(topology):
+            if profile in DB_MODES and profile not in options.get("modes", DB_MODES):
+                continue  # --modes left this database mode out
+            # Experiments that change the site for good go last: the restart after their final
+            # trial is then the profile's teardown.
+            wanted = sorted((cls for cls in classes if profile in cls.profiles),
+                            key=lambda c: c.fresh_testbed_per_trial(profile))
+            if not wanted:
+                continue
+            profiled = with_timers(topology, profile)
+            if testbed is None or dirty or profiled != up_as:  # one testbed serves equal profiles in a row
+                if testbed is not None:
+                    testbed.stop()
+                    testbed = None
+                testbed, up_as = _up(profiled, run_root), profiled
+            dirty = any(cls.fresh_testbed_per_trial(profile) for cls in wanted)
             versions = versions or report.daemon_versions(testbed)
             for cls in wanted:
+                fresh = cls.fresh_testbed_per_trial(profile)
                 total = cls.trial_count(trials, profiled, options)
                 say(f"experiment {cls.name} ({profile}, {total} trials) ...")
                 started.setdefault(cls.name, time.time())
@@ -73,8 +83,8 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                     done = len(merged["trials"])
                     experiment = cls(testbed, rng, out_dirs[cls.name], profile, options)
                     try:
-                        result = experiment.run(1 if cls.fresh_testbed_per_trial else total - done, first=done)
-                        rebuild = cls.fresh_testbed_per_trial
+                        result = experiment.run(1 if fresh else total - done, first=done)
+                        rebuild = fresh
                     except ExperimentError as exc:
                         # A trial it could not recover from: keep what ran, carry on from the
                         # next trial on a fresh testbed (rebuilt only where a fault was not undone).
@@ -106,7 +116,8 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                 entry["metrics"][profile] = result["metrics"]
                 entry["journal"][profile] = result["journal"]
                 entry["timers"][profile] = timers_of(profiled)
-        finally:
+    finally:
+        if testbed is not None:
             testbed.stop()
 
     summaries = [write_results(cls, outcome[cls.name], out_dirs[cls.name], topology, seed,

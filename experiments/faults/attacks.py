@@ -1,10 +1,10 @@
 """attack:<name>: the Scapy attacks, one declared row each.
 
     row                 runs on    builder (scapy_attacks.py)   bound    watched after   affected if
-    rst_to_client       client1    rst --direction to-client    1.5 s    2 s             requests fail
-    rst_to_server       client1    rst --direction to-server    1.5 s    2 s             requests fail
-    vrrp_own_source     client2    vrrp --src <own address>     1.5 s    3 s             VIP stolen / fail
-    vrrp_spoofed_lb     client2    vrrp --src <backup LB's>     1.5 s    10 s            VIP stolen / fail
+    rst_to_client       client1    rst --direction to-client    1 s      2 s             requests fail
+    rst_to_server       client1    rst --direction to-server    1 s      2 s             requests fail
+    vrrp_own_source     client2    vrrp --src <own address>     1 s      3 s             VIP stolen / fail
+    vrrp_spoofed_lb     client2    vrrp --src <backup LB's>     1 s      10 s            VIP stolen / fail
     garp                client2    garp (VIP is at client2)     3 s      15 s            VIP stolen / fail
     synflood            client2    synflood 5000 SYNs, 4000/s   6.25 s   5 s             requests fail
 
@@ -25,8 +25,8 @@ from topo import command, observe
 from topo.wait import NotReadyError, wait_until
 
 # Bounds of the seed's attacks (seconds / packets); the script caps them again.
-RST_DURATION, RST_MAX = 1.5, 400
-VRRP_DURATION, VRRP_PRIORITY = 1.5, 254
+RST_DURATION, RST_MAX = 1.0, 400
+VRRP_DURATION, VRRP_PRIORITY = 1.0, 254
 GARP_COUNT, GARP_INTERVAL = 4, 0.5
 # More SYNs than the listener's queue (HAProxy backlog = maxconn 4096 = somaxconn): the kernel
 # must fall back to SYN cookies for the rest.

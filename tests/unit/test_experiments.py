@@ -2,7 +2,7 @@
 
 import pytest
 
-from experiments.base import ExperimentError, Journal, STOCK_TIMERS, timers_of, with_timers
+from experiments.base import ExperimentError, Journal, STOCK_TIMERS, profile_order, timers_of, with_timers
 from experiments.lb_failover import master_intervals, overlap
 from experiments.registry import discover, resolve
 from topo.model import load_topology
@@ -33,8 +33,26 @@ def test_database_experiments_run_once_per_mode_and_the_studies_only_by_name():
 
 
 def test_failover_experiments_run_with_stock_and_tuned_timers():
-    for name in ("lb_failover", "lb_failback", "server_failover"):
+    for name in ("lb_failover", "server_failover"):
         assert set(EXPERIMENTS[name].profiles) == {"stock", "tuned"}
+    assert EXPERIMENTS["lb_failback"].profiles == ("tuned",)  # preemption decides, not timers
+
+
+def test_the_topologys_own_database_mode_shares_the_tuned_testbed():
+    topology = load_topology()
+    assert topology.services.mariadb.mode == "galera"
+    assert profile_order(topology) == ("tuned", "galera", "stock", "semisync", "async")
+    assert with_timers(topology, "galera") == with_timers(topology, "tuned")  # one bring-up serves both
+    assert with_timers(topology, "semisync") != topology
+    semisync = with_timers(topology, "semisync")
+    assert profile_order(semisync)[:3] == ("tuned", "semisync", "stock")
+
+
+def test_only_a_promoted_replica_needs_a_fresh_testbed_per_trial():
+    failover = EXPERIMENTS["db_failover"]
+    assert not failover.fresh_testbed_per_trial("galera")  # the killed node rejoins
+    assert failover.fresh_testbed_per_trial("semisync") and failover.fresh_testbed_per_trial("async")
+    assert not EXPERIMENTS["lb_failover"].fresh_testbed_per_trial("tuned")
 
 
 def test_stock_profile_sets_the_daemons_defaults_and_tuned_keeps_the_yaml():
