@@ -96,20 +96,22 @@ def losses(experiment, acked: set[tuple[int, str]]) -> dict:
 
 
 def read_your_writes(experiment, acked: dict[tuple[int, str], float], reads: int = 10) -> dict:
-    """Reads through the VIP after failover: each must see the highest id acknowledged before it."""
+    """Reads through the VIP after failover: each must see the highest id acknowledged before it.
+    A read that gets no answer is counted apart (failed_reads): it saw nothing, stale or not."""
     node, site = experiment.testbed.net[experiment.site.clients[0]], experiment.site
-    stale = []
+    stale, failed = [], []
     for _ in range(reads):
         sent = time.time()
         must_see = max((i for (i, _w), t in acked.items() if t < sent), default=0)
         response = https_request(node, site, "/read")
         if not response.ok:
-            stale.append({"server": response.served_by, "error": response.error or response.status})
+            failed.append({"t": sent, "server": response.served_by, "error": response.error or response.status})
             continue
         last = json.loads(response.body)["last_id"]
         if last < must_see:
             stale.append({"server": response.served_by, "last_id": last, "must_see": must_see})
-    return {"reads": reads, "stale_reads": len(stale), "stale": stale[:5]}
+    return {"reads": reads, "stale_reads": len(stale), "stale": stale[:5], "failed_reads": len(failed),
+            "failed": failed[:5]}
 
 
 def failover_journal(experiment, since: float) -> list[dict]:

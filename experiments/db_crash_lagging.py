@@ -76,7 +76,7 @@ class DbCrashLagging(Experiment):
     profiles = DB_MODES
     headline = ("acked_writes_lost", "write_outage_ms", "acked_during_cut")
     metrics = {"acked_writes_lost": "sum", "acked_during_cut": "sum", "write_outage_ms": "stats",
-               "detect_ms": "stats", "acked_writes": "sum", "stale_reads": "sum"}
+               "detect_ms": "stats", "acked_writes": "sum", "stale_reads": "sum", "failed_reads": "sum"}
 
     @classmethod
     def fresh_testbed_per_trial(cls, profile: str) -> bool:
@@ -112,4 +112,4 @@ class DbCrashLagging(Experiment):
         return {"mode": self.site.db_mode, "writer": target, "acked_during_cut": len(during),
                 "acked_writes": len(acked), **lost, "write_outage_ms": gap["gap_ms"],
                 "detect_ms": db.ms_after(found["detected_t"], t0), "stale_reads": reads["stale_reads"],
-                "reads": reads}
+                "failed_reads": reads["failed_reads"], "reads": reads}

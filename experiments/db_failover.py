@@ -31,7 +31,7 @@ class DbFailover(Experiment):
     profiles = DB_MODES
     headline = ("write_outage_ms", "detect_ms", "acked_writes_lost")
     metrics = {"write_outage_ms": "stats", "detect_ms": "stats", "switch_ms": "stats", "failed_writes": "stats",
-               "acked_writes_lost": "sum", "acked_writes": "sum", "stale_reads": "sum"}
+               "acked_writes_lost": "sum", "acked_writes": "sum", "stale_reads": "sum", "failed_reads": "sum"}
 
     @classmethod
     def fresh_testbed_per_trial(cls, profile: str) -> bool:
@@ -70,4 +70,4 @@ class DbFailover(Experiment):
                 "write_outage_ms": gap["gap_ms"], "detect_ms": db.ms_after(found["detected_t"], t0),
                 "switch_ms": db.ms_after(found["switched_t"], t0), "failed_writes": failed,
                 "acked_writes": len(acked), **lost, "stale_reads": reads["stale_reads"],
-                "reads": reads}
+                "failed_reads": reads["failed_reads"], "reads": reads}

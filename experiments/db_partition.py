@@ -31,7 +31,8 @@ class DbPartition(Experiment):
     profiles = DB_MODES
     headline = ("acked_writes_lost", "divergent_rows", "minority_acked")
     metrics = {"acked_writes_lost": "sum", "divergent_rows": "sum", "minority_acked": "sum",
-               "majority_acked": "sum", "acked_writes": "sum", "stale_reads": "sum", "write_outage_ms": "stats"}
+               "majority_acked": "sum", "acked_writes": "sum", "stale_reads": "sum", "failed_reads": "sum",
+               "write_outage_ms": "stats"}
 
     @classmethod
     def fresh_testbed_per_trial(cls, profile: str) -> bool:
@@ -75,4 +76,5 @@ class DbPartition(Experiment):
                 **lost,
                 "divergent_rows": max((len(every - rows) for rows in live.values()), default=0),
                 "missing_on": divergent, "new_primary": found.get("new_primary"),
-                "write_outage_ms": gap["gap_ms"], "stale_reads": reads["stale_reads"], "reads": reads}
+                "write_outage_ms": gap["gap_ms"], "stale_reads": reads["stale_reads"],
+                "failed_reads": reads["failed_reads"], "reads": reads}

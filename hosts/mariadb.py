@@ -1,8 +1,10 @@
 """MariaDB on every server, in one of three modes (services.mariadb.mode):
 
     galera    every server a Galera node, each app writes to its own; server1 bootstraps the
-              cluster (--wsrep-new-cluster, on its first start only), the others join after it
-              (stage 1.5) by rsync state transfer; timers, trade-offs and the rsync_root method:
+              cluster (--wsrep-new-cluster, on its first start only), the others join after it,
+              one at a time (stages 1.5, 1.51, ...), by incremental transfer from a seeded
+              template (galera_template_datadir); a crashed node rejoins from its recovered
+              position (recover_position); timers, trade-offs and the rsync_root method:
               GALERA_TIMERS below and the README's "The database tier"
     semisync  as below, a commit acknowledged once a replica has it (AFTER_SYNC)
     async     as below: one primary, the others GTID replicas that can be promoted
@@ -69,13 +71,16 @@ SLAVE_NET_TIMEOUT = 4  # seconds; a replica's heartbeat is half of it
 RSYNC_SHIM_DIR = Path(__file__).resolve().parent / "bin"
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"  # Debian's galera-4
 # Group-communication timers (Galera range-checks them against each other; see the README):
-# a silent node is suspected after 1 s; a crashed node left the view ~2.05 s after the crash here
-# (defaults: suspect 5 s, inactive 15 s: ~6-15 s). The price: a node stalled for over 1 s (a
-# loaded VM, a long pause) is evicted too and must rejoin by state transfer. Tried on this 2-core
-# VM: suspect 0.7 s made joins fail and a crash was never resolved within 15 s; inactive/install
-# 1.5 s changed nothing (2.04-2.09 s); inactive/install 2 s let the two survivors of a crash
-# split into two one-node components in 2 of 3 trials under the full suite's load (nothing
-# served); 3 s has not done so (5 of 5).
+# a silent node is suspected after 1 s, then the survivors agree on the new view by join
+# messages resent every join_retrans_period; a crashed node left the view ~1.5 s after the crash
+# here (~2.05 s with the default 1 s retransmission; defaults overall: ~6-15 s). The price: a
+# node stalled for over 1 s (a loaded VM, a long pause) is evicted too and must rejoin. Tried on
+# this 2-core VM: suspect 0.7 s made joins fail and a crash was never resolved within 15 s;
+# inactive/install 1.5 s changed nothing (2.04-2.09 s); inactive/install 2 s let the two
+# survivors of a crash split into two one-node components in 2 of 3 trials under the full
+# suite's load (nothing served); 3 s has not done so. Join retransmission 0.2 s (~1.2 s) left a
+# node restarted just after a quorum loss unable to re-form the Primary component with the
+# survivor; 0.5 s has not.
 GALERA_TIMERS = {
     "evs.keepalive_period": "PT0.2S",
     "evs.inactive_check_period": "PT0.1S",
