@@ -83,8 +83,13 @@ class PacketFaults(Experiment):
         super().validate()
         for row in ATTACKS.values():
             why = row.applies(self.site.topology)
-            if why:
+            if why and not row.unicast_only:  # a row for the other VRRP design is skipped
                 raise ExperimentError(f"packet_faults: attack {row.name}: {why}")
+
+    @property
+    def attacks(self) -> list[str]:
+        """The attack rows that apply to this topology, in order."""
+        return [name for name, row in ATTACKS.items() if row.applies(self.site.topology) is None]
 
     # -- hosts and facts ------------------------------------------------------------------------------
     @property
@@ -100,12 +105,14 @@ class PacketFaults(Experiment):
     def snapshot(self) -> dict:
         net = self.testbed.net
         fw = {lb: self.testbed.services.find(lb, "firewall").dropped(net[lb])[0] for lb in self.site.lbs}
+        vrrp_drops = {lb: sum(self.testbed.services.find(lb, "firewall").vrrp_dropped(net[lb]).values())
+                      for lb in self.site.lbs}
         tcp = {h: observe.tcp_counters(net[h], TCP_COUNTERS) for h in (*self.site.lbs, self.victim)}
         logs = {}
         for lb in self.site.lbs:
             path = self.testbed.services.find(lb, "keepalived").log_path
             logs[lb] = path.stat().st_size if path.exists() else 0
-        return {"t": time.time(), "firewall_dropped": fw, "tcp": tcp, "keepalived_log_offset": logs,
+        return {"t": time.time(), "firewall_dropped": fw, "vrrp_dropped": vrrp_drops, "tcp": tcp, "keepalived_log_offset": logs,
                 "syn_recv": {lb: observe.syn_recv(net[lb]) for lb in self.site.lbs},
                 "vip_holders": vip_holders(self.testbed), "victim_arp": self.victim_arp()}
 
@@ -216,12 +223,15 @@ class PacketFaults(Experiment):
                            outage=result)
         self.save_json(self.trial_file("attack", "json", name).name, sent)
 
-        fw_delta = {lb: after_attack["firewall_dropped"][lb] - before["firewall_dropped"][lb] for lb in self.site.lbs}
+        fw_delta = {lb: after_attack["firewall_dropped"][lb] - before["firewall_dropped"][lb]
+                    + after_attack["vrrp_dropped"][lb] - before["vrrp_dropped"][lb] for lb in self.site.lbs}
         tcp_delta = {h: {k: v - before["tcp"][h].get(k, 0) for k, v in after_attack["tcp"][h].items()
                          if v - before["tcp"][h].get(k, 0)} for h in after_attack["tcp"]}
         affected = {"failed_requests": result["failed_requests"] > 0, "vip_stolen": bool(holder_changed or poisoned)}
         return {
             "attack": name, "address": fault.address, "host": fault.host, "victim": self.victim,
+            "garp_refresh": (f"re-announced every {self.site.services.keepalived.garp_refresh_s} s while MASTER"
+                             if self.site.services.keepalived.garp_refresh_s else None),
             "command": fault.command_line(), "affected": any(affected[key] for key in row.affected),
             "affected_means": list(row.affected),
             "sent": {"counts": sent.get("counts"), "fields": sent.get("fields"), "stopped_by": sent.get("stopped_by"),
@@ -256,7 +266,7 @@ class PacketFaults(Experiment):
 
     def run_trial(self, index: int) -> dict:
         attacks = {}
-        for n, name in enumerate(ATTACKS):
+        for n, name in enumerate(self.attacks):
             if n:
                 with self.journal.step(f"trial {index}: steady state before {name}") as step:
                     step.detail = self.wait_steady_state()
@@ -350,7 +360,7 @@ def describe(a: dict) -> str:
         announced = sum(v.get("gratuitous_arps_sent", 0) for v in a["keepalived_log"].values())
         return (f"{counts.get('garps', 0)} gratuitous ARPs claiming the VIP: the victim's ARP entry for the VIP "
                 f"pointed to {arp or 'nothing'}; {healed}; {vrrp}, keepalived sent {announced} gratuitous ARPs "
-                f"meanwhile (it announces only on becoming MASTER and 5 s later, no periodic refresh); {failed}.")
+                f"meanwhile ({a.get('garp_refresh') or 'on becoming MASTER and 5 s later only'}); {failed}.")
     if name == "synflood":
         lb_tcp = {h: {k.split('.')[-1]: v for k, v in c.items() if "Syncookies" in k or "Listen" in k or "ReqQ" in k}
                   for h, c in tcp.items() if h != a["victim"]}

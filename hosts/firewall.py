@@ -7,12 +7,24 @@
                                                      address there
     INPUT policy DROP, loopback and established/related accepted, a final counted DROP.
 
+VRRP on a balancer (services.keepalived.adverts = service-unicast, the default) is decided before
+the established/related rule, so a forged advert cannot pass as part of the peers' exchange
+(conntrack tracks IP protocol 112 by addresses only, whatever the interface):
+
+    -i <front> -p vrrp                                 DROP   "vrrp-from-internet" (counted)
+    -i <service> -s <peers> -d <own service address>  ACCEPT  (the YAML's vrrp rule)
+    -p vrrp                                            DROP   "vrrp-not-a-peer" (counted)
+
+With front-multicast the vrrp rule accepts adverts to 224.0.0.18 from the balancers' addresses,
+in the ordinary place (the exposed design).
+
 Rules are applied with `iptables-restore` (checked with `--test` first); they vanish with the
 namespace at teardown, so there is nothing to stop.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from hosts.daemon import Daemon, render
@@ -75,14 +87,53 @@ class Firewall(Daemon):
         return [FirewallRule.model_validate({"name": "db-failover", "from": [manager], "to": ["server"],
                                              "ports": ["mariadb"]})]
 
-    def rule_lines(self) -> list[str]:
-        lines = []
+    def _rules_here(self) -> list[tuple[FirewallRule, str | None]]:
+        """(rule, local address) for every rule that applies on this host."""
+        found = []
         for rule in [*self.site.services.firewall, *self.implied_rules()]:
             for destination in rule.destinations:
                 applies, local = self._destination(destination)
                 if applies:
-                    lines.extend(self._render_rule(rule, local))
-        return lines
+                    found.append((rule, local))
+        return found
+
+    @property
+    def vrrp_first(self) -> bool:
+        """VRRP is decided before established/related: a balancer with unicast adverts."""
+        return (self.site.topology.hosts[self.host].role == "lb"
+                and self.site.services.keepalived.adverts == "service-unicast")
+
+    def rule_lines(self) -> list[str]:
+        """The accept rules in their ordinary place (after established/related)."""
+        return [line for rule, local in self._rules_here()
+                if not (self.vrrp_first and rule.proto == "vrrp") for line in self._render_rule(rule, local)]
+
+    def first_lines(self) -> list[str]:
+        """Rules before established/related: VRRP on a balancer with unicast adverts."""
+        if not self.vrrp_first:
+            return []
+        front = self.site.interface(self.host, self.site.vip_network)
+        accepts = [line for rule, _local in self._rules_here() if rule.proto == "vrrp"
+                   for line in self._render_unicast_vrrp(rule)]
+        return ([f'-i {front} -p vrrp -m comment --comment "vrrp-from-internet" -j DROP'] + accepts
+                + ['-p vrrp -m comment --comment "vrrp-not-a-peer" -j DROP'])
+
+    def _render_unicast_vrrp(self, rule: FirewallRule) -> list[str]:
+        """Adverts from the rule's sources that are peers on the service network, to this host."""
+        network = self.site.backend_network
+        subnet = self.site.topology.networks[network].subnet
+        own = self.site.plan.address(self.host, network)
+        peers = []
+        for source in rule.sources:
+            addresses = self._addresses(source)
+            if addresses is None:  # "any": every address of the service network
+                addresses = [str(subnet)]
+            peers += [a for a in addresses if ipaddress.ip_network(a, strict=False).subnet_of(subnet)
+                      and a != f"{own}/32"]
+        if not peers:
+            return []
+        return [f"-i {self.site.interface(self.host, network)} -s {','.join(dict.fromkeys(peers))} -d {own}/32 "
+                f'-p vrrp -m comment --comment "{rule.name}" -j ACCEPT']
 
     def _render_rule(self, rule: FirewallRule, local: str | None) -> list[str]:
         sources: list[str | None] = []
@@ -111,7 +162,8 @@ class Firewall(Daemon):
 
     def files(self) -> dict[Path, str]:
         role = self.site.topology.hosts[self.host].role
-        return {self.rules_path: render("iptables.rules.j2", host=self.host, role=role, rules=self.rule_lines())}
+        return {self.rules_path: render("iptables.rules.j2", host=self.host, role=role, first=self.first_lines(),
+                                        rules=self.rule_lines())}
 
     def check_command(self) -> list[str]:
         return ["iptables-restore", "--test", str(self.rules_path)]
@@ -139,4 +191,17 @@ class Firewall(Daemon):
         if not self.is_ready(node):
             return "not applied"
         packets, _ = self.dropped(node)
-        return f"default deny, {len(self.rule_lines())} accept rules, {packets} packets dropped"
+        vrrp = self.vrrp_dropped(node) if self.vrrp_first else {}
+        forged = f", VRRP dropped: {vrrp['vrrp-from-internet']} from the internet side, " \
+                 f"{vrrp['vrrp-not-a-peer']} not from a peer" if vrrp else ""
+        return f"default deny, {len(self.rule_lines())} accept rules, {packets} packets dropped{forged}"
+
+    def vrrp_dropped(self, node) -> dict[str, int]:
+        """Packets counted by the VRRP drop rules (vrrp-from-internet, vrrp-not-a-peer)."""
+        counts = {"vrrp-from-internet": 0, "vrrp-not-a-peer": 0}
+        out = command.check_output(["iptables", "-L", "INPUT", "-v", "-x", "-n"], node)
+        for line in out.splitlines():
+            for name in counts:
+                if f"/* {name} */" in line:
+                    counts[name] = int(line.split()[0])
+        return counts

@@ -1,13 +1,22 @@
 """keepalived on every load balancer: VRRPv3 moves the VIP to a balancer whose HAProxy is alive.
 
+                internet side (VIP network): the VIP and its gratuitous ARPs only
+                   │ lb1-eth0: VIP 10.0.1.100/24 while MASTER      │ lb2-eth0
         lb1 (priority 150)                                    lb2 (priority 100)
    ┌──────────────────────────────┐   VRRPv3 adverts     ┌──────────────────────────────┐
-   │ keepalived ── lb1-eth0 ──────┼── 224.0.0.18 (112) ──┼────── lb2-eth0 ── keepalived │
-   │   │ VIP 10.0.1.100/24 here   │   every advert_int   │   (takes the VIP when lb1's  │
-   │   │ while MASTER             │                      │    adverts stop or say 0)    │
+   │ keepalived ── lb1-eth1 ──────┼── unicast, IP 112 ───┼────── lb2-eth1 ── keepalived │
+   │   │ 10.0.2.10                │   every advert_int   │   10.0.2.11 (takes the VIP   │
+   │   │                          │   service network    │   when lb1's adverts stop)   │
    │   ├─ track: <conf>/keepalived-check.sh: lb1's HAProxy pid (pids/lb1-haproxy.pid)
+   │   ├─ track_interface: both legs (either losing carrier: FAULT, the peer takes over)
    │   └─ notify: <conf>/keepalived-notify.sh ──▶ logs/vrrp-events.jsonl (one JSON line per change)
    └──────────────────────────────┘
+
+services.keepalived.adverts: service-unicast (above, the default: the firewall drops VRRP on the
+internet-facing interface and accepts it on the service side only from the other balancers'
+addresses) or front-multicast (adverts to 224.0.0.18 on the VIP's network, where a forged advert
+from the internet side can take the VIP: the exposed design, kept for the lesson). VRRPv3 has no
+authentication either way: a host on the service network can still forge a peer's advert.
 
 Behaviour:
 - Both balancers start in BACKUP; the election makes the highest priority (first LB) master.
@@ -74,7 +83,24 @@ class Keepalived(Daemon):
 
     @property
     def interface(self) -> str:
+        """The front (VIP) interface: the VIP and its gratuitous ARPs go there."""
         return self.site.interface(self.host, self.site.vip_network)
+
+    @property
+    def unicast(self) -> bool:
+        return self.site.services.keepalived.adverts == "service-unicast"
+
+    @property
+    def advert_network(self) -> str:
+        return self.site.backend_network if self.unicast else self.site.vip_network
+
+    @property
+    def advert_interface(self) -> str:
+        return self.site.interface(self.host, self.advert_network)
+
+    def peer_addresses(self) -> list[str]:
+        """The other balancers' addresses on the advert network (unicast peers)."""
+        return [str(self.site.plan.address(lb, self.advert_network)) for lb in self.site.lbs if lb != self.host]
 
     @property
     def priority(self) -> int:
@@ -100,6 +126,8 @@ class Keepalived(Daemon):
         interval, budget_cs, poll = self.script_timing()
         conf = render("keepalived.conf.j2", host=self.host, vip=site.vip,
                       prefixlen=site.prefixlen(site.vip_network), interface=self.interface,
+                      advert_interface=self.advert_interface, unicast=self.unicast,
+                      unicast_src=site.plan.address(self.host, self.advert_network), peers=self.peer_addresses(),
                       ka=site.services.keepalived, priority=self.priority,
                       check_script=self.check_script, notify_script=self.notify_script,
                       events=site.vrrp_events, script_interval=interval, script_timeout=interval + 1)

@@ -212,8 +212,10 @@ class Mechanisms:
     def facts(self) -> dict:
         if self.f is None:
             return {}
-        return {"vrrp": {lb: {"interface": v.interface, "priority": v.priority, "advert_int_s": v.advert_int,
-                              "preempt": v.preempt, "checks": list(v.tracks)} for lb, v in self.f.vrrp.items()},
+        return {"vrrp": {lb: {"interface": v.interface, "advert_interface": v.advert_interface,
+                              "unicast_peers": list(v.unicast_peers), "priority": v.priority,
+                              "advert_int_s": v.advert_int, "preempt": v.preempt, "checks": list(v.tracks)}
+                         for lb, v in self.f.vrrp.items()},
                 "health_checks": {lb: {"check": b.check, "inter_ms": b.inter_ms, "fall": b.fall,
                                        "servers": [s for s, _ in b.servers],
                                        "backup": [s for s, backup in b.servers if backup]}
@@ -240,10 +242,17 @@ class Mechanisms:
         if len(lbs) < 2:
             return Judgement("vip", "vip", service, True,
                              f"only {lbs[0] if lbs else 'one balancer'} can hold the VIP: it lives and dies with it", "none")
+        if any(v.unicast_peers for v in self.f.vrrp.values()):
+            exposure = ("adverts travel unicast over the service network and the balancers' firewalls drop VRRP "
+                        "from the internet side; VRRPv3 has no authentication, so a host on the service network "
+                        "could still forge a peer's advert, and a gratuitous ARP from the internet side can still "
+                        "poison clients' caches (attack:garp)")
+        else:
+            exposure = ("VRRPv3 has no authentication, so a forged advert or gratuitous ARP from the internet side "
+                        "can take it (attack:vrrp_spoofed_lb, attack:garp)")
         return Judgement("vip", "vip", service, False, "",
-                         f"one address that VRRP moves between {', '.join(lbs)}; VRRPv3 has no authentication, so a "
-                         "forged advert or gratuitous ARP from the internet side can take it (attack:vrrp_spoofed_lb, "
-                         "attack:garp): not a component failure, an attack")
+                         f"one address that VRRP moves between {', '.join(lbs)}; {exposure}: not a component "
+                         "failure, an attack")
 
     def cover(self, component, service: str, before, after) -> str:
         if component.kind == "controller":

@@ -36,11 +36,15 @@ PROMOTERS = ("orchestrator", "mha", "replication-manager", "failover")
 @dataclass(frozen=True)
 class Vrrp:
     host: str
-    interface: str
+    interface: str  # where the VIP lives (virtual_ipaddress ... dev)
     priority: int
     advert_int: float
     preempt: bool
     tracks: tuple[str, ...]  # in words: what the track scripts check
+    advert_interface: str = ""  # where the adverts go (the instance's interface)
+    unicast_peers: tuple[str, ...] = ()  # addresses adverts are sent to; () = multicast
+    # Interfaces whose loss of carrier puts the instance in FAULT (its own and track_interface).
+    track_interfaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,12 +136,16 @@ def parse_keepalived(host: str, text: str, files: dict[Path, str]) -> Vrrp:
             tracks.append(f"{host}'s HAProxy process is alive (by pid)")
         else:
             tracks.append(f"script {name}")
-    for block in re.findall(r"track_interface\s*\{([^}]*)\}", text):
-        tracks += [f"interface {i} is up" for i in block.split()]
-    interface = one(r"^\s*interface (\S+)")
-    tracks.append(f"its own interface {interface} has carrier")  # keepalived tracks the instance's interface
-    return Vrrp(host, interface, int(one(r"^\s*priority (\d+)")), float(one(r"^\s*advert_int (\S+)")),
-                not re.search(r"^\s*nopreempt\s*$", text, re.M), tuple(tracks))
+    tracked_interfaces = [i for block in re.findall(r"track_interface\s*\{([^}]*)\}", text) for i in block.split()]
+    tracks += [f"interface {i} is up" for i in tracked_interfaces]
+    advert_interface = one(r"^\s*interface (\S+)")
+    tracks.append(f"its own interface {advert_interface} has carrier")  # keepalived tracks the instance's interface
+    vip_dev = re.search(r"virtual_ipaddress\s*\{[^}]*?\bdev (\S+)", text, re.S)
+    peers = [p for block in re.findall(r"unicast_peer\s*\{([^}]*)\}", text) for p in block.split()]
+    return Vrrp(host, vip_dev.group(1) if vip_dev else advert_interface, int(one(r"^\s*priority (\d+)")),
+                float(one(r"^\s*advert_int (\S+)")), not re.search(r"^\s*nopreempt\s*$", text, re.M),
+                tuple(tracks), advert_interface, tuple(peers),
+                tuple(dict.fromkeys([advert_interface, *tracked_interfaces])))
 
 
 def parse_haproxy(lb: str, text: str) -> Backend:

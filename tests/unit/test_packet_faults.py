@@ -38,6 +38,28 @@ def test_forged_vrrp_advert_fields():
     assert len(bytes(ip.payload)) == 12  # 8-byte header + one IPv4 address
 
 
+def test_forged_unicast_vrrp_advert_goes_to_the_given_peer():
+    """As keepalived's unicast_peer sends it: the peer's address and MAC, checksum still valid."""
+    frame = sa.vrrp_advert("10.0.2.11", 51, 254, [VIP], 0.05, ATTACKER_MAC, "10.0.2.10", "02:00:00:02:00:0a")
+    assert frame[Ether].dst == "02:00:00:02:00:0a"
+    assert (frame[IP].src, frame[IP].dst, frame[IP].proto) == ("10.0.2.11", "10.0.2.10", 112)
+    assert sa.vrrp_checksum_ok(frame)
+
+
+def test_the_service_leg_attack_needs_unicast_adverts():
+    import yaml
+    from experiments.faults.attacks import ATTACKS
+    from topo.model import DEFAULT_TOPOLOGY, load_topology, parse_topology
+    assert ATTACKS["vrrp_service_leg"].applies(load_topology()) is None
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["services"] = {"keepalived": {"adverts": "front-multicast"}}
+    assert "unicast" in ATTACKS["vrrp_service_leg"].applies(parse_topology(data))
+    assert ATTACKS["vrrp_spoofed_lb"].applies(parse_topology(data)) is None
+    # the VRRP rows last: a VIP move's delayed gratuitous ARPs must not fall inside the GARP attack
+    names = list(ATTACKS)
+    assert names.index("garp") < min(i for i, n in enumerate(names) if n.startswith("vrrp"))
+
+
 def test_forged_vrrp_checksum_is_rfc5798_with_pseudo_header():
     frame = sa.vrrp_advert(LB2, 51, 254, [VIP], 0.1, ATTACKER_MAC)
     assert sa.vrrp_checksum_ok(frame)

@@ -37,6 +37,8 @@ def test_facts_come_from_the_rendered_configuration():
     facts = site_facts(topology, plan_network(topology))
     assert facts.initial_holder() == "lb1"  # priority 150 against 100
     assert facts.vrrp["lb1"].interface == "lb1-eth0" and facts.vrrp["lb1"].advert_int == 0.05
+    assert facts.vrrp["lb1"].advert_interface == "lb1-eth1" and facts.vrrp["lb1"].unicast_peers == ("10.0.2.11",)
+    assert facts.vrrp["lb1"].track_interfaces == ("lb1-eth1", "lb1-eth0")
     assert facts.vrrp["lb1"].preempt is False
     assert any("HAProxy process" in t for t in facts.vrrp["lb1"].tracks)
     backend = facts.backends["lb1"]
@@ -83,12 +85,28 @@ def test_galera_seed_has_no_database_spof_but_two_lost_nodes_break_quorum_for_ev
     assert "not in a majority component" in why
 
 
-def test_the_seed_vip_holders_service_leg_is_unchecked_by_vrrp(seed):
-    """lb1 holds the VIP; VRRP checks its HAProxy's pid and front carrier, not its back leg."""
+def test_the_seed_vip_holders_service_leg_is_tracked_by_vrrp(seed):
+    """Unicast adverts over the service network and track_interface on both legs: lb1 losing
+    its service leg goes to FAULT and lb2 takes the VIP."""
     web = spofs(seed, "web")
+    assert "link:lb1-s3" not in web and "link:lb2-s4" not in web
+    cover = {j.component: j.mitigation for j in seed.judgements if j.service == "web"}
+    assert cover["link:lb1-s3"].startswith("VRRP: lb2 takes the VIP")
+
+
+def front_multicast(data):
+    data["services"] = {"keepalived": {"adverts": "front-multicast"}}
+
+
+def test_with_multicast_adverts_on_the_front_the_holders_service_leg_is_unchecked():
+    """The exposed design: VRRP checks HAProxy's pid and the front carrier, not the back leg."""
+    analysis = analyze(variant(front_multicast))
+    web = spofs(analysis, "web")
     assert "link:lb1-s3" in web and "link:lb2-s4" not in web
-    [why] = [j.reason for j in seed.spofs("web") if j.component == "link:lb1-s3"]
+    [why] = [j.reason for j in analysis.spofs("web") if j.component == "link:lb1-s3"]
     assert "nothing moves the VIP" in why and "HAProxy process" in why
+    [vip] = [j.mitigation for j in analysis.judgements if j.component == "vip" and j.service == "web"]
+    assert "from the internet side can take it" in vip
 
 
 def test_the_seed_balancers_servers_and_ring_links_are_covered(seed):
@@ -188,7 +206,7 @@ def test_outputs_hold_every_component_and_service(tmp_path, seed):
     assert len(data["judgements"]) == len({j["component"] for j in data["judgements"]}) * len(data["services"])
     assert {"component", "kind", "service", "predicted", "reason", "mitigation"} == set(data["judgements"][0])
     text = write_markdown(tmp_path, seed).read_text()
-    assert "| `link:lb1-s3` | host_link | web |" in text and "## Size-2 cut sets" in text
+    assert "| `link:monitor-s4` | host_link | monitoring |" in text and "## Size-2 cut sets" in text
     table = terminal_table(seed)
     assert "link:lb1-s3" in table and "SPOF for" in table
 
