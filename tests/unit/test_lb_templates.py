@@ -205,7 +205,7 @@ def test_vrrp_instance_follows_the_model(site):
         assert f"    interface {lb}-eth1\n" in conf
         assert f"    unicast_src_ip {own}\n    unicast_peer {{\n        {peer}\n    }}\n" in conf
         assert f"        10.0.1.100/24 dev {lb}-eth0\n" in conf
-        assert f"    track_interface {{\n        {lb}-eth0\n        {lb}-eth1\n    }}\n" in conf
+        assert f"    track_interface {{\n        {lb}-eth0\n    }}\n" in conf  # eth1: the instance's own
         assert "    virtual_router_id 51\n" in conf
         assert f"    priority {prio}\n" in conf
         assert f"    advert_int {site.services.keepalived.advert_int:g}\n" in conf
