@@ -12,20 +12,21 @@ per switch, the flow entries to add/overwrite and to delete, as plain data (``Fl
 
 Pipeline installed on every switch::
 
-    packet --> TABLE 0 (learning) -------------------------> TABLE 1 (forwarding)
-               prio 200 in_port=EDGE,eth_src=M -> goto 1      prio 100 eth_dst=M -> output:P
+    packet --> TABLE 0 (edge guards, controllers/guards.py: a host's own addresses only) --> goto 1
+           --> TABLE 1 (learning) -------------------------> TABLE 2 (forwarding)
+               prio 200 in_port=EDGE,eth_src=M -> goto 2      prio 100 eth_dst=M -> output:P
                         (host M already learned there)                 P = next hop on a shortest
-               prio 100 in_port=ISL           -> goto 1                path over live links, or
+               prio 100 in_port=ISL           -> goto 2                path over live links, or
                         (never learn from the fabric)                  M's edge port on its switch
                prio   0 (miss) -> CONTROLLER(128 bytes)       prio  10 in_port=X -> output to every
-                                  + goto 1                             edge port and spanning-tree
+                                  + goto 2                             edge port and spanning-tree
                         (packet is forwarded at once; the              port except X
                          controller only learns from it)      prio  10 in_port=non-tree ISL -> drop
                                                               (miss: drop)
 
 Partitions (``add_partition``: two groups of host MACs that must not hear each other) add::
 
-    TABLE 0  prio 1000 eth_src=A,eth_dst=B -> drop     TABLE 1  prio 20 in_port=X,eth_src=A,
+    TABLE 1  prio 1000 eth_src=A,eth_dst=B -> drop     TABLE 2  prio 20 in_port=X,eth_src=A,
              (and B->A; on every switch)                        eth_dst=group/01:00:00:00:00:00
                                                                 -> the flood of X minus the
                                                                    ports of B's hosts here
@@ -58,10 +59,12 @@ from typing import Mapping, Sequence
 
 import networkx as nx
 
+from controllers.guards import Edge, guard_flows
+
 # --- pipeline constants -------------------------------------------------------------------
 
-TABLE_LEARN = 0
-TABLE_FORWARD = 1
+TABLE_LEARN = 1
+TABLE_FORWARD = 2  # topo/observe.py reads it (FORWARD_TABLE there; a unit test keeps them equal)
 
 PRIO_MISS = 0  # table 0: send to controller and continue to table 1
 PRIO_ISL_IN = 100  # table 0: packets from the fabric skip learning
@@ -249,7 +252,10 @@ class Fabric:
     Not thread-safe: the os-ken app calls it from its single event thread.
     """
 
-    def __init__(self, switches: Mapping[str, int], links: Sequence[Link]):
+    def __init__(self, switches: Mapping[str, int], links: Sequence[Link], edges: Sequence[Edge] = (),
+                 guards: bool = False):
+        self._edges: tuple[Edge, ...] = tuple(edges)
+        self._guards = guards
         self._dpid_of: dict[str, int] = dict(switches)
         self._name_of: dict[int, str] = {d: n for n, d in self._dpid_of.items()}
         self._links: tuple[Link, ...] = tuple(sorted(links, key=lambda l: l.sort_key))
@@ -333,7 +339,11 @@ class Fabric:
             links.append(
                 Link(a, spec["a_port"], b, spec["b_port"], switches[a], switches[b])
             )
-        return cls(switches, links)
+        edges = _edges_from(data.get("edges", []), switches, used)
+        guards = data.get("edge_guards", False)
+        if not isinstance(guards, bool):
+            raise FabricError(f"fabric: 'edge_guards' must be true or false, got {guards!r}")
+        return cls(switches, links, edges, guards)
 
     @classmethod
     def from_json(cls, text: str) -> "Fabric":
@@ -681,10 +691,17 @@ class Fabric:
 
     # ---- flow computation ----
 
+    @property
+    def guards(self) -> bool:
+        return self._guards
+
+    def edges(self) -> tuple[Edge, ...]:
+        return self._edges
+
     def flows_for_switch(self, dpid: int) -> list[FlowSpec]:
-        """Every entry ``dpid`` should have now (both tables)."""
+        """Every entry ``dpid`` should have now (all three tables)."""
         self._check(dpid)
-        flows = [
+        flows = guard_flows(dpid, self._edges, self._guards, TABLE_LEARN, FlowSpec) + [
             FlowSpec(
                 dpid, TABLE_LEARN, PRIO_MISS, {},
                 (("controller", CONTROLLER_MAX_LEN), ("goto", TABLE_FORWARD)),
@@ -759,6 +776,31 @@ class Fabric:
         """What the last sync() pushed to ``dpid``."""
         return list(self._installed.get(dpid, {}).values())
 
+
+
+def _edges_from(raw: object, switches: Mapping[str, int], isl_ports: Mapping[tuple[str, int], int]) -> list[Edge]:
+    """The fabric JSON's "edges": [{switch, port, host, mac, addresses: [...]}, ...]."""
+    if not isinstance(raw, list):
+        raise FabricError("fabric: 'edges' must be a list")
+    edges, seen = [], set()
+    for i, spec in enumerate(raw):
+        where = f"fabric: edges[{i}]"
+        if not isinstance(spec, Mapping) or not {"switch", "port", "host", "mac", "addresses"} <= set(spec):
+            raise FabricError(f"{where} must be an object with switch, port, host, mac, addresses")
+        switch, port = spec["switch"], spec["port"]
+        if switch not in switches:
+            raise FabricError(f"{where} names unknown switch {switch!r}")
+        if not _valid_port(port) or (switch, port) in isl_ports or (switch, port) in seen:
+            raise FabricError(f"{where}: port {switch}:{port!r} is not a free edge port")
+        seen.add((switch, port))
+        mac = spec["mac"]
+        if not isinstance(mac, str) or not _MAC_RE.match(mac.lower()):
+            raise FabricError(f"{where}.mac must be a MAC address, got {mac!r}")
+        addresses = spec["addresses"]
+        if not isinstance(addresses, list) or not addresses or not all(isinstance(a, str) for a in addresses):
+            raise FabricError(f"{where}.addresses must be a non-empty list of IPv4 addresses")
+        edges.append(Edge(switches[switch], port, str(spec["host"]), mac.lower(), tuple(addresses)))
+    return edges
 
 
 # --- the control channel ------------------------------------------------------------------------

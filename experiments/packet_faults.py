@@ -112,7 +112,8 @@ class PacketFaults(Experiment):
         for lb in self.site.lbs:
             path = self.testbed.services.find(lb, "keepalived").log_path
             logs[lb] = path.stat().st_size if path.exists() else 0
-        return {"t": time.time(), "firewall_dropped": fw, "vrrp_dropped": vrrp_drops, "tcp": tcp, "keepalived_log_offset": logs,
+        guards = sum(n for switch in self.site.topology.switches for n in observe.guard_drops(switch).values())
+        return {"t": time.time(), "firewall_dropped": fw, "vrrp_dropped": vrrp_drops, "guard_dropped": guards, "tcp": tcp, "keepalived_log_offset": logs,
                 "syn_recv": {lb: observe.syn_recv(net[lb]) for lb in self.site.lbs},
                 "vip_holders": vip_holders(self.testbed), "victim_arp": self.victim_arp()}
 
@@ -257,6 +258,8 @@ class PacketFaults(Experiment):
                              "priority": e.get("priority")} for e in vrrp],
             "vrrp_state_changes": len(vrrp),
             "firewall_dropped_delta": fw_delta,
+            "edge_guards": self.site.topology.controller.edge_guards,
+            "guard_dropped_delta": after_attack["guard_dropped"] - before["guard_dropped"],
             "syn_recv_before": before["syn_recv"], "syn_recv_after_attack": after_attack["syn_recv"],
             "tcp_counters_delta": tcp_delta,
             "keepalived_log": self.keepalived_lines(before["keepalived_log_offset"]),
@@ -294,6 +297,7 @@ class PacketFaults(Experiment):
                 "vrrp_state_changes": analysis.summarize([r["vrrp_state_changes"] for r in runs]),
                 "firewall_dropped_delta": {lb: analysis.summarize([r["firewall_dropped_delta"][lb] for r in runs])["median"]
                                            for lb in runs[0]["firewall_dropped_delta"]},
+                "guard_dropped_median": analysis.summarize([r.get("guard_dropped_delta", 0) for r in runs])["median"],
                 "what_happened": [describe(r) for r in runs],
             }
         metrics["vip_stolen_by"] = [n for n, a in per_attack.items() if a["vip_ever_stolen"]]
@@ -334,6 +338,8 @@ def describe(a: dict) -> str:
         failed += f" (outage {a['outage_ms']:.0f} ms, {', '.join(f'{k} {v}' for k, v in a['errors'].items())})"
     vrrp = ", ".join(f"{e['host']} {e['state']} at {e['t_ms']:+.0f} ms" for e in a["vrrp_events"]) or "no VRRP state change"
     drops = ", ".join(f"{lb} +{n}" for lb, n in a["firewall_dropped_delta"].items())
+    if a.get("edge_guards"):
+        drops += f"; the fabric's edge guards dropped {a.get('guard_dropped_delta', 0)}"
     tcp = a["tcp_counters_delta"]
     name = a["attack"]
     if a["vrrp_events"] and not name.startswith("vrrp"):
@@ -358,7 +364,9 @@ def describe(a: dict) -> str:
         healed = ("healed by itself after {:.1f} s".format(a["arp_poisoned_ms"] / 1000) if a["arp_self_healed"]
                   else "still poisoned at recovery: flushed" if a["arp_poisoned"] else "never poisoned")
         announced = sum(v.get("gratuitous_arps_sent", 0) for v in a["keepalived_log"].values())
-        return (f"{counts.get('garps', 0)} gratuitous ARPs claiming the VIP: the victim's ARP entry for the VIP "
+        guarded = (f"the fabric's edge guards dropped {a.get('guard_dropped_delta', 0)}; " if a.get("edge_guards")
+                   else "no edge guards; ")
+        return (f"{counts.get('garps', 0)} gratuitous ARPs claiming the VIP: {guarded}the victim's ARP entry for the VIP "
                 f"pointed to {arp or 'nothing'}; {healed}; {vrrp}, keepalived sent {announced} gratuitous ARPs "
                 f"meanwhile ({a.get('garp_refresh') or 'on becoming MASTER and 5 s later only'}); {failed}.")
     if name == "synflood":

@@ -44,10 +44,16 @@ def health_checks(testbed) -> list[Check]:
                         "listening" if listening else "not listening"))
     errors = controller.logged_errors() if controller else []
     checks.append(Check("controller", "log", not errors, errors[0][:80] if errors else "no errors logged"))
+    ports = {(i.switch, i.switch_port): i.host for i in testbed.plan.interfaces}
     for switch, connected in testbed.switch_connections().items():
         flows = observe.flow_count(switch)
+        guards = "edge guards off"
+        if testbed.topology.controller.edge_guards:
+            drops = observe.guard_drops(switch)
+            stopped = ", ".join(f"{ports.get((switch, p), p)} {n}" for p, n in sorted(drops.items()) if n)
+            guards = f"edge guards dropped {sum(drops.values())} packets" + (f" ({stopped})" if stopped else "")
         checks.append(Check("switch", switch, connected and bool(flows),
-                            f"{'connected' if connected else 'NOT connected'}, {flows} flows"))
+                            f"{'connected' if connected else 'NOT connected'}, {flows} flows, {guards}"))
     pairs = testbed.plan.reachable_pairs()
     failures = testbed.ping_pairs(pairs, deadline=2.0)
     for network, spec in testbed.topology.networks.items():

@@ -242,11 +242,17 @@ class Mechanisms:
         if len(lbs) < 2:
             return Judgement("vip", "vip", service, True,
                              f"only {lbs[0] if lbs else 'one balancer'} can hold the VIP: it lives and dies with it", "none")
-        if any(v.unicast_peers for v in self.f.vrrp.values()):
+        guarded = self.design.topology.controller.edge_guards
+        if guarded:
+            exposure = ("the fabric's edge guards let no host send from another's address and only the balancers' "
+                        "front ports claim the VIP, so forged adverts and gratuitous ARPs are dropped at the "
+                        "attacker's port (attack:vrrp_spoofed_lb, attack:vrrp_service_leg, attack:garp); VRRPv3 "
+                        "itself has no authentication")
+        elif any(v.unicast_peers for v in self.f.vrrp.values()):
             exposure = ("adverts travel unicast over the service network and the balancers' firewalls drop VRRP "
-                        "from the internet side; VRRPv3 has no authentication, so a host on the service network "
-                        "could still forge a peer's advert, and a gratuitous ARP from the internet side can still "
-                        "poison clients' caches (attack:garp)")
+                        "from the internet side; VRRPv3 has no authentication and the fabric has no edge guards, so "
+                        "a host that reaches a balancer's service leg can forge a peer's advert "
+                        "(attack:vrrp_service_leg), and a gratuitous ARP can poison clients' caches (attack:garp)")
         else:
             exposure = ("VRRPv3 has no authentication, so a forged advert or gratuitous ARP from the internet side "
                         "can take it (attack:vrrp_spoofed_lb, attack:garp)")

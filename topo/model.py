@@ -75,6 +75,10 @@ class Vip(_Strict):
 
 class Controller(_Strict):
     port: int = Field(default=6653, ge=1024, le=65535)
+    # Edge guards (IP source guard + dynamic ARP inspection): on every host port only that
+    # host's own MAC and addresses may be a source; only a balancer's front port may claim the
+    # VIP. false: the fabric forwards whatever a host sends (to show the attacks working).
+    edge_guards: bool = True
 
 
 class Ports(_Strict):

@@ -53,6 +53,22 @@ def flow_counts(testbed) -> dict[str, int | None]:
 
 
 _OUTPUT = re.compile(r"priority=(\d+).*\bactions=output:(\d+)\s*$")
+# The controller's tables (controllers/fabric.py, controllers/guards.py): 0 edge guards,
+# 1 learning, 2 forwarding. The guards' per-port drop entry has this priority.
+GUARD_TABLE, FORWARD_TABLE, GUARD_DROP_PRIORITY = 0, 2, 100
+_GUARD_DROP = re.compile(rf"n_packets=(\d+),.*priority={GUARD_DROP_PRIORITY},in_port=(\d+) actions=drop")
+
+
+def parse_guard_drops(dump: str) -> dict[int, int]:
+    """{switch port: packets dropped} from `ovs-ofctl dump-flows` of the guard table."""
+    return {int(m.group(2)): int(m.group(1)) for m in map(_GUARD_DROP.search, dump.splitlines()) if m}
+
+
+def guard_drops(switch: str) -> dict[int, int]:
+    """What the edge guards of `switch` dropped so far, per host port (empty with guards off)."""
+    out = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows", switch,
+                                f"table={GUARD_TABLE}"], timeout=10)
+    return parse_guard_drops(out)
 
 
 def parse_out_port(dump: str, mac: str) -> int | None:
@@ -69,9 +85,10 @@ def parse_out_port(dump: str, mac: str) -> int | None:
 
 
 def out_port(switch: str, mac: str) -> int | None:
-    """The port `switch` forwards frames for `mac` to (table 1, highest-priority dl_dst entry)."""
+    """The port `switch` forwards frames for `mac` to (the forwarding table, highest-priority
+    dl_dst entry)."""
     out = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows", switch,
-                                f"table=1,dl_dst={mac}"], timeout=10)
+                                f"table={FORWARD_TABLE},dl_dst={mac}"], timeout=10)
     return parse_out_port(out, mac)
 
 

@@ -85,10 +85,22 @@ class NetworkPlan:
         return int(switch[1:])
 
     def fabric(self) -> dict:
-        """The controller's input: switches with datapath ids and the inter-switch ports."""
+        """The controller's input: switches with datapath ids, the inter-switch ports, and who is
+        on every host port with which MAC and source addresses (for the edge guards: a host's
+        own address there; a load balancer's front leg may also send from the VIP)."""
+        vip = self.topology.vip
+        edges = []
+        for intf in self.interfaces:
+            addresses = [str(intf.ip)]
+            if self.topology.hosts[intf.host].role == "lb" and intf.network == vip.network:
+                addresses.append(str(vip.address))
+            edges.append({"switch": intf.switch, "port": intf.switch_port, "host": intf.host, "mac": intf.mac,
+                          "addresses": addresses})
         return {
             "switches": {name: {"dpid": self.dpid(name)} for name in self.topology.switches},
             "links": [{"a": l.a, "a_port": l.a_port, "b": l.b, "b_port": l.b_port} for l in self.switch_links],
+            "edges": edges,
+            "edge_guards": self.topology.controller.edge_guards,
         }
 
     def root_namespace_interfaces(self) -> list[str]:

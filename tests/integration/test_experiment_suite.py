@@ -105,10 +105,11 @@ def test_packet_faults_report_what_each_attack_did(suite):
     attacks = trial["attacks"]
     assert set(attacks) == set(m["attacks"]) >= {"rst_to_client", "garp", "vrrp_spoofed_lb", "vrrp_service_leg"}
     assert attacks["rst_to_client"]["affected"] and attacks["rst_to_client"]["failed_requests"] > 0
-    # Unicast adverts on the service side: forged adverts from the internet side, to the front
-    # leg, are dropped by the balancers' firewalls (counted) and the VIP stays where it was.
-    for name in ("vrrp_own_source", "vrrp_spoofed_lb"):
-        assert not attacks[name]["vip_stolen"], attacks[name]["what_happened"] if "what_happened" in attacks[name] else name
-        assert sum(attacks[name]["firewall_dropped_delta"].values()) > 0
-    assert isinstance(attacks["vrrp_service_leg"]["vip_stolen"], bool)  # the exposure that remains: reported
-    assert attacks["garp"]["affected"]  # no edge guards yet: the victim's cache is poisoned
+    # Forged adverts and gratuitous ARPs from an internet client are dropped and counted, and
+    # the VIP stays: its own address by the balancers' firewalls (VRRP is not accepted on the
+    # front leg), a spoofed balancer's address by the fabric's edge guards at the attacker's port.
+    assert not attacks["vrrp_own_source"]["vip_stolen"]
+    assert sum(attacks["vrrp_own_source"]["firewall_dropped_delta"].values()) > 0
+    for name in ("vrrp_spoofed_lb", "vrrp_service_leg", "garp"):
+        assert not attacks[name]["vip_stolen"] and not attacks[name]["affected"], trial["what_happened"][name]
+        assert attacks[name]["guard_dropped_delta"] > 0, trial["what_happened"][name]

@@ -272,7 +272,7 @@ def test_host_flows_on_every_switch():
     flows = fab.flows_for_host(MAC_A)
     learn = [f for f in flows if f.table == TABLE_LEARN]
     assert learn == [FlowSpec(3, TABLE_LEARN, PRIO_HOST_SRC,
-                              {"in_port": HOST_PORT, "eth_src": MAC_A}, (("goto", 1),))]
+                              {"in_port": HOST_PORT, "eth_src": MAC_A}, (("goto", TABLE_FORWARD),))]
     dst = {f.dpid: f for f in flows if f.table == TABLE_FORWARD}
     assert set(dst) == {1, 2, 3, 4}
     for dpid, f in dst.items():
@@ -284,7 +284,7 @@ def test_switch_flows_contain_table_miss_and_isl_entries():
     fab = ring()
     flows = fab.flows_for_switch(1)
     miss = [f for f in flows if f.table == TABLE_LEARN and f.match == {}]
-    assert miss[0].actions == (("controller", 128), ("goto", 1))
+    assert miss[0].actions == (("controller", 128), ("goto", TABLE_FORWARD))
     isl = [f.match["in_port"] for f in flows if f.table == TABLE_LEARN and f.priority == 100]
     assert isl == [1, 2]
 
@@ -392,7 +392,7 @@ def test_mac_move_updates_all_switches_and_deletes_old_learn_flow():
         assert walk(fab, dpid, MAC_A)[-1] == 3
     deltas = {d.dpid: d for d in fab.sync()}
     old_learn = FlowSpec(1, TABLE_LEARN, PRIO_HOST_SRC,
-                         {"in_port": HOST_PORT, "eth_src": MAC_A}, (("goto", 1),))
+                         {"in_port": HOST_PORT, "eth_src": MAC_A}, (("goto", TABLE_FORWARD),))
     assert deltas[1].delete == [old_learn]
     assert any(f.match == {"in_port": HOST_PORT, "eth_src": MAC_A} for f in deltas[3].add)
     # every switch gets its eth_dst entry overwritten (OFPFC_ADD), none is deleted
@@ -519,7 +519,8 @@ def test_every_flow_spec_serializes_as_openflow13():
         dele = flow_mod(dp, f, ofp.OFPFC_DELETE_STRICT)
         dele.serialize()
         assert dele.instructions == []
-    miss = flow_mod(dp, fab.flows_for_switch(1)[0], ofp.OFPFC_ADD)
+    [learn_miss] = [f for f in fab.flows_for_switch(1) if f.table == TABLE_LEARN and f.match == {}]
+    miss = flow_mod(dp, learn_miss, ofp.OFPFC_ADD)
     (apply, goto) = miss.instructions
     assert apply.actions[0].port == ofp.OFPP_CONTROLLER and apply.actions[0].max_len == 128
     assert goto.table_id == TABLE_FORWARD

@@ -96,6 +96,7 @@ def test_the_seed_vip_holders_service_leg_is_tracked_by_vrrp(seed):
 
 def front_multicast(data):
     data["services"] = {"keepalived": {"adverts": "front-multicast"}}
+    data["controller"] = {"edge_guards": False}
 
 
 def test_with_multicast_adverts_on_the_front_the_holders_service_leg_is_unchecked():
@@ -107,6 +108,8 @@ def test_with_multicast_adverts_on_the_front_the_holders_service_leg_is_unchecke
     assert "nothing moves the VIP" in why and "HAProxy process" in why
     [vip] = [j.mitigation for j in analysis.judgements if j.component == "vip" and j.service == "web"]
     assert "from the internet side can take it" in vip
+    [guarded] = [j.mitigation for j in analyze(load_topology()).judgements if j.component == "vip" and j.service == "web"]
+    assert "edge guards let no host send from another's address" in guarded
 
 
 def test_the_seed_balancers_servers_and_ring_links_are_covered(seed):
