@@ -6,8 +6,9 @@ messages followed by a barrier. No forwarding decision is taken here.
     switch --(features/port-desc, port-status, packet-in)--> FabricController --> Fabric
     switch <--(OFPFC_ADD..., [barrier], OFPFC_DELETE_STRICT..., barrier)-- Fabric.sync()
 
-Packet-ins come from the table-0 miss entry, whose packets also continue to table 1, so the
-controller never sends packet-outs: it learns the source and installs flows, that is all.
+Packet-ins come from the learning table's miss entry (table 1, after the edge guards of table
+0), whose packets also continue to the forwarding table, so the controller never sends
+packet-outs: it learns the source and installs flows, that is all.
 
 Control-channel requests (partition, heal, status; see ``controllers.control``) arrive from the
 launcher's socket thread through ``control_request()``, which queues an ``EventControl`` on this

@@ -66,13 +66,13 @@ from controllers.guards import Edge, guard_flows
 TABLE_LEARN = 1
 TABLE_FORWARD = 2  # topo/observe.py reads it (FORWARD_TABLE there; a unit test keeps them equal)
 
-PRIO_MISS = 0  # table 0: send to controller and continue to table 1
-PRIO_ISL_IN = 100  # table 0: packets from the fabric skip learning
-PRIO_HOST_SRC = 200  # table 0: already-learned host on its edge port
-PRIO_FLOOD = 10  # table 1: per in_port flood along the spanning tree
-PRIO_HOST_DST = 100  # table 1: known destination MAC
-PRIO_PARTITION = 1000  # table 0: drop unicast between the two sides of a partition
-PRIO_PARTITION_FLOOD = 20  # table 1: flood without the other side's ports (group frames)
+PRIO_MISS = 0  # learning table: send to controller and continue to forwarding
+PRIO_ISL_IN = 100  # learning table: packets from the fabric skip learning
+PRIO_HOST_SRC = 200  # learning table: already-learned host on its edge port
+PRIO_FLOOD = 10  # forwarding table: per in_port flood along the spanning tree
+PRIO_HOST_DST = 100  # forwarding table: known destination MAC
+PRIO_PARTITION = 1000  # learning table: drop unicast between the two sides of a partition
+PRIO_PARTITION_FLOOD = 20  # forwarding table: flood without the other side's ports (group frames)
 
 # eth_dst value/mask matching every group (broadcast and multicast) address.
 GROUP_DST = ("01:00:00:00:00:00", "01:00:00:00:00:00")
@@ -665,8 +665,8 @@ class Fabric:
         return pairs, by_src
 
     def partition_flows(self, dpid: int) -> list[FlowSpec]:
-        """The partition entries of ``dpid``: unicast drops (table 0) and flood entries without
-        the other side's edge ports for group frames from one side (table 1)."""
+        """The partition entries of ``dpid``: unicast drops (learning table) and flood entries
+        without the other side's edge ports for group frames from one side (forwarding table)."""
         self._check(dpid)
         if not self._partitions:
             return []
