@@ -297,6 +297,17 @@ def test_nginx_tls_upstream_and_per_host_paths(site):
     assert len(temp_paths) == 5 * len(site.servers)
 
 
+def test_nginx_keeps_half_the_app_workers_free_of_waiting_writes(site):
+    """A bulkhead: only /write is limited, to half the workers; reads and /health are not."""
+    nginx = Nginx(site, "server2")
+    text = nginx.files()[nginx.config_path]
+    assert site.services.app.workers == 4 and nginx.write_slots() == 2
+    assert "limit_conn_zone $server_addr zone=writes:1m;" in text and "limit_conn_status 503;" in text
+    write = re.search(r"location = /write \{([^}]*)\}", text).group(1)
+    assert "limit_conn writes 2;" in write and "proxy_pass http://app;" in write
+    assert text.count("limit_conn writes") == 1
+
+
 def test_nginx_readiness_verifies_with_the_ca(site):
     args = Nginx(site, "server1").curl_args()
     assert "-k" not in args and "--insecure" not in args
