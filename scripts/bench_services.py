@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the full stack: cold start, teardown, memory, and HTTPS throughput via the VIP.
 
-    sudo .venv/bin/python scripts/bench_services.py [--runs 5] [--wrk-seconds 5]
+    sudo .venv/bin/python scripts/bench_services.py [--runs 5] [--wrk-seconds 5] [--topology PATH]
 
   cold start  Testbed.start() with every daemon until all are ready; teardown Testbed.stop().
               Median of --runs (the MariaDB template is built once per machine, before run 1).
@@ -71,11 +71,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--wrk-seconds", type=int, default=5)
+    parser.add_argument("--topology", help="topology YAML (default: topo/default.yaml)")
     args = parser.parse_args()
     from mininet.log import setLogLevel
     setLogLevel("warning")
 
-    topology = load_topology()
+    topology = load_topology(args.topology) if args.topology else load_topology()
     ups, downs, memory, throughput = [], [], [], {}
     for run in range(args.runs):
         testbed = Testbed(topology)
