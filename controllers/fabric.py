@@ -691,13 +691,6 @@ class Fabric:
 
     # ---- flow computation ----
 
-    @property
-    def guards(self) -> bool:
-        return self._guards
-
-    def edges(self) -> tuple[Edge, ...]:
-        return self._edges
-
     def flows_for_switch(self, dpid: int) -> list[FlowSpec]:
         """Every entry ``dpid`` should have now (all three tables)."""
         self._check(dpid)

@@ -113,7 +113,8 @@ class PacketFaults(Experiment):
             path = self.testbed.services.find(lb, "keepalived").log_path
             logs[lb] = path.stat().st_size if path.exists() else 0
         guards = sum(n for switch in self.site.topology.switches for n in observe.guard_drops(switch).values())
-        return {"t": time.time(), "firewall_dropped": fw, "vrrp_dropped": vrrp_drops, "guard_dropped": guards, "tcp": tcp, "keepalived_log_offset": logs,
+        return {"t": time.time(), "firewall_dropped": fw, "vrrp_dropped": vrrp_drops, "guard_dropped": guards,
+                "tcp": tcp, "keepalived_log_offset": logs,
                 "syn_recv": {lb: observe.syn_recv(net[lb]) for lb in self.site.lbs},
                 "vip_holders": vip_holders(self.testbed), "victim_arp": self.victim_arp()}
 

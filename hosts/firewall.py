@@ -101,7 +101,7 @@ class Firewall(Daemon):
     def vrrp_first(self) -> bool:
         """VRRP is decided before established/related: a balancer with unicast adverts."""
         return (self.site.topology.hosts[self.host].role == "lb"
-                and self.site.services.keepalived.adverts == "service-unicast")
+                and self.site.services.keepalived.unicast)
 
     def rule_lines(self) -> list[str]:
         """The accept rules in their ordinary place (after established/related)."""
@@ -178,14 +178,19 @@ class Firewall(Daemon):
     def is_ready(self, node) -> bool:
         return "-P INPUT DROP" in command.check_output(["iptables", "-S", "INPUT"], node)
 
+    def counters(self, node) -> dict[str, tuple[int, int]]:
+        """(packets, bytes) of every INPUT rule with a comment, by comment."""
+        out = command.check_output(["iptables", "-L", "INPUT", "-v", "-x", "-n"], node)
+        found = {}
+        for line in out.splitlines():
+            if "/* " in line and " */" in line:
+                packets, size = line.split()[:2]
+                found[line.split("/* ", 1)[1].split(" */", 1)[0]] = (int(packets), int(size))
+        return found
+
     def dropped(self, node) -> tuple[int, int]:
         """(packets, bytes) counted by the final default-deny rule."""
-        out = command.check_output(["iptables", "-L", "INPUT", "-v", "-x", "-n"], node)
-        for line in out.splitlines():
-            if "default deny" in line:
-                packets, size = line.split()[:2]
-                return int(packets), int(size)
-        return 0, 0
+        return self.counters(node).get("default deny", (0, 0))
 
     def status(self, node) -> str:
         if not self.is_ready(node):
@@ -198,10 +203,5 @@ class Firewall(Daemon):
 
     def vrrp_dropped(self, node) -> dict[str, int]:
         """Packets counted by the VRRP drop rules (vrrp-from-internet, vrrp-not-a-peer)."""
-        counts = {"vrrp-from-internet": 0, "vrrp-not-a-peer": 0}
-        out = command.check_output(["iptables", "-L", "INPUT", "-v", "-x", "-n"], node)
-        for line in out.splitlines():
-            for name in counts:
-                if f"/* {name} */" in line:
-                    counts[name] = int(line.split()[0])
-        return counts
+        counters = self.counters(node)
+        return {name: counters.get(name, (0, 0))[0] for name in ("vrrp-from-internet", "vrrp-not-a-peer")}

@@ -16,7 +16,8 @@ services.keepalived.adverts: service-unicast (above, the default: the firewall d
 internet-facing interface and accepts it on the service side only from the other balancers'
 addresses) or front-multicast (adverts to 224.0.0.18 on the VIP's network, where a forged advert
 from the internet side can take the VIP: the exposed design, kept for the lesson). VRRPv3 has no
-authentication either way: a host on the service network can still forge a peer's advert.
+authentication either way: only the fabric's edge guards (controllers/guards.py) stop a host that
+reaches the service network from forging a peer's advert.
 
 Behaviour:
 - Both balancers start in BACKUP; the election makes the highest priority (first LB) master.
@@ -88,7 +89,7 @@ class Keepalived(Daemon):
 
     @property
     def unicast(self) -> bool:
-        return self.site.services.keepalived.adverts == "service-unicast"
+        return self.site.services.keepalived.unicast
 
     @property
     def advert_network(self) -> str:

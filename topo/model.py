@@ -116,6 +116,11 @@ class Keepalived(_Strict):
     # heals; whole seconds (keepalived takes no fraction here); 0: only on becoming MASTER.
     garp_refresh_s: int = Field(default=1, ge=0, le=3600)
 
+    @property
+    def unicast(self) -> bool:
+        """Adverts go unicast over the service network (not multicast on the front)."""
+        return self.adverts == "service-unicast"
+
 
 class HAProxy(_Strict):
     # Health checks over TLS to the app's health endpoint. Stock HAProxy: inter 2s fall 3 rise 2.

@@ -84,7 +84,7 @@ class AttackRow:
         """Why this attack cannot run on `topology` (None: it can)."""
         if not topology.services.enabled:
             return "services are disabled"
-        if self.unicast_only and topology.services.keepalived.adverts != "service-unicast":
+        if self.unicast_only and not topology.services.keepalived.unicast:
             return "needs unicast VRRP adverts over the service network"
         if len(topology.hosts_with_role("client")) < 2:
             return "needs two clients (a victim and an attacker)"
@@ -141,7 +141,7 @@ def vrrp_options(spoof_backup: bool, to_service_leg: bool = False) -> Callable:
             holders = observe.vip_holders(testbed)
             lbs = topology.hosts_with_role("lb")
             backup = next(lb for lb in lbs if lb not in holders)
-            if ka.adverts == "service-unicast":
+            if ka.unicast:
                 holder = holders[0] if holders else next(lb for lb in lbs if lb != backup)
                 src = str(testbed.plan.address(backup, advert_network(testbed)))
                 leg = advert_network(testbed) if to_service_leg else topology.vip.network
