@@ -4,7 +4,8 @@ It only translates: switch events -> Fabric calls, and ``Fabric.sync()`` deltas 
 messages followed by a barrier. No forwarding decision is taken here.
 
     switch --(features/port-desc, port-status, packet-in)--> FabricController --> Fabric
-    switch <--(OFPFC_ADD..., [barrier], OFPFC_DELETE_STRICT..., barrier)-- Fabric.sync()
+    switch <--(group add-or-modify..., OFPFC_ADD..., [barrier], OFPFC_DELETE_STRICT..., barrier)--
+                                                                                   Fabric.sync()
 
 Packet-ins come from the learning table's miss entry (table 1, after the edge guards of table
 0), whose packets also continue to the forwarding table, so the controller never sends
@@ -16,9 +17,22 @@ app's event loop, so the Fabric is only ever touched from that one thread.
 ``controllers.fabric.control()`` decides; the answer is sent once the barrier after the flow-mods
 comes back from every switch, and the journal gets "partition_installed"/"partition_removed".
 
+Roles (controllers/roles.py): on every switch connection the app first asks the switch's
+current generation id (a NOCHANGE role request), then requests its own role: MASTER with its
+claimed generation, or SLAVE. Only a confirmed MASTER wipes and programs a switch. With a peer
+instance (HATESTBED_PEER), a heartbeat (controllers/peer.py) watches it; when the MASTER peer is
+gone the standby claims MASTER with a newer generation and *adopts* the switches instead of
+wiping them: it reads each switch's learning table (flow stats) to know the hosts, then
+overwrites every entry and group in place, so forwarding never stops.
+
+    standby ── peer gone ──▶ claim (generation g+1) ── ROLE MASTER ──▶ every switch
+            ◀── role reply ── flow stats (table 1) ──▶ learn hosts ──▶ Fabric.sync() (adds only)
+
 Configuration comes from the environment (set by ``controllers.launch``):
-  HATESTBED_FABRIC  path of the fabric JSON file (required)
-  HATESTBED_EVENTS  path of a JSONL event log to append to (optional)
+  HATESTBED_FABRIC    path of the fabric JSON file (required)
+  HATESTBED_EVENTS    path of a JSONL event log to append to (optional)
+  HATESTBED_PEER      the peer instance's control socket (optional: redundant controllers)
+  HATESTBED_INSTANCE  this instance's name in the journal (optional)
 """
 
 from __future__ import annotations
@@ -35,10 +49,15 @@ from os_ken.controller import event, ofp_event
 from os_ken.controller.handler import DEAD_DISPATCHER, MAIN_DISPATCHER, set_ev_cls
 from os_ken.ofproto import ofproto_v1_3
 
-from controllers.fabric import Fabric, FabricError, FlowSpec, LinkChange, control
+from controllers.fabric import PRIO_HOST_SRC, TABLE_LEARN, Fabric, FabricError, FlowSpec, LinkChange, control
+from controllers.fastfailover import IN_PORT, GroupSpec
+from controllers.peer import PeerMonitor
+from controllers.roles import MASTER, RoleState, newer
 
 ENV_FABRIC = "HATESTBED_FABRIC"
 ENV_EVENTS = "HATESTBED_EVENTS"
+ENV_PEER = "HATESTBED_PEER"
+ENV_INSTANCE = "HATESTBED_INSTANCE"
 
 
 class EventLog:
@@ -78,6 +97,8 @@ def flow_mod(dp, f: FlowSpec, command):
     for action in f.actions:
         if action[0] == "output":
             actions.append(parser.OFPActionOutput(action[1]))
+        elif action[0] == "group":
+            actions.append(parser.OFPActionGroup(action[1]))
         elif action[0] == "controller":
             actions.append(parser.OFPActionOutput(ofp.OFPP_CONTROLLER, action[1]))
         elif action[0] == "goto":
@@ -95,6 +116,23 @@ def flow_mod(dp, f: FlowSpec, command):
         buffer_id=ofp.OFP_NO_BUFFER, out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY)
 
 
+# Open vSwitch's "add, or modify if it exists" group command (an extension it accepts in
+# OpenFlow 1.1-1.4): a controller never has to know whether a group is already there.
+OFPGC_ADD_OR_MOD = 0x8000
+
+
+def group_mod(dp, g: GroupSpec):
+    """OFPGroupMod (add or modify) for one fast-failover GroupSpec."""
+    ofp, parser = dp.ofproto, dp.ofproto_parser
+    buckets = [
+        parser.OFPBucket(watch_port=watch, watch_group=ofp.OFPG_ANY, actions=[
+            parser.OFPActionOutput(ofp.OFPP_IN_PORT if out == IN_PORT else out)])
+        for watch, out in g.buckets
+    ]
+    return parser.OFPGroupMod(dp, command=OFPGC_ADD_OR_MOD, type_=ofp.OFPGT_FF, group_id=g.group_id,
+                              buckets=buckets)
+
+
 class EventControl(event.EventBase):
     """A control-channel request; ``reply(dict)`` answers it (called once)."""
 
@@ -102,6 +140,15 @@ class EventControl(event.EventBase):
         super().__init__()
         self.request = request
         self.reply = reply
+
+
+class EventPeer(event.EventBase):
+    """One heartbeat on the peer instance: its answer (None if none) and whether it is gone."""
+
+    def __init__(self, answer: dict | None, gone: bool):
+        super().__init__()
+        self.answer = answer
+        self.gone = gone
 
 
 _REASONS = {
@@ -122,7 +169,32 @@ class FabricController(app_manager.OSKenApp):
             raise RuntimeError(f"{ENV_FABRIC} is not set (start with python -m controllers.launch)")
         self.fabric = Fabric.from_file(path)
         self.event_log = EventLog(os.environ.get(ENV_EVENTS))
+        self.instance = os.environ.get(ENV_INSTANCE, "controller")
         self.datapaths = {}  # dpid -> Datapath in MAIN state
+        self.confirmed: dict[int, str] = {}  # dpid -> role the switch confirmed for us
+        self._fresh: set[int] = set()  # connected since the last confirmation: wipe when MASTER
+        self._adopting: set[int] = set()  # takeover: waiting for the switch's flow stats
+        self._asking: set[int] = set()  # waiting for the answer to "which generation?"
+        self._takeover: dict | None = None  # the claim in progress (start time, generation)
+        self.roles = RoleState()
+        self.peer: PeerMonitor | None = None
+        peer_path = os.environ.get(ENV_PEER)
+        if peer_path:
+            self.peer = PeerMonitor(peer_path, lambda answer, gone: self.send_event(self.name, EventPeer(answer, gone)))
+            answer = self.peer.ask_once()
+            if answer is not None:
+                self.roles.saw(int(answer.get("generation", 0)))
+        else:
+            answer = None
+        if answer is not None and answer.get("role") == MASTER:
+            self.logger.info("peer %s is MASTER (generation %s): starting as standby", peer_path,
+                             answer.get("generation"))
+        else:
+            self.roles.claim()
+        self.event_log.write("instance_started", instance=self.instance, role=self.roles.role,
+                             generation=self.roles.generation, peer=peer_path)
+        if self.peer is not None:
+            self.peer.start()
         # Barrier bookkeeping, to log when a batch of flow-mods is in place on every switch.
         self._batch_ids = itertools.count(1)
         self._batches = {}  # batch id -> dict
@@ -149,8 +221,8 @@ class FabricController(app_manager.OSKenApp):
             if dpid in self.datapaths:  # reconnected before the old connection died
                 self._drop_barriers_of(dpid)
             self.datapaths[dpid] = dp
-            self._wipe(dp)
-            self.fabric.switch_connected(dpid)
+            self.confirmed.pop(dpid, None)
+            self._fresh.add(dpid)
             ports = {no: port_is_up(ofp, desc) for no, desc in list(dp.ports.items())}
             changes = self.fabric.set_ports(dpid, ports)
             self.logger.info("switch %s (dpid %d) connected, ports %s",
@@ -158,24 +230,164 @@ class FabricController(app_manager.OSKenApp):
             self.event_log.write("switch_connected", t=t, dpid=dpid,
                                  switch=self.fabric.name_of(dpid), ports=sorted(ports))
             self._log_link_changes(changes, t)
-            self._push("switch_connected", t, dpid=dpid)
+            # Programming waits for the switch to confirm our role (_role_reply).
+            self._ask_generation(dp)
         elif ev.state == DEAD_DISPATCHER:
             dpid = dp.id
             if dpid is None or self.datapaths.get(dpid) is not dp:
                 return  # never reached MAIN, or an older connection of a reconnected switch
             del self.datapaths[dpid]
+            self.confirmed.pop(dpid, None)
+            self._asking.discard(dpid)
+            self._fresh.discard(dpid)
+            self._adopting.discard(dpid)
             self.fabric.switch_disconnected(dpid)
             self._drop_barriers_of(dpid)
             self.logger.warning("switch %s (dpid %d) disconnected", self.fabric.name_of(dpid), dpid)
             self.event_log.write("switch_disconnected", t=t, dpid=dpid,
                                  switch=self.fabric.name_of(dpid))
 
+    # ---- roles ----
+
+    def _ask_generation(self, dp):
+        self._asking.add(dp.id)
+        parser = dp.ofproto_parser
+        dp.send_msg(parser.OFPRoleRequest(dp, dp.ofproto.OFPCR_ROLE_NOCHANGE, 0))
+
+    def _request_role(self, dp):
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        role = ofp.OFPCR_ROLE_MASTER if self.roles.is_master else ofp.OFPCR_ROLE_SLAVE
+        dp.send_msg(parser.OFPRoleRequest(dp, role, self.roles.generation))
+
+    @set_ev_cls(ofp_event.EventOFPRoleReply, MAIN_DISPATCHER)
+    def _role_reply(self, ev):
+        t = time.time()
+        msg = ev.msg
+        dp = msg.datapath
+        dpid = dp.id
+        if self.datapaths.get(dpid) is not dp:
+            return
+        ofp = dp.ofproto
+        if dpid in self._asking:
+            # The answer to the NOCHANGE question: the switch's newest generation id.
+            self._asking.discard(dpid)
+            if self.roles.is_master and msg.generation_id and msg.generation_id != self.roles.generation:
+                if newer(msg.generation_id, self.roles.generation):
+                    # A dead instance (a previous life of ours) claimed later: claim newer still.
+                    self.roles.saw(msg.generation_id)
+                    self.roles.claim()
+                    for other in list(self.confirmed):
+                        self._request_role(self.datapaths[other])
+            else:
+                self.roles.saw(msg.generation_id)
+            self._request_role(dp)
+            return
+        role = MASTER if msg.role == ofp.OFPCR_ROLE_MASTER else "standby"
+        if self.confirmed.get(dpid) == role:
+            return
+        self.confirmed[dpid] = role
+        self.event_log.write("role", t=t, instance=self.instance, dpid=dpid, switch=self.fabric.name_of(dpid),
+                             role=role, generation=msg.generation_id)
+        self.logger.info("%s: %s for %s (generation %d)", self.instance, role, self.fabric.name_of(dpid),
+                         msg.generation_id)
+        if role != MASTER:
+            self._fresh.discard(dpid)  # programmed by the master: a later takeover adopts it
+            return
+        if dpid in self._fresh:
+            # A (re)connected switch: start from empty tables, as a lone controller does.
+            self._fresh.discard(dpid)
+            self._wipe(dp)
+            self.fabric.switch_connected(dpid)
+            self._push("switch_connected", t, dpid=dpid)
+        else:
+            self._adopt(dp)
+        self._check_takeover(t)
+
+    def _adopt(self, dp):
+        """Takeover: read the switch's learning table for its hosts before programming it."""
+        ofp, parser = dp.ofproto, dp.ofproto_parser
+        self._adopting.add(dp.id)
+        dp.send_msg(parser.OFPFlowStatsRequest(dp, 0, TABLE_LEARN, ofp.OFPP_ANY, ofp.OFPG_ANY, 0, 0,
+                                               parser.OFPMatch()))
+
+    @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
+    def _flow_stats(self, ev):
+        t = time.time()
+        msg = ev.msg
+        dp = msg.datapath
+        dpid = dp.id
+        if dpid not in self._adopting or self.datapaths.get(dpid) is not dp:
+            return
+        learned = 0
+        for stat in msg.body:
+            if stat.priority == PRIO_HOST_SRC and "in_port" in stat.match and "eth_src" in stat.match:
+                out = self.fabric.learn(dpid, stat.match["in_port"], stat.match["eth_src"])
+                learned += out.changed
+        if msg.flags & dp.ofproto.OFPMPF_REPLY_MORE:
+            return
+        self._adopting.discard(dpid)
+        # Nothing is wiped: every desired entry is re-added (OFPFC_ADD overwrites in place) and
+        # every group added-or-modified; entries only the old master knew stay until replaced.
+        self.fabric.switch_connected(dpid)
+        self.event_log.write("switch_adopted", t=t, instance=self.instance, dpid=dpid,
+                             switch=self.fabric.name_of(dpid), hosts_learned=learned)
+        self._push("takeover", t, dpid=dpid)
+
+    def _check_takeover(self, t: float):
+        claim = self._takeover
+        if claim is None or any(self.confirmed.get(d) != MASTER for d in self.datapaths):
+            return
+        self._takeover = None
+        self.event_log.write("takeover_complete", t=t, instance=self.instance, generation=claim["generation"],
+                             t_claim=claim["t"], ms_since_claim=round((t - claim["t"]) * 1000, 3),
+                             switches=[self.fabric.name_of(d) for d in sorted(self.datapaths)])
+        self.logger.warning("%s is MASTER of every switch, %.1f ms after the claim", self.instance,
+                            (t - claim["t"]) * 1000)
+
+    @set_ev_cls(EventPeer)
+    def _peer_beat(self, ev):
+        answer = ev.answer
+        if answer is not None:
+            peer_generation = int(answer.get("generation", 0))
+            if self.roles.is_master and answer.get("role") == MASTER and peer_generation != self.roles.generation:
+                if newer(peer_generation, self.roles.generation):
+                    self._step_down(f"peer is MASTER with generation {peer_generation}", peer_generation)
+                    return
+            if not self.roles.is_master:
+                self.roles.saw(peer_generation)
+        if ev.gone and not self.roles.is_master:
+            self._claim("peer gone" if answer is None else "peer silent")
+
+    def _claim(self, reason: str):
+        t = time.time()
+        generation = self.roles.claim()
+        self._takeover = {"t": t, "generation": generation}
+        self.event_log.write("takeover_started", t=t, instance=self.instance, generation=generation, reason=reason)
+        self.logger.warning("%s claims MASTER (generation %d): %s", self.instance, generation, reason)
+        for dpid in list(self.datapaths):
+            self.confirmed.pop(dpid, None)
+            self._request_role(self.datapaths[dpid])
+        self._check_takeover(t)
+
+    def _step_down(self, reason: str, generation: int | None = None):
+        if not self.roles.is_master:
+            return
+        self.roles.step_down(generation)
+        self.event_log.write("stepped_down", instance=self.instance, reason=reason,
+                             generation=self.roles.generation)
+        self.logger.warning("%s steps down to standby: %s", self.instance, reason)
+        for dpid in list(self.datapaths):
+            self.confirmed.pop(dpid, None)
+            self.fabric.switch_disconnected(dpid)  # no more pushes from here
+            self._ask_generation(self.datapaths[dpid])
+
     def _wipe(self, dp):
         ofp, parser = dp.ofproto, dp.ofproto_parser
         dp.send_msg(parser.OFPFlowMod(
             dp, table_id=ofp.OFPTT_ALL, command=ofp.OFPFC_DELETE,
             out_port=ofp.OFPP_ANY, out_group=ofp.OFPG_ANY, match=parser.OFPMatch()))
-        # The delete must be done before the adds that follow.
+        dp.send_msg(parser.OFPGroupMod(dp, command=ofp.OFPGC_DELETE, group_id=ofp.OFPG_ALL))
+        # The deletes must be done before the adds that follow.
         dp.send_msg(parser.OFPBarrierRequest(dp))
 
     # ---- port status ----
@@ -261,6 +473,15 @@ class FabricController(app_manager.OSKenApp):
     @set_ev_cls(EventControl)
     def _control(self, ev):
         t = time.time()
+        op = ev.request.get("op") if isinstance(ev.request, dict) else None
+        if op == "role":
+            ev.reply({"ok": True, "op": op, "instance": self.instance, "role": self.roles.role,
+                      "generation": self.roles.generation,
+                      "switches": {self.fabric.name_of(d): r for d, r in sorted(self.confirmed.items())}})
+            return
+        if op in ("partition", "heal", "forget") and not self.roles.is_master:
+            ev.reply({"ok": False, "error": f"{self.instance} is the standby controller; ask the master"})
+            return
         try:
             outcome = control(self.fabric, ev.request)
         except FabricError as exc:
@@ -280,7 +501,7 @@ class FabricController(app_manager.OSKenApp):
                       "switches": [self.fabric.name_of(d) for d in sorted(self.datapaths)],
                       "lost_switches": [self.fabric.name_of(d) for d in lost]})
 
-        if not self._push(outcome.event, t, on_done=done, name=outcome.fields.get("name")):
+        if not self._push(outcome.event, t, on_done=done, name=outcome.fields.get("name") or outcome.fields.get("mac")):
             done(time.time(), [])  # nothing to send (no switch connected, or no change)
 
     # ---- pushing flows ----
@@ -300,6 +521,8 @@ class FabricController(app_manager.OSKenApp):
             if dp is None:
                 continue
             ofp, parser = dp.ofproto, dp.ofproto_parser
+            for g in delta.groups:  # groups first: a flow may only point to an existing group
+                dp.send_msg(group_mod(dp, g))
             for f in delta.add:
                 dp.send_msg(flow_mod(dp, f, ofp.OFPFC_ADD))
             if delta.delete:
@@ -368,5 +591,13 @@ class FabricController(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPErrorMsg, MAIN_DISPATCHER)
     def _error(self, ev):
         msg = ev.msg
+        ofp = msg.datapath.ofproto
+        if (msg.type, msg.code) in ((ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE),
+                                    (ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE)):
+            # Another instance became MASTER with a newer generation while we thought we were.
+            self.logger.warning("%s: switch %s says another controller is MASTER", self.instance,
+                                self.fabric.name_of(msg.datapath.id))
+            self._step_down("a switch refused us as MASTER")
+            return
         self.logger.error("OpenFlow error from dpid %s: type=%d code=%d", msg.datapath.id,
                           msg.type, msg.code)

@@ -24,6 +24,13 @@ Pipeline installed on every switch::
                          controller only learns from it)      prio  10 in_port=non-tree ISL -> drop
                                                               (miss: drop)
 
+With fast failover on (the fabric JSON's "fast_failover"), a MAC on another switch is reached
+through fast-failover groups instead of a plain output, so the switch reroutes a link cut by
+itself (controllers/fastfailover.py)::
+
+    TABLE 2  prio 110 in_port=ISL X,eth_dst=M -> group "to M's switch, from X" (no U-turn to X)
+             prio 100 eth_dst=M               -> group "to M's switch, from a host"
+
 Partitions (``add_partition``: two groups of host MACs that must not hear each other) add::
 
     TABLE 1  prio 1000 eth_src=A,eth_dst=B -> drop     TABLE 2  prio 20 in_port=X,eth_src=A,
@@ -59,6 +66,7 @@ from typing import Mapping, Sequence
 
 import networkx as nx
 
+from controllers.fastfailover import FROM_HOST, MAX_GROUP_PORT, GroupSpec, failover_groups, group_id
 from controllers.guards import Edge, guard_flows
 
 # --- pipeline constants -------------------------------------------------------------------
@@ -71,6 +79,7 @@ PRIO_ISL_IN = 100  # learning table: packets from the fabric skip learning
 PRIO_HOST_SRC = 200  # learning table: already-learned host on its edge port
 PRIO_FLOOD = 10  # forwarding table: per in_port flood along the spanning tree
 PRIO_HOST_DST = 100  # forwarding table: known destination MAC
+PRIO_HOST_DST_FROM_ISL = 110  # forwarding table, fast failover: known MAC, frame from a neighbour
 PRIO_PARTITION = 1000  # learning table: drop unicast between the two sides of a partition
 PRIO_PARTITION_FLOOD = 20  # forwarding table: flood without the other side's ports (group frames)
 
@@ -139,8 +148,8 @@ class FlowSpec:
     """One flow entry, independent of any OpenFlow library.
 
     match:   OXM field name -> value, e.g. {"in_port": 3, "eth_src": "00:00:00:00:00:01"}
-    actions: tuple of ("output", port) | ("controller", max_len) | ("goto", table);
-             an empty tuple means drop.
+    actions: tuple of ("output", port) | ("group", group id) | ("controller", max_len) |
+             ("goto", table); an empty tuple means drop.
     """
 
     dpid: int
@@ -161,15 +170,17 @@ class FlowSpec:
 
 @dataclass
 class FlowDelta:
-    """What to send to one switch: ``add`` (OFPFC_ADD, overwrites) first, then ``delete``."""
+    """What to send to one switch: ``groups`` (add-or-modify, before the flows that use them),
+    ``add`` (OFPFC_ADD, overwrites), then ``delete``."""
 
     dpid: int
     add: list[FlowSpec] = field(default_factory=list)
     delete: list[FlowSpec] = field(default_factory=list)
+    groups: list[GroupSpec] = field(default_factory=list)
 
     @property
     def count(self) -> int:
-        return len(self.add) + len(self.delete)
+        return len(self.add) + len(self.delete) + len(self.groups)
 
 
 @dataclass(frozen=True)
@@ -253,9 +264,10 @@ class Fabric:
     """
 
     def __init__(self, switches: Mapping[str, int], links: Sequence[Link], edges: Sequence[Edge] = (),
-                 guards: bool = False):
+                 guards: bool = False, fast_failover: bool = False):
         self._edges: tuple[Edge, ...] = tuple(edges)
         self._guards = guards
+        self.fast_failover = fast_failover
         self._dpid_of: dict[str, int] = dict(switches)
         self._name_of: dict[int, str] = {d: n for n, d in self._dpid_of.items()}
         self._links: tuple[Link, ...] = tuple(sorted(links, key=lambda l: l.sort_key))
@@ -272,9 +284,11 @@ class Fabric:
         self._hosts: dict[str, tuple[int, int]] = {}  # mac -> (dpid, edge port)
         self._connected: set[int] = set()
         self._installed: dict[int, dict[tuple, FlowSpec]] = {}  # what sync() last pushed
+        self._installed_groups: dict[int, dict[tuple, GroupSpec]] = {}
         self._tree: frozenset[Link] = frozenset()
         self._next_hops: dict[int, dict[int, int]] = {}  # dst dpid -> {dpid: out port}
         self._partitions: dict[str, Partition] = {}
+        self.pruned_buckets = 0  # fast-failover buckets dropped because they would close a loop
         self._recompute_topology()
 
     # ---- construction ----
@@ -340,10 +354,17 @@ class Fabric:
                 Link(a, spec["a_port"], b, spec["b_port"], switches[a], switches[b])
             )
         edges = _edges_from(data.get("edges", []), switches, used)
-        guards = data.get("edge_guards", False)
-        if not isinstance(guards, bool):
-            raise FabricError(f"fabric: 'edge_guards' must be true or false, got {guards!r}")
-        return cls(switches, links, edges, guards)
+        flags = {}
+        for key in ("edge_guards", "fast_failover"):
+            flags[key] = data.get(key, False)
+            if not isinstance(flags[key], bool):
+                raise FabricError(f"fabric: {key!r} must be true or false, got {flags[key]!r}")
+        if flags["fast_failover"]:
+            for link in links:
+                if max(link.a_port, link.b_port) > MAX_GROUP_PORT:
+                    raise FabricError(f"fabric: link {link}: fast failover needs inter-switch port "
+                                      f"numbers up to {MAX_GROUP_PORT}")
+        return cls(switches, links, edges, flags["edge_guards"], flags["fast_failover"])
 
     @classmethod
     def from_json(cls, text: str) -> "Fabric":
@@ -419,12 +440,14 @@ class Fabric:
         self._check(dpid)
         self._connected.add(dpid)
         self._installed[dpid] = {}
+        self._installed_groups[dpid] = {}
 
     def switch_disconnected(self, dpid: int) -> None:
         """No more flow pushes to it. Its links are left as they are: with fail-mode secure
         it keeps forwarding with its current entries, and on reconnect it is wiped."""
         self._connected.discard(dpid)
         self._installed.pop(dpid, None)
+        self._installed_groups.pop(dpid, None)
 
     @property
     def connected(self) -> list[int]:
@@ -517,6 +540,7 @@ class Fabric:
                 tree.add(link)
         self._tree = frozenset(tree)
         self._next_hops = {}
+        self._groups = None  # fast-failover groups of every switch, computed on demand
 
     def live_graph(self) -> nx.Graph:
         """Switches (dpids) and live links; of parallel live links the lowest-numbered one is
@@ -714,14 +738,43 @@ class Fabric:
                 )
         flows.extend(self.flood_flows(dpid))
         for mac in sorted(self._hosts):
-            port = self.next_hop(dpid, mac)
-            if port is not None:
-                flows.append(
-                    FlowSpec(dpid, TABLE_FORWARD, PRIO_HOST_DST, {"eth_dst": mac},
-                             (("output", port),))
-                )
+            flows.extend(self._towards_host(dpid, mac, isl))
         flows.extend(self.partition_flows(dpid))
         return flows
+
+    def _towards_host(self, dpid: int, mac: str, isl: list[int]) -> list[FlowSpec]:
+        """Forwarding entries for frames to ``mac``: its edge port on its own switch; elsewhere
+        the next hop, or with fast failover the groups towards its switch (one entry for frames
+        from hosts, one per inter-switch in_port: see controllers/fastfailover.py)."""
+        host_dpid, host_port = self._hosts[mac]
+        if dpid == host_dpid or not (self.fast_failover and isl):
+            port = self.next_hop(dpid, mac)
+            if port is None:
+                return []
+            return [FlowSpec(dpid, TABLE_FORWARD, PRIO_HOST_DST, {"eth_dst": mac}, (("output", port),))]
+        index = self.dpids.index(host_dpid) + 1
+        flows = [FlowSpec(dpid, TABLE_FORWARD, PRIO_HOST_DST, {"eth_dst": mac},
+                          (("group", group_id(index, FROM_HOST)),))]
+        flows += [FlowSpec(dpid, TABLE_FORWARD, PRIO_HOST_DST_FROM_ISL, {"in_port": port, "eth_dst": mac},
+                           (("group", group_id(index, port)),)) for port in isl]
+        return flows
+
+    def groups_for_switch(self, dpid: int) -> list[GroupSpec]:
+        """The fast-failover groups ``dpid`` should have now (none without fast failover)."""
+        self._check(dpid)
+        if not self.fast_failover:
+            return []
+        if self._groups is None:
+            isl, peer = {}, {}
+            for d in self.dpids:
+                isl[d] = {}
+                for port in self.isl_ports(d):
+                    link = self._link_at[(d, port)]
+                    isl[d][port] = (link.other(d), self.is_link_up(link))
+                    peer[(d, port)] = (link.other(d), link.port_on(link.other(d)))
+            primaries = {(d, dst): self._hops_towards(dst).get(d) for d in self.dpids for dst in self.dpids}
+            self._groups, self.pruned_buckets = failover_groups(self.dpids, isl, peer, self.live_graph(), primaries)
+        return list(self._groups[dpid])
 
     def flood_flows(self, dpid: int) -> list[FlowSpec]:
         """Per in_port flood entries of table 1 (explicit port lists, never OFPP_IN_PORT)."""
@@ -760,9 +813,15 @@ class Fabric:
             installed = self._installed.get(dpid, {})
             add = [f for k, f in desired.items() if installed.get(k) != f]
             delete = [f for k, f in installed.items() if k not in desired]
-            if add or delete:
-                deltas.append(FlowDelta(dpid, add, delete))
+            # The group set of a switch is fixed by the fabric (only buckets change), so groups
+            # are only ever added or modified, never deleted (a wipe removes them all).
+            groups = {g.key: g for g in self.groups_for_switch(dpid)}
+            installed_groups = self._installed_groups.get(dpid, {})
+            changed = [g for k, g in groups.items() if installed_groups.get(k) != g]
+            if add or delete or changed:
+                deltas.append(FlowDelta(dpid, add, delete, changed))
             self._installed[dpid] = desired
+            self._installed_groups[dpid] = groups
         return deltas
 
     def installed_flows(self, dpid: int) -> list[FlowSpec]:
@@ -798,7 +857,7 @@ def _edges_from(raw: object, switches: Mapping[str, int], isl_ports: Mapping[tup
 
 # --- the control channel ------------------------------------------------------------------------
 
-CONTROL_OPS = ("partition", "heal", "status")
+CONTROL_OPS = ("partition", "heal", "forget", "status")
 
 
 def control(fabric: Fabric, request: object) -> ControlOutcome:
@@ -806,6 +865,8 @@ def control(fabric: Fabric, request: object) -> ControlOutcome:
 
         {"op": "partition", "name": N, "macs_a": [...], "macs_b": [...]}  drop A<->B (replaces N)
         {"op": "heal", "name": N}     remove partition N (ok, "removed": false if there is none)
+        {"op": "forget", "mac": M}    forget host M (like clearing a switch's MAC table): its
+                                      entries go, and its next packet is learned afresh
         {"op": "status"}              partitions, connected switches, learned hosts
 
     Applies the change to ``fabric`` (the caller then pushes ``fabric.sync()``); raises
@@ -824,6 +885,16 @@ def control(fabric: Fabric, request: object) -> ControlOutcome:
             "hosts": {mac: [fabric.name_of(d), port] for mac, (d, port) in sorted(fabric.hosts().items())},
             "live_links": [str(l) for l in fabric.live_links()],
         })
+    if op == "forget":
+        if set(request) - {"op", "mac"}:
+            raise FabricError(f"control: forget: unknown field(s) {', '.join(sorted(set(request) - {'op', 'mac'}))}")
+        try:
+            mac = normalize_mac(request.get("mac", ""))
+        except (ValueError, TypeError) as exc:
+            raise FabricError(f"control: forget: {exc}") from None
+        if not fabric.forget_host(mac):
+            return ControlOutcome({"ok": True, "op": op, "mac": mac, "forgotten": False})
+        return ControlOutcome({"ok": True, "op": op, "mac": mac, "forgotten": True}, "host_forgotten", {"mac": mac})
     unknown = set(request) - {"op", "name", "macs_a", "macs_b"}
     if unknown:
         raise FabricError(f"control: {op}: unknown field(s) {', '.join(sorted(unknown))}")

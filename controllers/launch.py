@@ -2,7 +2,11 @@
 
     python -m controllers.launch --fabric PATH [--listen-host 127.0.0.1]
                                  [--listen-port 6653] [--events PATH] [--control PATH]
-                                 [--log-level INFO]
+                                 [--name controller] [--peer-control PATH] [--log-level INFO]
+
+``--peer-control PATH`` names the other instance's control socket: the two instances are then a
+MASTER/standby pair (controllers/roles.py, controllers/peer.py); without it this instance is
+the only controller and claims MASTER at once.
 
 ``--control PATH`` opens the control channel (controllers/control.py): a UNIX socket (mode 0600)
 taking one JSON request per line, {"op": "partition" | "heal" | "status", ...}, forwarded to the
@@ -31,7 +35,7 @@ import socket
 import sys
 import threading
 
-from controllers.app import ENV_EVENTS, ENV_FABRIC
+from controllers.app import ENV_EVENTS, ENV_FABRIC, ENV_INSTANCE, ENV_PEER
 from controllers.control import ControlError, ControlServer
 from controllers.fabric import Fabric
 
@@ -47,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--listen-port", type=int, default=6653)
     p.add_argument("--events", help="append JSONL events to this file")
     p.add_argument("--control", help="serve the JSON-lines control channel on this UNIX socket path")
+    p.add_argument("--name", default="controller", help="this instance's name in the journal and logs")
+    p.add_argument("--peer-control", help="the peer instance's control socket (redundant controllers)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p.parse_args(argv)
@@ -120,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[ENV_EVENTS] = os.path.abspath(args.events)
     else:
         os.environ.pop(ENV_EVENTS, None)
+    os.environ[ENV_INSTANCE] = args.name
+    if args.peer_control:
+        os.environ[ENV_PEER] = os.path.abspath(args.peer_control)
+    else:
+        os.environ.pop(ENV_PEER, None)
 
     stop = threading.Event()
     got_signal: list[int] = []

@@ -32,7 +32,7 @@ from hosts.roles import daemons_for
 from hosts.site import Site
 from hosts.tls import create_site_tls
 from topo import command
-from topo.controller import ControllerProcess
+from topo.controller import ControllerService
 from topo.errors import TestbedError
 from topo.model import Topology
 from topo.plan import NetworkPlan, plan_network
@@ -88,7 +88,7 @@ class Testbed:
         self.plan: NetworkPlan = plan_network(topology)
         self.run_root = run_root
         self.run_dir: RunDir | None = None
-        self.controller: ControllerProcess | None = None
+        self.controller: ControllerService | None = None
         self.net = None
         self.site = None
         self.services: ServiceManager | None = None  # once started
@@ -110,13 +110,15 @@ class Testbed:
         active = active_runs(self.run_root)
         if active:
             raise PreflightError(f"another testbed run is active ({active[0].path}); stop it first")
-        port = self.topology.controller.port
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                raise PreflightError(f"controller port {port} is in use (controller.port in the topology)") from None
+        first = self.topology.controller.port
+        for port in range(first, first + self.topology.controller.instances):
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError:
+                    raise PreflightError(f"controller port {port} is in use (controller.port in the topology"
+                                         f"{'' if port == first else ', plus one for the standby'})") from None
         if self.topology.services.enabled:
             # The directory start() will create, give or take the clock: only its length matters.
             site = Site(self.plan, RunDir.path_for(self.topology.name, self.run_root).absolute())
@@ -151,10 +153,11 @@ class Testbed:
         began = time.monotonic()
         self.run_dir = RunDir.create(self.topology.name, self.run_root)
         self.processes = ProcessOwner(self.run_dir)
-        self.controller = ControllerProcess(self.run_dir, self.plan.fabric(), self.topology.controller.port)
+        self.controller = ControllerService(self.run_dir, self.plan.fabric(), self.topology.controller.port,
+                                            self.topology.controller.instances)
         self.controller.start()
         self.timings.mark("controller_listening", began)
-        self.net = build_network(self.plan, self.run_dir, self.topology.controller.port)
+        self.net = build_network(self.plan, self.run_dir, self.controller.ports)
         self.net.start()
         prepare_hosts(self.net, self.plan)
         self.timings.mark("network_built", began)

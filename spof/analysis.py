@@ -262,6 +262,9 @@ class Mechanisms:
 
     def cover(self, component, service: str, before, after) -> str:
         if component.kind == "controller":
+            if self.design.topology.controller.instances > 1:
+                return ("a standby controller claims MASTER (OpenFlow roles, a newer generation id) when the "
+                        "MASTER's heartbeat stops; switches keep forwarding meanwhile")
             return ("switches are fail-secure: installed flows keep forwarding without the controller"
                     if service != "recovery" else NOT_USED)
         if service in ("web", "read", "write"):
@@ -275,7 +278,7 @@ class Mechanisms:
             if lost:
                 return self.checks(lost)
             if self.on_paths(component, old.get("paths", set()) | old.get("primary_paths", set())):
-                return "the controller reroutes around it"
+                return self.reroute()
             return NOT_USED
         if service == "monitoring":
             old, new = before.used, after.used
@@ -285,9 +288,14 @@ class Mechanisms:
                 left = sorted(j for h, j in new.get("exporters", ()) if h == host)
                 return f"{host} is still scraped through {', '.join(left)}" if left else NOT_USED
             if self.on_paths(component, old.get("paths", set())):
-                return "the controller reroutes around it"
+                return self.reroute()
             return NOT_USED
         return NOT_USED
+
+    def reroute(self) -> str:
+        if self.design.topology.controller.fast_failover:
+            return "fast-failover groups in the switches reroute around it; the controller then recomputes"
+        return "the controller reroutes around it"
 
     def on_paths(self, component, pairs: set) -> bool:
         """Does a switch or inter-switch link lie on an intact path the service uses?"""

@@ -12,16 +12,19 @@ what each redundancy mechanism detects, from spof/facts.py) are evaluated togeth
               Galera: each app writes to its own node, which /health already requires in a
               majority component (the live members it reaches are more than half of all)
       monitoring  Prometheus runs and reaches some exporter of every live host it scrapes
-      recovery    the controller runs (it alone recomputes paths after a further cut)
+      recovery    a controller is in charge (it alone recomputes paths after a further cut);
+                  with two instances a stopped MASTER is replaced by the standby
 
 VRRP, as configured: a balancer is a *candidate* while its host, keepalived, its front interface
 (carrier) and every track script (its own HAProxy's pid) are alive. It is MASTER unless it hears
 the adverts of a candidate ahead of it: the current holder first (nopreempt keeps it), then by
 priority. Nothing else moves the VIP: a MASTER whose HAProxy reaches no server keeps it.
 
-Forwarding: with the controller running, any live path serves (it reroutes within ms). With the
-controller stopped, switches keep the flows computed on the intact fabric: unicast follows the
-intact shortest path (both directions), broadcast and VRRP multicast the intact spanning tree.
+Forwarding: with a controller in charge, any live path serves (it reroutes within ms). With the
+only controller stopped, switches keep the flows computed on the intact fabric: unicast follows
+the intact shortest path (both directions), broadcast and VRRP multicast the intact spanning
+tree; with fast-failover groups, unicast also survives one inter-switch cut on any live path
+(the groups hold a backup for every destination; two cuts are not promised).
 
 Per-client services (web, read, write) do not count a client's own host or access link against
 that client; the service is down if it is down for any other client.
@@ -113,9 +116,13 @@ class State:
         self.d = design
         self.failed = failed
         self.holder = holder or design.holder
-        self.controller = "controller" not in failed
+        # `controller`: the MASTER stops; a standby instance takes its place.
+        self.controller = "controller" not in failed or design.topology.controller.instances > 1
         self.dead_links = {self._split_link(a) for a in failed if a.startswith("link:")}
         self._components = self._live_components()
+        isl_cuts = sum(1 for pair in self.dead_links if pair <= set(design.topology.switches))
+        # Unicast finds any live path: a controller reroutes, or fast failover covers one cut.
+        self.rerouting = self.controller or (design.topology.controller.fast_failover and isl_cuts <= 1)
         self._healthy: dict[str, tuple[list[str], list[str]]] = {}
         # Galera: (server, the members its node was together with) for every quorum looked at.
         self.quorums: set[tuple[str, tuple[str, ...]]] = set()
@@ -163,7 +170,7 @@ class State:
             return False
         if a == b:
             return True
-        if self.controller:
+        if self.controller or (self.rerouting and not broadcast):
             return self._components.get(a) == self._components.get(b)
         if broadcast:
             return self._hops_alive(self.d.tree_path(a, b))
@@ -250,7 +257,7 @@ class State:
     def _component_of(self, server: str, members: tuple[str, ...]) -> tuple[str, ...]:
         network = self.d.home_network[server]
         alive = [m for m in members if self.daemon_up("mariadb", m)]
-        if not self.controller:  # frozen paths: ask each pair
+        if not self.rerouting:  # frozen paths: ask each pair
             return tuple(m for m in alive if m == server or self.reach(server, m, network, used=self.quorum_paths))
         # With the controller running, reaching = both attachments up and in one switch component.
         own = self.intf(server, network)
@@ -293,8 +300,10 @@ class State:
         if self.d.facts and self.d.facts.scrape:
             out["monitoring"] = self.monitoring()
         out["recovery"] = (Outcome(True, used={"controller": True}) if self.controller else
-                           Outcome(False, "the only controller is stopped: a further link cut is not rerouted "
-                                          "(switches are fail-secure and keep their old paths)"))
+                           Outcome(False, "the only controller is stopped: nothing recomputes paths after a "
+                                          "further link cut (switches are fail-secure and keep their old paths"
+                                          + ("; fast-failover groups cover one cut with precomputed backups)"
+                                             if self.d.topology.controller.fast_failover else ")")))
         return out
 
     def client_services(self) -> dict[str, Outcome]:

@@ -1,16 +1,22 @@
-"""The os-ken controller as a process the testbed owns.
+"""The os-ken controller: one owned process, or two (MASTER and standby), as the testbed's service.
 
-    topo/run.py ──Popen──▶ python -m controllers.launch --fabric conf/fabric.json ...
+    topo/run.py ──Popen──▶ python -m controllers.launch --name controller --fabric conf/fabric.json ...
                              │ pid file pids/controller.pid, log logs/controller.log,
-                             │ events logs/controller-events.jsonl (port status, flow installs)
+                             │ events logs/controller-events.jsonl (port status, roles, flow installs)
                              │ control channel s/controller.sock (JSON lines, mode 0600)
                              ▼
                   OpenFlow 1.3 on 127.0.0.1:<port>  ◀── every OVS bridge (fail-mode secure)
 
-Ready means: listening on its port, then (checked by the testbed) every bridge connected.
+    controller.instances: 2 (the default) adds "controller2" on <port>+1 (logs/controller2.log,
+    s/controller2.sock, ...), each told the other's control socket: every bridge connects to
+    both; the first is MASTER, the second a standby that claims MASTER when the first is gone
+    (controllers/roles.py).
 
-request({"op": "partition" | "heal" | "status", ...}) talks to the running controller over its
-control channel (controllers/control.py); experiments/faults.py uses it for partitions.
+Ready means: listening on its port, then (checked by the testbed) every bridge connected to every
+instance, programmed by the MASTER and confirmed SLAVE by the standby.
+
+ControllerService is what the rest of the testbed calls "the controller": events() merges the
+journals, request() goes to the current MASTER, stop() stops every instance.
 """
 
 from __future__ import annotations
@@ -34,29 +40,40 @@ class ControllerError(TestbedError):
     pass
 
 
-class ControllerProcess:
-    name = "controller"
+def control_socket(run_dir: RunDir, name: str) -> Path | None:
+    """<run>/s/<name>.sock, or None when the path is too long for AF_UNIX (107 bytes): under a
+    very deep run root there is no control channel."""
+    control = run_dir.sub("s") / f"{name}.sock"
+    return control if len(str(control).encode()) <= MAX_SUN_PATH else None
 
-    def __init__(self, run_dir: RunDir, fabric: dict, port: int):
+
+class ControllerProcess:
+    """One controller instance."""
+
+    def __init__(self, run_dir: RunDir, fabric: dict, port: int, name: str = "controller",
+                 peer: str | None = None):
         self.run_dir = run_dir
         self.fabric = fabric
         self.port = port
+        self.name = name
+        self.peer = peer  # the other instance's name, if redundant
         self.fabric_path = run_dir.sub("conf") / "fabric.json"
-        self.log_path = run_dir.sub("logs") / "controller.log"
-        self.events_path = run_dir.sub("logs") / "controller-events.jsonl"
-        # AF_UNIX paths are limited to 107 bytes: under a very deep run root there is no channel.
-        control = run_dir.sub("s") / "controller.sock"
-        self.control_path: Path | None = control if len(str(control).encode()) <= MAX_SUN_PATH else None
+        self.log_path = run_dir.sub("logs") / f"{name}.log"
+        self.events_path = run_dir.sub("logs") / f"{name}-events.jsonl"
+        self.control_path: Path | None = control_socket(run_dir, name)
         self.process: OwnedProcess | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         self.fabric_path.write_text(json.dumps(self.fabric, indent=2))
         argv = [sys.executable, "-m", "controllers.launch", "--fabric", str(self.fabric_path),
                 "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
-                "--events", str(self.events_path)]
+                "--events", str(self.events_path), "--name", self.name]
         if self.control_path is not None:
             self.control_path.parent.mkdir(parents=True, exist_ok=True)
             argv += ["--control", str(self.control_path)]
+            peer_path = control_socket(self.run_dir, self.peer) if self.peer else None
+            if peer_path is not None:
+                argv += ["--peer-control", str(peer_path)]
         self.process = ProcessOwner(self.run_dir).start(self.name, argv, log=self.log_path, cwd=REPO)
         try:
             self.process.wait_ready(self.listening, timeout, f"the controller listening on 127.0.0.1:{self.port}")
@@ -77,23 +94,40 @@ class ControllerProcess:
         """The controller's event journal (switch connects, port status, flow installs)."""
         return read_jsonl(self.events_path)
 
-    def connected_dpids(self) -> set[int]:
-        """Datapaths whose latest connect/disconnect event is a connect and whose flows went out.
+    def connected_dpids(self, since: float = 0.0) -> set[int]:
+        """Datapaths whose latest connect/disconnect event is a connect and that are in service
+        from this instance: flows installed (as MASTER, on connect or takeover) or confirmed
+        standby (events from `since` on).
 
         OVS's own `is_connected` column is refreshed on a timer (seconds late), so the
         controller's journal is the prompt source.
         """
         connected: set[int] = set()
-        programmed: set[int] = set()
+        ready: set[int] = set()
         for event in self.events():
+            if event.get("t", 0) < since:
+                continue
             if event["event"] == "switch_connected":
                 connected.add(event["dpid"])
-                programmed.discard(event["dpid"])
+                ready.discard(event["dpid"])
             elif event["event"] == "switch_disconnected":
                 connected.discard(event["dpid"])
-            elif event["event"] == "flows_installed" and event.get("cause") == "switch_connected":
-                programmed.update(event.get("dpids", []))
-        return connected & programmed
+            elif event["event"] == "flows_installed" and event.get("cause") in ("switch_connected", "takeover"):
+                ready.update(event.get("dpids", []))
+            elif event["event"] == "role" and event.get("role") == "standby":
+                ready.add(event["dpid"])
+        return connected & ready
+
+    def role(self, timeout: float = 1.0) -> dict | None:
+        """The instance's own answer to {"op": "role"} (role, generation, per-switch roles), or
+        None if it does not answer."""
+        if not self.alive() or self.control_path is None:
+            return None
+        try:
+            answer = control_request(self.control_path, {"op": "role"}, timeout)
+        except ControlError:
+            return None
+        return answer if answer.get("ok") else None
 
     def request(self, message: dict, timeout: float = 15.0) -> dict:
         """One request on the controller's control channel; its answer ({"ok": True, ...}).
@@ -130,3 +164,78 @@ class ControllerProcess:
         if self.process is None:
             return "never started"
         return self.process.stop(timeout)
+
+
+class ControllerService:
+    """"The controller" of the testbed: one instance, or a MASTER/standby pair.
+
+    Instances start in order (the first finds no live peer and claims MASTER; the second finds
+    the first and stays standby), all before the switches, which connect to every instance.
+    """
+
+    def __init__(self, run_dir: RunDir, fabric: dict, port: int, instances: int = 1):
+        names = ["controller"] + [f"controller{i}" for i in range(2, instances + 1)]
+        peers = {names[0]: names[1], names[1]: names[0]} if instances == 2 else {}
+        self.instances = [ControllerProcess(run_dir, fabric, port + i, name, peers.get(name))
+                          for i, name in enumerate(names)]
+
+    @property
+    def ports(self) -> list[int]:
+        return [c.port for c in self.instances]
+
+    @property
+    def redundant(self) -> bool:
+        return len(self.instances) > 1
+
+    def start(self, timeout: float = 10.0) -> None:
+        for instance in self.instances:
+            if not instance.alive():
+                instance.start(timeout)
+
+    def alive(self) -> bool:
+        return any(c.alive() for c in self.instances)
+
+    def master(self) -> ControllerProcess | None:
+        """The instance that says it is MASTER (asked over its control channel), or None."""
+        for instance in self.instances:
+            answer = instance.role()
+            if answer is not None and answer.get("role") == "master":
+                return instance
+        return None
+
+    def instance(self, name: str) -> ControllerProcess:
+        for c in self.instances:
+            if c.name == name:
+                return c
+        raise ControllerError(f"no controller instance {name!r} (have {', '.join(c.name for c in self.instances)})")
+
+    def events(self) -> list[dict]:
+        """Every instance's journal, merged in time order; each record names its "instance"."""
+        merged = []
+        for c in self.instances:
+            merged += [{**e, "instance": e.get("instance", c.name)} for e in c.events()]
+        return sorted(merged, key=lambda e: e.get("t", 0))
+
+    def connected_dpids(self) -> set[int]:
+        """Switches in service from every running instance (programmed by the MASTER, confirmed
+        SLAVE to the standby); with no instance running, none."""
+        running = [c for c in self.instances if c.alive()]
+        if not running:
+            return set()
+        return set.intersection(*(c.connected_dpids() for c in running))
+
+    def request(self, message: dict, timeout: float = 15.0) -> dict:
+        """A control request to the MASTER (status, partition, heal)."""
+        master = self.master() if self.redundant else self.instances[0]
+        if master is None:
+            raise ControllerError("no controller instance is MASTER")
+        return master.request(message, timeout)
+
+    def logged_errors(self) -> list[str]:
+        return [f"{c.name}: {line}" for c in self.instances for line in c.logged_errors()]
+
+    def log_tail(self, lines: int = 3) -> str:
+        return "\n".join(f"{c.name}: {c.log_tail(lines)}" for c in self.instances)
+
+    def stop(self, timeout: float = 3.0) -> str:
+        return "; ".join(f"{c.name}: {c.stop(timeout)}" for c in self.instances)

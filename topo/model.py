@@ -74,11 +74,19 @@ class Vip(_Strict):
 
 
 class Controller(_Strict):
-    port: int = Field(default=6653, ge=1024, le=65535)
+    port: int = Field(default=6653, ge=1024, le=65534)
+    # 2: a MASTER and a standby (OpenFlow 1.3 roles; the second listens on port + 1) that takes
+    # over when the first is gone. 1: a single controller, a single point of failure for
+    # everything that needs one (learning new hosts, repairing paths beyond fast failover).
+    instances: int = Field(default=2, ge=1, le=2)
     # Edge guards (IP source guard + dynamic ARP inspection): on every host port only that
     # host's own MAC and addresses may be a source; only a balancer's front port may claim the
     # VIP. false: the fabric forwards whatever a host sends (to show the attacks working).
     edge_guards: bool = True
+    # Fast-failover groups: every switch holds a precomputed backup next hop for every other
+    # switch and moves traffic off a dead link by itself, controller or not. false: only the
+    # controller reroutes (after a port-status round trip).
+    fast_failover: bool = True
 
 
 class Ports(_Strict):

@@ -88,14 +88,15 @@ def _numbered(plan: NetworkPlan):
             yield index, intf
 
 
-def build_network(plan: NetworkPlan, run_dir: RunDir, controller_port: int) -> Mininet:
+def build_network(plan: NetworkPlan, run_dir: RunDir, controller_ports: list[int]) -> Mininet:
     """Create (but do not start) the Mininet network; every name it will create is recorded first."""
     run_dir.record_bridges(list(plan.topology.switches))
     run_dir.record_interfaces(plan.root_namespace_interfaces() + [i.name for i in plan.interfaces])
     net = Mininet(topo=None, switch=partial(TestbedSwitch, run_dir=run_dir),
                   host=partial(TestbedHost, run_dir=run_dir),
                   link=Link, controller=None, build=False, autoSetMacs=False, cleanup=False)
-    net.addController(TestbedController("c0", ip="127.0.0.1", port=controller_port))
+    for index, port in enumerate(controller_ports):  # every bridge connects to every instance
+        net.addController(TestbedController(f"c{index}", ip="127.0.0.1", port=port))
     topo = TestbedTopo(plan=plan)
     # Mininet.buildFromTopo without its controller guessing; our controller is already added.
     net.topo = topo

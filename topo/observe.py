@@ -6,7 +6,8 @@ MAC gets learned). Each takes the running testbed (anything with .net, .plan, .t
 .controller) or a Mininet node, and the pure parsers beside them are unit-tested on text.
 
     data plane      flow_count(switch) / flow_counts(testbed)     ovs-ofctl dump-aggregate
-                    out_port(switch, mac) ← parse_out_port(dump)    table 1, eth_dst → output
+                    out_port(switch, mac) ← parse_out_port(dump)    table 2, eth_dst → output, or
+                                  ← parse_group_buckets(dump)      → fast-failover group: first live bucket
                     active_path(testbed, src, dst) → hops;  active_switch_link(...) → (a, b)
                     carrier(intf)                                  /sys/class/net/<intf>/operstate
     hosts           addresses(node, intf), runtime_addresses(testbed, host)   ip -4 addr
@@ -84,12 +85,44 @@ def parse_out_port(dump: str, mac: str) -> int | None:
     return best[1] if best else None
 
 
+_GROUP = re.compile(r"priority=(\d+),dl_dst=\S+ actions=group:(\d+)\s*$")  # the entry for frames from hosts
+_BUCKET = re.compile(r"bucket=watch_port:(\d+),actions=(?:output:)?(\w+)")
+
+
+def parse_group_entry(dump: str, mac: str) -> int | None:
+    """From `ovs-ofctl dump-flows` text: the fast-failover group of the entry for frames to `mac`
+    from a host (dl_dst only, no in_port), None if there is none."""
+    for line in dump.splitlines():
+        match = _GROUP.search(line.strip())
+        if match and f"dl_dst={mac} " in line:
+            return int(match.group(2))
+    return None
+
+
+def parse_group_buckets(dump: str, group: int) -> list[tuple[int, str]]:
+    """From `ovs-ofctl dump-groups` text: [(watch port, action), ...] of group `group`, in order
+    (action: a port number as text, or "IN_PORT")."""
+    for line in dump.splitlines():
+        if line.strip().startswith(f"group_id={group},"):
+            return [(int(w), a) for w, a in _BUCKET.findall(line)]
+    return []
+
+
 def out_port(switch: str, mac: str) -> int | None:
-    """The port `switch` forwards frames for `mac` to (the forwarding table, highest-priority
-    dl_dst entry)."""
+    """The port `switch` forwards frames for `mac` from a host to (the forwarding table's
+    highest-priority dl_dst entry; through a fast-failover group, its first bucket whose port
+    has carrier)."""
     out = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows", switch,
                                 f"table={FORWARD_TABLE},dl_dst={mac}"], timeout=10)
-    return parse_out_port(out, mac)
+    group = parse_group_entry(out, mac)
+    if group is None:
+        return parse_out_port(out, mac)
+    groups = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-groups", switch,
+                                   str(group)], timeout=10)
+    for watch, action in parse_group_buckets(groups, group):
+        if action.isdigit() and carrier(f"{switch}-eth{watch}"):
+            return int(action)
+    return None
 
 
 def carrier(intf: str) -> bool:

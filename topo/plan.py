@@ -101,6 +101,7 @@ class NetworkPlan:
             "links": [{"a": l.a, "a_port": l.a_port, "b": l.b, "b_port": l.b_port} for l in self.switch_links],
             "edges": edges,
             "edge_guards": self.topology.controller.edge_guards,
+            "fast_failover": self.topology.controller.fast_failover,
         }
 
     def root_namespace_interfaces(self) -> list[str]:

@@ -1,11 +1,15 @@
-"""controller: the OpenFlow controller process stopped, then started again.
+"""controller: the MASTER controller instance stopped, then started again.
 
     os-ken ✗ ─ ─ ─ s1 s2 s3 s4     switches are fail-mode secure: they keep every flow and forward
-                                   what those flows cover; nothing new is learned and link cuts
-                                   are not repaired until the controller is back
+    os-ken (standby) ──────┘       what those flows cover; with a standby it claims MASTER within
+                                   a heartbeat; with none, nothing new is learned and paths are
+                                   repaired only by the switches' fast-failover groups until the
+                                   controller is back
 """
 
 from __future__ import annotations
+
+import signal
 
 from experiments.faults.base import Fault, FaultError, now, require_started
 from topo import observe
@@ -16,16 +20,18 @@ SWITCH_RECONNECT_TIMEOUT = 30.0
 
 
 class ControllerStop(Fault):
-    """inject: SIGTERM to the controller's recorded pid (SIGKILL after 3 s).
-    recover: ControllerProcess.start again, then wait until every switch has reconnected and
-    been reprogrammed (wiped, then the fabric's flows; hosts are learned again from their next
-    packets)."""
+    """inject: SIGTERM to the MASTER controller instance's recorded pid (SIGKILL after 3 s); with a
+    single controller, to the only one. A standby then claims MASTER by itself.
+    recover: start that instance again (it comes back as standby if its peer is MASTER), then
+    wait until every switch has reconnected to it and is in service from it: programmed (MASTER:
+    wiped, then the fabric's flows) or confirmed SLAVE (standby)."""
 
     kind = "controller_stop"
 
     def __init__(self, testbed, timeout: float = SWITCH_RECONNECT_TIMEOUT):
         super().__init__(testbed)
         self.timeout = timeout
+        self.stopped = None  # the ControllerProcess stopped by inject()
 
     @property
     def address(self) -> str:
@@ -33,53 +39,77 @@ class ControllerStop(Fault):
 
     def inject(self) -> dict:
         require_started(self.testbed)
-        controller = self.testbed.controller
-        if not controller.alive():
-            raise FaultError("controller_stop: the controller is not running")
-        pid = controller.process.pid
+        service = self.testbed.controller
+        target = service.master() if service.redundant else service.instances[0]
+        if target is None or not target.alive():
+            raise FaultError("controller_stop: no controller instance is running as MASTER")
+        pid = target.process.pid
         before = observe.flow_counts(self.testbed)
         self.injected_at = now()
-        how = controller.stop()
+        how = target.stop()
         done = now()
-        return self._details(injected_at=self.injected_at, done_at=done, pid=pid, stopped=how,
-                             returncode=controller.process.returncode,
+        self.stopped = target
+        return self._details(injected_at=self.injected_at, done_at=done, instance=target.name, pid=pid,
+                             stopped=how, returncode=target.process.returncode,
                              flows_before=before, flows_after=observe.flow_counts(self.testbed))
 
     def recover(self) -> dict:
         require_started(self.testbed)
-        controller, testbed = self.testbed.controller, self.testbed
+        testbed = self.testbed
+        instance = self.stopped or testbed.controller.instances[0]
         self.recovered_at = now()
-        if controller.alive():
-            return self._details(recovered_at=self.recovered_at, action="none (controller running)",
-                                 pid=controller.process.pid)
-        controller.start()
+        if instance.alive():
+            return self._details(recovered_at=self.recovered_at, action=f"none ({instance.name} running)",
+                                 pid=instance.process.pid)
+        instance.start()
         listening = now()
         wanted = {observe.dpid(s): s for s in testbed.topology.switches}
         since = self.recovered_at
-        connected: dict[str, float] = {}
-        programmed: dict[str, float] = {}
-
-        def all_back() -> bool:
-            for event in controller.events():
-                if event.get("t", 0) < since:
-                    continue
-                dpid = event.get("dpid")
-                if event["event"] == "switch_connected" and dpid in wanted:
-                    connected.setdefault(wanted[dpid], event["t"])
-                elif event["event"] == "flows_installed" and event.get("cause") == "switch_connected":
-                    for d in event.get("dpids", []):
-                        if d in wanted:
-                            programmed.setdefault(wanted[d], event["t"])
-            return len(programmed) == len(wanted)
-
         try:
-            wait_until(all_back, self.timeout, "every switch reconnected to the restarted controller",
-                       interval=0.05)
+            wait_until(lambda: instance.connected_dpids(since) >= set(wanted), self.timeout,
+                       f"every switch reconnected to the restarted {instance.name}", interval=0.05)
         except NotReadyError as exc:
-            missing = sorted(set(wanted.values()) - set(programmed))
+            missing = sorted(name for d, name in wanted.items() if d not in instance.connected_dpids(since))
             raise FaultError(f"controller_stop: {exc}; missing: {', '.join(missing)}") from None
         done = now()
+        roles = [e for e in instance.events() if e["event"] == "role" and e["t"] >= since]
         return self._details(recovered_at=self.recovered_at, listening_at=listening, ready_at=done,
-                             duration_s=round(done - self.recovered_at, 3), pid=controller.process.pid,
-                             switch_connected=connected, switch_programmed=programmed,
+                             duration_s=round(done - self.recovered_at, 3), instance=instance.name,
+                             pid=instance.process.pid, role=roles[-1]["role"] if roles else None,
                              flows_after=observe.flow_counts(testbed))
+
+
+class ControllerFreeze(Fault):
+    """inject: SIGSTOP to every controller process (by recorded pid): the switches stay connected
+    (a few seconds pass before they would miss their echo replies) but nothing answers them, so
+    only the switches themselves act: what a link cut does "without the controller", with no
+    restart to pay for. recover: SIGCONT; the controller then handles what it missed, in order.
+    Not in the fault catalogue (its address would be `controller`, the stop): experiments use it."""
+
+    kind = "controller_freeze"
+
+    @property
+    def address(self) -> str:
+        return "controller"
+
+    def inject(self) -> dict:
+        require_started(self.testbed)
+        running = [c for c in self.testbed.controller.instances if c.alive()]
+        if not running:
+            raise FaultError("controller_freeze: no controller is running")
+        self.injected_at = now()
+        for instance in running:
+            instance.process.send(signal.SIGSTOP)
+        self._frozen = running
+        return self._details(injected_at=self.injected_at, frozen=[c.name for c in running],
+                             pids=[c.process.pid for c in running])
+
+    def recover(self) -> dict:
+        require_started(self.testbed)
+        self.recovered_at = now()
+        frozen = getattr(self, "_frozen", [])
+        for instance in frozen:
+            if instance.alive():
+                instance.process.send(signal.SIGCONT)
+        self._frozen = []
+        return self._details(recovered_at=self.recovered_at, thawed=[c.name for c in frozen])

@@ -24,7 +24,7 @@ from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
 from hosts.site import Site
 from topo.model import load_topology
-from topo.observe import parse_out_port
+from topo.observe import parse_group_buckets, parse_group_entry, parse_out_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -127,6 +127,22 @@ def test_the_output_port_of_a_mac_is_read_from_a_flow_dump():
     assert parse_out_port(dump, "02:00:00:01:01:0d") is None
 
 
+def test_the_fast_failover_group_of_a_mac_and_its_buckets_are_read_from_dumps():
+    flows = """OFPST_FLOW reply (OF1.3) (xid=0x2):
+ cookie=0x0, duration=0.035s, table=2, n_packets=3, n_bytes=182, priority=110,in_port=1,dl_dst=02:00:00:02:02:0f actions=group:262145
+ cookie=0x0, duration=0.035s, table=2, n_packets=0, n_bytes=0, priority=100,dl_dst=02:00:00:02:02:0f actions=group:262144
+"""
+    groups = """OFPST_GROUP_DESC reply (OF1.3) (xid=0x2):
+ group_id=262145,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:1,actions=IN_PORT
+ group_id=262144,type=ff,bucket=watch_port:2,actions=output:2,bucket=watch_port:1,actions=output:1
+"""
+    assert parse_group_entry(flows, "02:00:00:02:02:0f") == 262144
+    assert parse_group_entry(flows, "02:00:00:02:02:0e") is None
+    assert parse_group_buckets(groups, 262144) == [(2, "2"), (1, "1")]
+    assert parse_group_buckets(groups, 262145) == [(2, "2"), (1, "IN_PORT")]
+    assert parse_group_buckets(groups, 7) == []
+
+
 # ---- the control channel ------------------------------------------------------------------------
 
 def test_control_server_answers_each_line_and_survives_bad_requests(tmp_path):
@@ -226,8 +242,8 @@ def test_launch_serves_the_control_channel_until_sigterm(tmp_path):
         assert refused["ok"] is False and "macs_a is empty" in refused["error"]
         assert request(sock, {"op": "heal", "name": "p"})["removed"] is True
         journal = [json.loads(line) for line in events.read_text().splitlines()]
-        assert [e["event"] for e in journal] == ["partition_installed", "partition_removed"]
-        assert journal[0]["macs_b"] == ["02:00:00:00:00:02"] and "t_request" in journal[0]
+        assert [e["event"] for e in journal] == ["instance_started", "partition_installed", "partition_removed"]
+        assert journal[1]["macs_b"] == ["02:00:00:00:00:02"] and "t_request" in journal[1]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert not sock.exists()

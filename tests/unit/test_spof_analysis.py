@@ -120,8 +120,8 @@ def test_the_seed_balancers_servers_and_ring_links_are_covered(seed):
     cover = {j.component: j.mitigation for j in seed.judgements if j.service == "web"}
     assert cover["node:lb1"].startswith("VRRP: lb2 takes the VIP")
     assert cover["node:server1"].startswith("HAProxy health checks (GET /health every 80 ms, fall 2)")
-    assert cover["link:s1-s2"] == "the controller reroutes around it"
-    assert "fail-secure" in cover["controller"]
+    assert cover["link:s1-s2"].startswith("fast-failover groups in the switches reroute around it")
+    assert "standby controller claims MASTER" in cover["controller"]
     assert cover["daemon:prometheus@monitor"] == "not on this service's path"
 
 
@@ -131,10 +131,22 @@ def test_the_seed_edge_switches_strand_their_clients(seed):
     assert "node:client1" not in spofs(seed, "web") and "link:client1-s1" not in spofs(seed, "web")
 
 
+def one_controller(data):
+    data["controller"] = {"instances": 1}
+
+
+def one_controller_no_fast_failover(data):
+    data["controller"] = {"instances": 1, "fast_failover": False}
+
+
 def test_the_only_monitor_and_the_only_controller(seed):
     assert {"node:monitor", "daemon:prometheus@monitor"} <= spofs(seed, "monitoring")
-    assert spofs(seed, "recovery") == {"controller"}
     assert "daemon:node_exporter@lb1" not in spofs(seed, "monitoring")  # lb1's haproxy exporter remains
+    assert spofs(seed, "recovery") == set()  # two controller instances: the standby takes over
+    single = analyze(variant(one_controller))
+    assert spofs(single, "recovery") == {"controller"}
+    [why] = [j.reason for j in single.spofs("recovery")]
+    assert "only controller is stopped" in why and "fast-failover groups cover one cut" in why
 
 
 def test_one_load_balancer_is_a_spof_for_web():
@@ -188,7 +200,7 @@ def test_cut_sets_are_pairs_that_no_single_failure_explains(seed):
 
 
 def test_a_stopped_controller_freezes_paths_and_the_flood_tree():
-    design = Design(load_topology())
+    design = Design(variant(one_controller_no_fast_failover))
     assert design.evaluate({"controller"})["web"].up
     assert design.evaluate({"link:s3-s1"})["web"].up
     # With the controller stopped, lb1 can no longer reach server2 when its path's link is cut.
@@ -196,6 +208,9 @@ def test_a_stopped_controller_freezes_paths_and_the_flood_tree():
     assert "lb1 cannot reach server2" not in design.evaluate({"link:s3-s4"})["web"].why
     assert stuck["web"].up  # server1 and server3 share lb1's switch: web survives, monitoring does not
     assert not stuck["monitoring"].up
+    # Fast failover: the switches reroute that one cut by themselves; a standby controller: nothing stops.
+    assert Design(variant(one_controller)).evaluate({"controller", "link:s3-s4"})["monitoring"].up
+    assert Design(load_topology()).evaluate({"controller", "link:s3-s4"})["recovery"].up
 
 
 def test_every_component_but_the_vip_is_a_fault_address(seed):
