@@ -143,12 +143,14 @@ class EventControl(event.EventBase):
 
 
 class EventPeer(event.EventBase):
-    """One heartbeat on the peer instance: its answer (None if none) and whether it is gone."""
+    """One heartbeat on the peer instance: its answer (None if none), whether it counts as gone,
+    and whether its connection closed (the process died) rather than fell silent."""
 
-    def __init__(self, answer: dict | None, gone: bool):
+    def __init__(self, answer: dict | None, gone: bool, closed: bool):
         super().__init__()
         self.answer = answer
         self.gone = gone
+        self.closed = closed
 
 
 _REASONS = {
@@ -180,7 +182,7 @@ class FabricController(app_manager.OSKenApp):
         self.peer: PeerMonitor | None = None
         peer_path = os.environ.get(ENV_PEER)
         if peer_path:
-            self.peer = PeerMonitor(peer_path, lambda answer, gone: self.send_event(self.name, EventPeer(answer, gone)))
+            self.peer = PeerMonitor(peer_path, lambda *beat: self.send_event(self.name, EventPeer(*beat)))
             answer = self.peer.ask_once()
             if answer is not None:
                 self.roles.saw(int(answer.get("generation", 0)))
@@ -335,8 +337,8 @@ class FabricController(app_manager.OSKenApp):
 
     def _check_takeover(self, t: float):
         claim = self._takeover
-        if claim is None or any(self.confirmed.get(d) != MASTER for d in self.datapaths):
-            return
+        if claim is None or any(self.confirmed.get(d) != MASTER for d in self.fabric.dpids):
+            return  # not yet MASTER of every switch of the fabric
         self._takeover = None
         self.event_log.write("takeover_complete", t=t, instance=self.instance, generation=claim["generation"],
                              t_claim=claim["t"], ms_since_claim=round((t - claim["t"]) * 1000, 3),
@@ -356,7 +358,8 @@ class FabricController(app_manager.OSKenApp):
             if not self.roles.is_master:
                 self.roles.saw(peer_generation)
         if ev.gone and not self.roles.is_master:
-            self._claim("peer gone" if answer is None else "peer silent")
+            self._claim("the peer's control connection closed" if ev.closed
+                        else f"the peer missed {self.peer.watch.misses} heartbeats")
 
     def _claim(self, reason: str):
         t = time.time()
@@ -429,8 +432,8 @@ class FabricController(app_manager.OSKenApp):
         t = time.time()
         msg = ev.msg
         dp = msg.datapath
-        if self.datapaths.get(dp.id) is not dp or len(msg.data) < 14:
-            return
+        if self.datapaths.get(dp.id) is not dp or len(msg.data) < 14 or self.confirmed.get(dp.id) != MASTER:
+            return  # only the MASTER learns (a switch may still treat us as EQUAL while roles settle)
         in_port = msg.match.get("in_port")
         if in_port is None:
             return
@@ -592,8 +595,12 @@ class FabricController(app_manager.OSKenApp):
     def _error(self, ev):
         msg = ev.msg
         ofp = msg.datapath.ofproto
-        if (msg.type, msg.code) in ((ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE),
-                                    (ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE)):
+        stale = (msg.type, msg.code) == (ofp.OFPET_ROLE_REQUEST_FAILED, ofp.OFPRRFC_STALE)
+        if stale and not self.roles.is_master and self.datapaths.get(msg.datapath.id) is msg.datapath:
+            # Our SLAVE request carried a generation the MASTER has since passed: ask again.
+            self._ask_generation(msg.datapath)
+            return
+        if stale or (msg.type, msg.code) == (ofp.OFPET_BAD_REQUEST, ofp.OFPBRC_IS_SLAVE):
             # Another instance became MASTER with a newer generation while we thought we were.
             self.logger.warning("%s: switch %s says another controller is MASTER", self.instance,
                                 self.fabric.name_of(msg.datapath.id))

@@ -7,7 +7,8 @@
 
 Outcomes are fed to ``roles.PeerWatch``: a closed or refused connection counts at once, a
 heartbeat unanswered within the interval counts as one miss (a hung peer: SIGSTOP, a stuck
-event loop). ``on_beat(answer or None, gone)`` is called after every attempt, from this thread.
+event loop). ``on_beat(answer or None, gone, closed)`` is called after every attempt, from this
+thread.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ MISSES = 3
 
 
 class PeerMonitor:
-    def __init__(self, path: str, on_beat: Callable[[dict | None, bool], None], interval: float = HEARTBEAT_S,
+    def __init__(self, path: str, on_beat: Callable[[dict | None, bool, bool], None], interval: float = HEARTBEAT_S,
                  misses: int = MISSES):
         self.path = path
         self.on_beat = on_beat
@@ -62,8 +63,9 @@ class PeerMonitor:
     def _run(self) -> None:
         while not self._stop.is_set():
             answer, closed = self._beat()
-            gone = self.watch.beat(answer is not None, closed)
-            self.on_beat(answer, gone)
+            # An answer followed by EOF is a peer that has just died: the EOF decides.
+            gone = self.watch.beat(answer is not None and not closed, closed)
+            self.on_beat(None if closed else answer, gone, closed)
             if closed:
                 self._close()
                 # Nothing to wait on: try a new connection after one interval (a restarted peer).

@@ -36,12 +36,17 @@ def hosts_table(testbed) -> str:
 def health_checks(testbed) -> list[Check]:
     checks = []
     controller = testbed.controller
-    pid = controller.process.pid if controller and controller.process else "-"
-    checks.append(Check("controller", f"pid {pid}", bool(controller and controller.alive()),
-                        "running" if controller and controller.alive() else "not running"))
-    listening = bool(controller and controller.listening())
-    checks.append(Check("controller", f"127.0.0.1:{testbed.topology.controller.port}", listening,
-                        "listening" if listening else "not listening"))
+    for instance in controller.instances if controller else []:
+        pid = instance.process.pid if instance.process else "-"
+        where = f"{instance.name} pid {pid}, 127.0.0.1:{instance.port}"
+        answer = instance.role()
+        if answer is None:
+            detail = "not running" if not instance.alive() else "running, not answering"
+        else:
+            masters = sum(1 for r in answer["switches"].values() if r == "master")
+            detail = (f"{answer['role'].upper()} (generation {answer['generation']}), "
+                      f"MASTER of {masters}/{len(answer['switches'])} switches")
+        checks.append(Check("controller", where, answer is not None and instance.listening(), detail))
     errors = controller.logged_errors() if controller else []
     checks.append(Check("controller", "log", not errors, errors[0][:80] if errors else "no errors logged"))
     ports = {(i.switch, i.switch_port): i.host for i in testbed.plan.interfaces}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 from pathlib import Path
 
 from controllers.control import MAX_SUN_PATH, ControlError
@@ -62,8 +63,10 @@ class ControllerProcess:
         self.events_path = run_dir.sub("logs") / f"{name}-events.jsonl"
         self.control_path: Path | None = control_socket(run_dir, name)
         self.process: OwnedProcess | None = None
+        self.started_at = 0.0  # unix time of the latest start: its journal is appended to, not replaced
 
     def start(self, timeout: float = 10.0) -> None:
+        self.started_at = time.time()
         self.fabric_path.write_text(json.dumps(self.fabric, indent=2))
         argv = [sys.executable, "-m", "controllers.launch", "--fabric", str(self.fabric_path),
                 "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
@@ -94,16 +97,17 @@ class ControllerProcess:
         """The controller's event journal (switch connects, port status, flow installs)."""
         return read_jsonl(self.events_path)
 
-    def connected_dpids(self, since: float = 0.0) -> set[int]:
+    def connected_dpids(self, since: float | None = None) -> set[int]:
         """Datapaths whose latest connect/disconnect event is a connect and that are in service
         from this instance: flows installed (as MASTER, on connect or takeover) or confirmed
-        standby (events from `since` on).
+        standby (events from `since` on; by default from this process's start).
 
         OVS's own `is_connected` column is refreshed on a timer (seconds late), so the
         controller's journal is the prompt source.
         """
         connected: set[int] = set()
         ready: set[int] = set()
+        since = self.started_at if since is None else since
         for event in self.events():
             if event.get("t", 0) < since:
                 continue
