@@ -7,6 +7,10 @@
     gap(replies, t) = the longest silence between two consecutive replies around time t, and
                       the echo requests lost in it (missing sequence numbers)
 
+Lost echoes are the data-plane measure (each stands for one interval of blackhole). The silence
+also holds any stall of the pinging process or of OVS's userspace thread, visible as the high
+RTT of the first replies after it.
+
 An HTTPS request that meets a 3 ms cut is retransmitted by TCP and simply takes longer, so the
 HTTPS probe reports "no failure" for a fast reroute; the reply times of a 1 ms ping stream
 show the reroute itself, to about a millisecond.
