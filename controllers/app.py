@@ -249,6 +249,11 @@ class FabricController(app_manager.OSKenApp):
             self.event_log.write("switch_disconnected", t=t, dpid=dpid,
                                  switch=self.fabric.name_of(dpid))
 
+    def _current(self, dp) -> bool:
+        """A message from the switch's current connection (not an older one of a reconnected
+        switch, nor one that never reached MAIN)."""
+        return self.datapaths.get(dp.id) is dp
+
     # ---- roles ----
 
     def _ask_generation(self, dp):
@@ -264,12 +269,10 @@ class FabricController(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPRoleReply, MAIN_DISPATCHER)
     def _role_reply(self, ev):
         t = time.time()
-        msg = ev.msg
-        dp = msg.datapath
-        dpid = dp.id
-        if self.datapaths.get(dpid) is not dp:
+        msg, dp = ev.msg, ev.msg.datapath
+        if not self._current(dp):
             return
-        ofp = dp.ofproto
+        dpid, ofp = dp.id, dp.ofproto
         if dpid in self._asking:
             # The answer to the NOCHANGE question: the switch's newest generation id.
             self._asking.discard(dpid)
@@ -315,10 +318,9 @@ class FabricController(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPFlowStatsReply, MAIN_DISPATCHER)
     def _flow_stats(self, ev):
         t = time.time()
-        msg = ev.msg
-        dp = msg.datapath
+        msg, dp = ev.msg, ev.msg.datapath
         dpid = dp.id
-        if dpid not in self._adopting or self.datapaths.get(dpid) is not dp:
+        if dpid not in self._adopting or not self._current(dp):
             return
         learned = 0
         for stat in msg.body:
@@ -398,12 +400,10 @@ class FabricController(app_manager.OSKenApp):
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev):
         t = time.time()
-        msg = ev.msg
-        dp = msg.datapath
-        dpid = dp.id
-        if self.datapaths.get(dpid) is not dp:
+        msg, dp = ev.msg, ev.msg.datapath
+        if not self._current(dp):
             return
-        ofp = dp.ofproto
+        dpid, ofp = dp.id, dp.ofproto
         desc = msg.desc
         reason = _REASONS.get(msg.reason, str(msg.reason))
         deleted = msg.reason == ofp.OFPPR_DELETE
