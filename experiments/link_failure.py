@@ -81,6 +81,7 @@ class LinkFailure(Experiment):
     metrics = {key: "stats" for key in ("reroute_ms", "failed_requests", "port_status_ms", "controller_ms",
                                         "flows_installed_ms", "reroute_gap_ms", "lost_pings",
                                         "frozen_reroute_gap_ms", "frozen_lost_pings")}
+    metrics["rerouted_while_frozen"] = "all"
 
     def validate(self) -> None:
         super().validate()
@@ -128,6 +129,8 @@ class LinkFailure(Experiment):
                 "failed_requests": result["failed_requests"],
                 "reroute_gap_ms": with_controller["gap_ms"], "lost_pings": with_controller["lost"],
                 "frozen_reroute_gap_ms": without["gap_ms"], "frozen_lost_pings": without["lost"],
+                # replies came back before the link did (it is restored NO_REROUTE_S after the cut)
+                "rerouted_while_frozen": without["gap_ms"] is not None and without["gap_ms"] < NO_REROUTE_S * 1000,
                 "fast_failover": self.site.topology.controller.fast_failover,
                 "port_status_ms": round((ports[0]["t"] - fault_t) * 1000, 1) if ports else None,
                 "controller_ms": installs[0]["ms_since_cause"] if installs else None,

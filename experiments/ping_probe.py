@@ -47,14 +47,16 @@ def parse_replies(text: str) -> list[Reply]:
 
 
 def gap(replies: list[Reply], fault_t: float, window: float = 5.0) -> dict:
-    """The longest silence between consecutive replies received in [fault_t, fault_t + window]
-    (counting from the last reply before fault_t), and the echo requests lost in it.
+    """The longest silence between consecutive replies from the last one before fault_t through
+    those received in [fault_t, fault_t + window] to the first one after that window (so a
+    silence that outlasts the window is measured whole), and the echo requests lost in it.
 
     gap_ms is the reply-to-reply interval, so an undisturbed 1 ms stream shows about 1 ms;
     lost counts the sequence numbers missing between the two replies."""
     ordered = sorted(replies, key=lambda r: r.t)
     before = [r for r in ordered if r.t < fault_t]
     after = [r for r in ordered if fault_t <= r.t <= fault_t + window]
+    after += [r for r in ordered if r.t > fault_t + window][:1]
     if not before or not after:
         raise PingProbeError(f"no echo replies on both sides of the fault ({len(before)} before, {len(after)} after)")
     chain = [before[-1], *after]

@@ -30,3 +30,9 @@ def test_the_gap_at_a_cut_counts_the_silence_and_the_lost_echoes():
 def test_no_reply_after_the_cut_is_an_error_not_a_zero():
     with pytest.raises(PingProbeError, match="no echo replies"):
         gap([Reply(1, 10.0), Reply(2, 10.001)], fault_t=10.5)
+
+
+def test_a_silence_longer_than_the_window_is_measured_whole():
+    replies = [Reply(1, 10.000), Reply(2, 10.001), Reply(3, 10.002), Reply(300, 12.0), Reply(301, 12.001)]
+    result = gap(replies, fault_t=10.0015, window=0.3)
+    assert result["gap_ms"] == pytest.approx(1998.0) and result["lost"] == 296
