@@ -69,6 +69,14 @@ TCP_COUNTERS = {
 }
 
 
+
+def garp_refresh(ka) -> str | None:
+    """How the VIP holder re-announces the VIP, in words (None: only on becoming MASTER)."""
+    if not ka.garp_refresh_s:
+        return None
+    every = ka.garp_refresh_s / ka.garp_refresh_burst
+    return f"re-announced every {every:g} s while MASTER"
+
 class PacketFaults(Experiment):
     name = "packet_faults"
     description = ("Scapy packet attacks in turn (RST injection on client1, forged VRRPv3 from client2 with its "
@@ -232,8 +240,7 @@ class PacketFaults(Experiment):
         affected = {"failed_requests": result["failed_requests"] > 0, "vip_stolen": bool(holder_changed or poisoned)}
         return {
             "attack": name, "address": fault.address, "host": fault.host, "victim": self.victim,
-            "garp_refresh": (f"re-announced every {self.site.services.keepalived.garp_refresh_s} s while MASTER"
-                             if self.site.services.keepalived.garp_refresh_s else None),
+            "garp_refresh": garp_refresh(self.site.services.keepalived),
             "command": fault.command_line(), "affected": any(affected[key] for key in row.affected),
             "affected_means": list(row.affected),
             "sent": {"counts": sent.get("counts"), "fields": sent.get("fields"), "stopped_by": sent.get("stopped_by"),

@@ -211,12 +211,14 @@ def test_vrrp_instance_follows_the_model(site):
         assert f"    advert_int {site.services.keepalived.advert_int:g}\n" in conf
         assert "    state BACKUP\n" in conf
         assert "    garp_master_refresh 1\n" in conf
+        assert "    garp_master_refresh_repeat 2\n" in conf and "    vrrp_garp_interval 0.5\n" in conf
 
 
 def test_vrrp_multicast_on_the_front_for_the_lesson():
     conf = keepalived_conf(site_with({"keepalived": {"adverts": "front-multicast", "garp_refresh_s": 0}}), "lb1")
     assert "    interface lb1-eth0\n" in conf and "        10.0.1.100/24 dev lb1-eth0\n" in conf
     assert "unicast" not in conf and "track_interface" not in conf and "garp_master_refresh" not in conf
+    assert "vrrp_garp_interval" not in conf
 
 
 def test_preemption_follows_the_model(site):
