@@ -92,32 +92,39 @@ AGGREGATES = {
 # Timer profiles: the daemons' stock defaults versus the testbed's tuned ones (the YAML values).
 STOCK_TIMERS = {
     "keepalived": {"advert_int": 1.0},
-    "haproxy": {"check_inter_ms": 2000, "fastinter_ms": None, "fall": 3, "rise": 2},
+    "haproxy": {"check_inter_ms": 2000, "fastinter_ms": None, "fall": 3, "rise": 2, "error_limit": 0},
 }
 
 
 # Database modes as profiles: the tuned timers with services.mariadb.mode set (the database
 # experiments run once per mode, side by side).
 DB_MODES = ("galera", "semisync", "async")
-PROFILES = ("tuned", "stock") + DB_MODES
+# Balancing as a profile: the tuned timers with HAProxy's `balance leastconn` (capacity_weighting).
+LEASTCONN = "leastconn"
+PROFILES = ("tuned", "stock") + DB_MODES + (LEASTCONN,)
 
 
 def profile_order(topology) -> tuple[str, ...]:
     """The order the suite brings testbeds up in: the topology's own database mode right after
     "tuned" (both are the topology as written: one testbed serves them), then the others."""
     own = topology.services.mariadb.mode
-    return ("tuned", own, "stock") + tuple(mode for mode in DB_MODES if mode != own)
+    return ("tuned", own, "stock") + tuple(mode for mode in DB_MODES if mode != own) + (LEASTCONN,)
 
 
 def with_timers(topology, profile: str):
     """The topology with a profile applied: "tuned" (as written), "stock" (the daemons' default
-    timers) or a database mode (as written, with that mode)."""
+    timers), a database mode (as written, with that mode) or "leastconn" (HAProxy balancing by
+    fewest connections)."""
     if profile == "tuned":
         return topology
     if profile in DB_MODES:
         services = topology.services
         mariadb = services.mariadb.model_copy(update={"mode": profile})
         return topology.model_copy(update={"services": services.model_copy(update={"mariadb": mariadb})})
+    if profile == LEASTCONN:
+        services = topology.services
+        haproxy = services.haproxy.model_copy(update={"balance": "leastconn"})
+        return topology.model_copy(update={"services": services.model_copy(update={"haproxy": haproxy})})
     if profile != "stock":
         raise ExperimentError(f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
     services = topology.services

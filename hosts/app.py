@@ -56,7 +56,20 @@ class App(Daemon):
             "HATESTBED_DB_USER": "app",
             "HATESTBED_DB_PASSWORD": DB_USERS["app"],
             "HATESTBED_APP_CONFIG": str(self.primary_file),
+            "HATESTBED_APP_DELAY_FILE": str(self.delay_file),
         }
+
+    @property
+    def delay_file(self) -> Path:
+        """Extra service time of GET / in ms (hosts/webapp/app.py SlowDown); absent: none."""
+        return self.conf_path("delay_ms")
+
+    def set_delay(self, ms: float) -> None:
+        """Make this server's app slow (ms > 0) or normal again (0), at run time."""
+        if ms > 0:
+            self.delay_file.write_text(f"{ms:g}\n")
+        else:
+            self.delay_file.unlink(missing_ok=True)
 
     # -- pure -------------------------------------------------------------------------------------
     def files(self) -> dict[Path, str]:

@@ -141,12 +141,22 @@ class HAProxy(_Strict):
     fall: int = Field(default=2, ge=1)
     rise: int = Field(default=2, ge=1)
     retries: int = Field(default=2, ge=0)
+    # How long a client connection may take to reach a server (then retried elsewhere); with
+    # passive checks also how soon a silent dead server shows in live traffic.
     connect_timeout_ms: int = Field(default=100, ge=1)
+    # How long a health check may take to answer (TLS handshake + GET /health on a busy server).
+    check_timeout_ms: int = Field(default=100, ge=1)
     client_timeout_s: int = Field(default=30, ge=1)
     server_timeout_s: int = Field(default=30, ge=1)
+    # Passive checks: `observe layer4`: this many failed client connections in a row to a server
+    # mark it DOWN at once (on-error mark-down), without waiting for the active checks; 0: off.
+    # The active checks bring it back (rise).
+    error_limit: int = Field(default=1, ge=0)
     # Weights follow each server's idle capacity (its agent reports free app workers).
     agent_check: bool = True
     agent_inter_ms: int = Field(default=500, ge=10)
+    # roundrobin (the seed's) or leastconn (fewest open connections first); both weighted.
+    balance: Literal["roundrobin", "leastconn"] = "roundrobin"
 
 
 class App(_Strict):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -49,15 +50,45 @@ class Settings:
     db_user: str
     db_password: str
     config_path: Path
+    delay_file: Path | None = None  # extra service time for "/" (see SlowDown)
 
     @classmethod
     def from_env(cls, env=os.environ) -> Settings:
         try:
+            delay = env.get("HATESTBED_APP_DELAY_FILE")
             return cls(host=env["HATESTBED_HOST"], db_socket=env["HATESTBED_DB_SOCKET"],
                        db_name=env["HATESTBED_DB_NAME"], db_user=env["HATESTBED_DB_USER"],
-                       db_password=env["HATESTBED_DB_PASSWORD"], config_path=Path(env["HATESTBED_APP_CONFIG"]))
+                       db_password=env["HATESTBED_DB_PASSWORD"], config_path=Path(env["HATESTBED_APP_CONFIG"]),
+                       delay_file=Path(delay) if delay else None)
         except KeyError as exc:
             raise RuntimeError(f"the app needs the environment variable {exc.args[0]}") from None
+
+
+class SlowDown:
+    """Extra service time for GET / (a slow dependency, as a real server has one), in
+    milliseconds as text in a file; absent or empty: none. The file is only re-read when its
+    modification time changes, so an experiment makes one server slow at run time, no restart."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._stamp: int | None = None
+        self._seconds = 0.0
+
+    def seconds(self) -> float:
+        if self.path is None:
+            return 0.0
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._stamp, self._seconds = None, 0.0
+            return 0.0
+        if stamp != self._stamp:
+            try:
+                self._seconds = max(0.0, float(self.path.read_text().strip() or 0)) / 1000
+            except (OSError, ValueError):
+                self._seconds = 0.0
+            self._stamp = stamp
+        return self._seconds
 
 
 def writer_json(host: str, address: str, port: int) -> str:
@@ -125,9 +156,10 @@ class Database:
 class WebApp:
     """The WSGI callable; `db` is anything with ping(), read() and write(payload) (tests use a stub)."""
 
-    def __init__(self, host: str, db):
+    def __init__(self, host: str, db, slowdown: SlowDown | None = None):
         self.host = host
         self.db = db
+        self.slowdown = slowdown or SlowDown(None)
 
     def __call__(self, environ, start_response):
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
@@ -151,6 +183,9 @@ class WebApp:
         return [b""] if method == "HEAD" else [data]
 
     def index(self, environ):
+        delay = self.slowdown.seconds()
+        if delay:
+            time.sleep(delay)  # the worker stays busy: the agent reports less free capacity
         return HTTPStatus.OK, f"{self.host}\n", "text/plain"
 
     def health(self, environ):
@@ -183,5 +218,5 @@ def application(environ, start_response):
     global _app
     if _app is None:
         settings = Settings.from_env()
-        _app = WebApp(settings.host, Database(settings))
+        _app = WebApp(settings.host, Database(settings), SlowDown(settings.delay_file))
     return _app(environ, start_response)

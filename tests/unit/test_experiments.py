@@ -32,6 +32,13 @@ def test_database_experiments_run_once_per_mode_and_the_studies_only_by_name():
     assert timers_of(with_timers(load_topology(), "async"))["mariadb_mode"] == "async"
 
 
+def test_capacity_weighting_compares_round_robin_and_leastconn_by_name_only():
+    cls = EXPERIMENTS["capacity_weighting"]
+    assert cls.profiles == ("tuned", "leastconn") and not cls.in_all
+    assert with_timers(load_topology(), "leastconn").services.haproxy.balance == "leastconn"
+    assert load_topology().services.haproxy.balance == "roundrobin"
+
+
 def test_failover_experiments_run_with_stock_and_tuned_timers():
     for name in ("lb_failover", "server_failover"):
         assert set(EXPERIMENTS[name].profiles) == {"stock", "tuned"}
@@ -41,7 +48,7 @@ def test_failover_experiments_run_with_stock_and_tuned_timers():
 def test_the_topologys_own_database_mode_shares_the_tuned_testbed():
     topology = load_topology()
     assert topology.services.mariadb.mode == "galera"
-    assert profile_order(topology) == ("tuned", "galera", "stock", "semisync", "async")
+    assert profile_order(topology) == ("tuned", "galera", "stock", "semisync", "async", "leastconn")
     assert with_timers(topology, "galera") == with_timers(topology, "tuned")  # one bring-up serves both
     assert with_timers(topology, "semisync") != topology
     semisync = with_timers(topology, "semisync")

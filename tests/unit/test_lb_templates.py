@@ -105,6 +105,17 @@ def test_retries_redispatch_and_timeouts_come_from_the_model():
     assert "inter 250ms fastinter 20ms fall 4 rise 3" in cfg
 
 
+def test_passive_checks_timeouts_and_balance_follow_the_model(site):
+    cfg = haproxy_cfg(site)
+    assert "observe layer4 error-limit 1 on-error mark-down" in cfg
+    assert "    timeout connect 100ms\n" in cfg and "    timeout check 100ms\n" in cfg
+    off = haproxy_cfg(site_with({"haproxy": {"error_limit": 0, "connect_timeout_ms": 30, "check_timeout_ms": 150,
+                                             "balance": "leastconn"}}))
+    assert " observe layer4 error-limit" not in off and "on-error mark-down" not in off
+    assert "    timeout connect 30ms\n" in off and "    timeout check 150ms\n" in off
+    assert "    balance leastconn\n" in off
+
+
 def test_agent_check_only_when_the_model_asks(site):
     on = haproxy_cfg(site)
     assert "agent-check agent-port 9999 agent-inter 500ms" in on

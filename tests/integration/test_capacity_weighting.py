@@ -1,0 +1,34 @@
+"""capacity_weighting end to end, one trial: with the agent on, share moves away from the slowed
+server (both balancing modes), and the traces the figures come from are there."""
+
+import json
+
+import pytest
+
+from experiments.registry import resolve
+from hatestbed.suite import run_suite
+from topo.model import load_topology
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def summary(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    [item] = run_suite(load_topology(), resolve("capacity_weighting"), trials=1, seed=7,
+                       results_root=results, run_root=tmp_path_factory.mktemp("runs"))
+    return item["dir"], json.loads((item["dir"] / "summary.json").read_text())
+
+
+@pytest.mark.parametrize("profile", ["tuned", "leastconn"])
+def test_the_agent_moves_share_away_from_the_slow_server(summary, profile):
+    directory, data = summary
+    [trial] = data["trials"][profile]
+    assert trial["status"] == "passed", trial
+    assert trial["requests_off"] > 500 and trial["requests_on"] > 500
+    assert trial["slow_share_on"] < trial["slow_share_off"] - 0.1, trial
+    assert trial["slow_weight_min_on"] < 100  # HAProxy applied what the agent reported
+    assert trial["slow_weight_min_off"] == 100  # ...and nothing did with the agent off
+    assert (directory / f"capacity-{profile}-0.png").stat().st_size > 10_000
+    traces = json.loads((directory / f"traces-{profile}-0.json").read_text())
+    assert any(a["free"] is not None and a["free"] < 100 for a in traces["on"]["agents"])
