@@ -354,9 +354,22 @@ def test_busy_board_is_shared_across_fork_and_slots_are_reused():
     assert BusyBoard.free_slot({0, 1, 3}) == 2
 
 
+def test_the_agent_answers_the_mean_over_its_window():
+    board = BusyBoard()
+    agent = Agent(board, workers=4, window_s=0.04, sample_s=0.01)  # four samples
+    assert agent.busy() == 0  # no sample yet: the board now
+    for busy in (4, 4, 0, 0):  # all busy half the window, all free the other half
+        for slot in range(4):
+            board.set(slot, slot < busy)
+        agent.sample()
+    assert agent.busy() == 2.0 and agent_reply(agent.busy(), 4) == "50%\n"
+    agent.sample()  # the oldest (4) drops out of the window
+    assert agent.busy() == 1.0
+
+
 def test_agent_answers_over_tcp():
     board = BusyBoard()
-    agent = Agent(board, workers=4)
+    agent = Agent(board, workers=4, window_s=0)  # the instantaneous count
     agent.start("127.0.0.1", 0)
     port = agent.sock.getsockname()[1]
     board.set(0, True)
