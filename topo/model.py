@@ -154,7 +154,7 @@ class HAProxy(_Strict):
     error_limit: int = Field(default=1, ge=0)
     # Weights follow each server's idle capacity (its agent reports free app workers).
     agent_check: bool = True
-    agent_inter_ms: int = Field(default=500, ge=10)
+    agent_inter_ms: int = Field(default=200, ge=10)
     # roundrobin (the seed's) or leastconn (fewest open connections first); both weighted.
     balance: Literal["roundrobin", "leastconn"] = "roundrobin"
 

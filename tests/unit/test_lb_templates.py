@@ -118,7 +118,7 @@ def test_passive_checks_timeouts_and_balance_follow_the_model(site):
 
 def test_agent_check_only_when_the_model_asks(site):
     on = haproxy_cfg(site)
-    assert "agent-check agent-port 9999 agent-inter 500ms" in on
+    assert "agent-check agent-port 9999 agent-inter 200ms" in on
     off = haproxy_cfg(site_with({"haproxy": {"agent_check": False}}))
     assert "agent-check" not in off and "agent-port" not in off
     assert "balance roundrobin" in off
