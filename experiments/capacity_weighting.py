@@ -131,11 +131,7 @@ class CapacityWeighting(Experiment):
         """Agent-check on or off for every server on every balancer (runtime, stats socket); off
         also puts every weight back to the configured 100 (a disabled agent leaves its last one)."""
         for lb in self.site.lbs:
-            haproxy = self.testbed.services.find(lb, "haproxy")
-            for server in self.site.servers:
-                haproxy.ask(f"{'enable' if enabled else 'disable'} agent {BACKEND}/{server}")
-                if not enabled:
-                    haproxy.ask(f"set weight {BACKEND}/{server} 100")
+            self.testbed.services.find(lb, "haproxy").set_agent_checks(self.site.servers, enabled)
 
     def agent_targets(self) -> list[str]:
         port = self.site.services.ports.agent

@@ -14,7 +14,6 @@ from __future__ import annotations
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
 from experiments.probes import HttpsProbe
-from hosts.haproxy import BACKEND
 
 
 class RoundRobin(Experiment):
@@ -36,13 +35,8 @@ class RoundRobin(Experiment):
         return {s: (share if s in self.site.active_servers else 0.0) for s in self.site.servers}
 
     def set_agent_checks(self, enabled: bool) -> None:
-        verb = "enable" if enabled else "disable"
         for lb in self.site.lbs:
-            haproxy = self.testbed.services.find(lb, "haproxy")
-            for server in self.site.servers:
-                haproxy.ask(f"{verb} agent {BACKEND}/{server}")
-                if not enabled:
-                    haproxy.ask(f"set weight {BACKEND}/{server} 100%")
+            self.testbed.services.find(lb, "haproxy").set_agent_checks(self.site.servers, enabled)
 
     def run_trial(self, index: int) -> dict:
         client = self.site.clients[0]

@@ -158,6 +158,14 @@ class HAProxy(Daemon):
         return {row["svname"]: row["status"] for row in self.stat_rows()
                 if row["pxname"] == BACKEND and row["svname"] not in ("BACKEND", "FRONTEND")}
 
+    def set_agent_checks(self, servers, enabled: bool) -> None:
+        """Agent-check on or off for these servers, at run time (stats socket). Off also puts
+        each weight back to the configured one: a disabled agent leaves its last weight."""
+        for server in servers:
+            self.ask(f"{'enable' if enabled else 'disable'} agent {BACKEND}/{server}")
+            if not enabled:
+                self.ask(f"set weight {BACKEND}/{server} 100%")
+
     def server_weights(self, node=None) -> dict[str, int]:
         """{server: current weight}: 100 unless the agent reported a share of free workers."""
         return {row["svname"]: int(row["weight"] or 0) for row in self.stat_rows()
