@@ -276,13 +276,12 @@ class FabricController(app_manager.OSKenApp):
         if dpid in self._asking:
             # The answer to the NOCHANGE question: the switch's newest generation id.
             self._asking.discard(dpid)
-            if self.roles.is_master and msg.generation_id and msg.generation_id != self.roles.generation:
-                if newer(msg.generation_id, self.roles.generation):
-                    # A dead instance (a previous life of ours) claimed later: claim newer still.
-                    self.roles.saw(msg.generation_id)
-                    self.roles.claim()
-                    for other in list(self.confirmed):
-                        self._request_role(self.datapaths[other])
+            if self.roles.is_master and newer(msg.generation_id, self.roles.generation):
+                # A dead instance (a previous life of ours) claimed later: claim newer still.
+                self.roles.saw(msg.generation_id)
+                self.roles.claim()
+                for other in list(self.confirmed):
+                    self._request_role(self.datapaths[other])
             else:
                 self.roles.saw(msg.generation_id)
             self._request_role(dp)
@@ -353,10 +352,9 @@ class FabricController(app_manager.OSKenApp):
         answer = ev.answer
         if answer is not None:
             peer_generation = int(answer.get("generation", 0))
-            if self.roles.is_master and answer.get("role") == MASTER and peer_generation != self.roles.generation:
-                if newer(peer_generation, self.roles.generation):
-                    self._step_down(f"peer is MASTER with generation {peer_generation}", peer_generation)
-                    return
+            if self.roles.is_master and answer.get("role") == MASTER and newer(peer_generation, self.roles.generation):
+                self._step_down(f"peer is MASTER with generation {peer_generation}", peer_generation)
+                return
             if not self.roles.is_master:
                 self.roles.saw(peer_generation)
         if ev.gone and not self.roles.is_master:

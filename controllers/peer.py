@@ -19,6 +19,7 @@ import socket
 import threading
 from typing import Callable
 
+from controllers.control import ControlError, request
 from controllers.roles import PeerWatch
 
 HEARTBEAT_S = 0.1
@@ -39,20 +40,10 @@ class PeerMonitor:
     def ask_once(self, timeout: float = 0.5) -> dict | None:
         """One heartbeat on a fresh connection, for the start-up decision: the answer or None."""
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-                sock.settimeout(timeout)
-                sock.connect(self.path)
-                sock.sendall(b'{"op": "role"}\n')
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        return None
-                    data += chunk
-            answer = json.loads(data)
-            return answer if isinstance(answer, dict) and answer.get("ok") else None
-        except (OSError, ValueError):
+            answer = request(self.path, {"op": "role"}, timeout)
+        except ControlError:
             return None
+        return answer if answer.get("ok") else None
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="peer-heartbeat", daemon=True).start()

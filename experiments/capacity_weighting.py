@@ -36,7 +36,6 @@ import numpy as np
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
 from experiments.probes import HttpsProbe
-from hosts.haproxy import BACKEND
 from topo.observe import vip_holders
 from topo.wait import wait_until
 
@@ -88,8 +87,7 @@ class WeightSampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                rows = [r for r in self.haproxy.stat_rows()
-                        if r["pxname"] == BACKEND and r["svname"] not in ("BACKEND", "FRONTEND")]
+                rows = self.haproxy.server_rows()
                 t = time.time()
                 self.trace += [{"t": t, "server": r["svname"], "weight": int(r["weight"] or 0), "status": r["status"]}
                                for r in rows]

@@ -78,10 +78,10 @@ class LinkFailure(Experiment):
     # several ms around the port change (replies right after show RTTs of 5-9 ms), so the gap
     # bounds the reroute from above, it does not measure it.
     headline = ("lost_pings", "frozen_lost_pings", "reroute_gap_ms", "failed_requests")
-    metrics = {key: "stats" for key in ("reroute_ms", "failed_requests", "port_status_ms", "controller_ms",
-                                        "flows_installed_ms", "reroute_gap_ms", "lost_pings",
-                                        "frozen_reroute_gap_ms", "frozen_lost_pings")}
-    metrics["rerouted_while_frozen"] = "all"
+    metrics = {**{key: "stats" for key in ("reroute_ms", "failed_requests", "port_status_ms", "controller_ms",
+                                           "flows_installed_ms", "reroute_gap_ms", "lost_pings",
+                                           "frozen_reroute_gap_ms", "frozen_lost_pings")},
+               "rerouted_while_frozen": "all"}
 
     def validate(self) -> None:
         super().validate()

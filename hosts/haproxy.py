@@ -152,11 +152,15 @@ class HAProxy(Daemon):
         header = lines[0][2:].split(",")
         return [dict(zip(header, line.split(","))) for line in lines[1:] if line]
 
+    def server_rows(self) -> list[dict[str, str]]:
+        """`show stat` rows of the servers backend's servers (not its BACKEND/FRONTEND totals)."""
+        return [row for row in self.stat_rows()
+                if row["pxname"] == BACKEND and row["svname"] not in ("BACKEND", "FRONTEND")]
+
     def server_states(self, node=None) -> dict[str, str]:
         """{server: status} of the servers backend, as HAProxy says it: "UP", "DOWN", "MAINT",
         "DRAIN", "no check", or a transition such as "UP 1/2" (one failed check of `fall`)."""
-        return {row["svname"]: row["status"] for row in self.stat_rows()
-                if row["pxname"] == BACKEND and row["svname"] not in ("BACKEND", "FRONTEND")}
+        return {row["svname"]: row["status"] for row in self.server_rows()}
 
     def set_agent_checks(self, servers, enabled: bool) -> None:
         """Agent-check on or off for these servers, at run time (stats socket). Off also puts
@@ -168,8 +172,7 @@ class HAProxy(Daemon):
 
     def server_weights(self, node=None) -> dict[str, int]:
         """{server: current weight}: 100 unless the agent reported a share of free workers."""
-        return {row["svname"]: int(row["weight"] or 0) for row in self.stat_rows()
-                if row["pxname"] == BACKEND and row["svname"] not in ("BACKEND", "FRONTEND")}
+        return {row["svname"]: int(row["weight"] or 0) for row in self.server_rows()}
 
     def state_changes(self) -> list[StateChange]:
         try:

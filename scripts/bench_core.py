@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from topo.model import load_topology  # noqa: E402
 from experiments import report  # noqa: E402
 from hatestbed.testbed import Testbed  # noqa: E402
+from experiments.faults.controller import ControllerFreeze  # noqa: E402
 from experiments.ping_probe import gap, parse_replies  # noqa: E402
 from topo.wait import wait_until  # noqa: E402
 
@@ -64,25 +65,23 @@ CONDITIONS = (  # (name, link, controller frozen?)
 
 def one_cut(testbed, link: tuple[str, str], frozen: bool) -> dict:
     """client1 (s1) pings client2 (s2) every ms; `link` goes down 0.4 s in, up again 0.4 s later."""
-    import signal
-
     client1 = testbed.net["client1"]
     target = testbed.plan.address("client2", "internet")
     count = 1000
     ping = client1.popen(["ping", "-D", "-n", "-i", str(INTERVAL), "-c", str(count), "-W", "1", str(target)],
                          stdout=subprocess.PIPE, text=True)
     time.sleep(0.4)  # let the stream run before the event (the figure comes from timestamps)
-    instances = [c for c in testbed.controller.instances if c.alive()] if frozen else []
-    for instance in instances:
-        instance.process.send(signal.SIGSTOP)
+    freeze = ControllerFreeze(testbed) if frozen else None
+    if freeze is not None:
+        freeze.inject()
     cut_at = time.time()
     try:
         testbed.net.configLinkStatus(*link, "down")
         time.sleep(0.4)
         testbed.net.configLinkStatus(*link, "up")
     finally:
-        for instance in instances:
-            instance.process.send(signal.SIGCONT)
+        if freeze is not None:
+            freeze.recover()
     out, _ = ping.communicate(timeout=30)
     result = gap(parse_replies(out), cut_at, window=0.3)
     return {"gap_ms": result["gap_ms"], "lost": result["lost"]}

@@ -88,6 +88,10 @@ class ControllerFreeze(Fault):
 
     kind = "controller_freeze"
 
+    def __init__(self, testbed):
+        super().__init__(testbed)
+        self.frozen = []  # the ControllerProcess instances inject() stopped
+
     @property
     def address(self) -> str:
         return "controller"
@@ -100,16 +104,15 @@ class ControllerFreeze(Fault):
         self.injected_at = now()
         for instance in running:
             instance.process.send(signal.SIGSTOP)
-        self._frozen = running
+        self.frozen = running
         return self._details(injected_at=self.injected_at, frozen=[c.name for c in running],
                              pids=[c.process.pid for c in running])
 
     def recover(self) -> dict:
         require_started(self.testbed)
         self.recovered_at = now()
-        frozen = getattr(self, "_frozen", [])
+        frozen, self.frozen = self.frozen, []
         for instance in frozen:
             if instance.alive():
                 instance.process.send(signal.SIGCONT)
-        self._frozen = []
         return self._details(recovered_at=self.recovered_at, thawed=[c.name for c in frozen])
