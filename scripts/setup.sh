@@ -18,6 +18,7 @@ PACKAGES=(
     haproxy keepalived nginx-light mariadb-server mariadb-client
     galera-4 rsync                        # Galera cluster mode (rsync: its state transfer)
     prometheus prometheus-node-exporter prometheus-mysqld-exporter
+    stress-ng                             # timer_sweep: the bounded CPU stressor inside the testbed
 )
 
 missing=()
