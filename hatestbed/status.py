@@ -1,6 +1,8 @@
 """What `status` (CLI) and `--smoke` show: the hosts and their addresses, and health checks.
 
 A health check is a row (component, target, ok, detail); `--smoke` exits 0 only if every row is ok.
+A network's row is the pings of topo/reachability.py (every host attached, every switch pair
+forwarding), about one per host: all pairs would grow with the square of the hosts.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 
 from hosts.client import https_request
 from topo import observe
+from topo.reachability import network_probes, probe_pairs
 from topo.text import format_table
 
 
@@ -59,13 +62,14 @@ def health_checks(testbed) -> list[Check]:
             guards = f"edge guards dropped {sum(drops.values())} packets" + (f" ({stopped})" if stopped else "")
         checks.append(Check("switch", switch, connected and bool(flows),
                             f"{'connected' if connected else 'NOT connected'}, {flows} flows, {guards}"))
-    pairs = testbed.plan.reachable_pairs()
-    failures = testbed.ping_pairs(pairs, deadline=2.0)
+    failures = testbed.ping_pairs(probe_pairs(testbed.plan), deadline=2.0)
     for network, spec in testbed.topology.networks.items():
         members = testbed.plan.members(network)
-        bad = sorted((src, dst) for src, dst, ip in failures if ip in spec.subnet)
-        detail = f"{len(members)} hosts, all pairs reachable" if not bad else \
-            f"{len(bad)} pairs unreachable, e.g. {bad[0][0]} -> {bad[0][1]}"
+        probes = network_probes(members)
+        bad = [(src, dst) for src, dst, ip in failures if ip in spec.subnet]
+        detail = (f"{len(members)} hosts reachable ({len(probes)} pings: a ring over every host, "
+                  f"every switch pair)") if not bad else \
+            f"{len(bad)} of {len(probes)} pings unanswered, e.g. {bad[0][0]} -> {bad[0][1]}"
         checks.append(Check("network", network, not bad, detail))
     return checks
 
