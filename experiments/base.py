@@ -35,6 +35,7 @@ from typing import ClassVar
 
 from experiments import analysis, report
 from hosts.client import https_request
+from topo.check_budget import check_timers
 from topo.errors import TestbedError
 from topo.jsonl import read_jsonl
 from topo.observe import vip_holders
@@ -136,9 +137,19 @@ def with_timers(topology, profile: str):
 
 
 def timers_of(topology) -> dict:
+    """The timers a run used. HAProxy's check intervals are the effective ones (the configured
+    ones stretched by the check budget, topo/check_budget.py; equal to them when not stretched),
+    with the configured ones and the stretch beside them."""
     s = topology.services
+    checks = check_timers(topology)
     return {"keepalived_advert_int_s": s.keepalived.advert_int, "keepalived_preempt": s.keepalived.preempt,
-            "haproxy_check_inter_ms": s.haproxy.check_inter_ms, "haproxy_fastinter_ms": s.haproxy.fastinter_ms,
+            "haproxy_check_inter_ms": checks.inter_ms, "haproxy_fastinter_ms": checks.fastinter_ms,
+            "haproxy_agent_inter_ms": checks.agent_inter_ms,
+            "haproxy_check_stretch": round(checks.stretch, 3),
+            "haproxy_configured_check_inter_ms": s.haproxy.check_inter_ms,
+            "haproxy_configured_fastinter_ms": s.haproxy.fastinter_ms,
+            "haproxy_configured_agent_inter_ms": s.haproxy.agent_inter_ms,
+            "haproxy_check_budget_per_s": s.haproxy.check_budget_per_s,
             "haproxy_fall": s.haproxy.fall,
             "haproxy_rise": s.haproxy.rise, "haproxy_agent_check": s.haproxy.agent_check,
             "mariadb_mode": s.mariadb.mode}

@@ -20,6 +20,9 @@ them back for detection times. (HAProxy also prints each alert on stderr as "[WA
 ...", without a time; those duplicates are ignored. `option log-health-checks` adds every check
 verdict change, e.g. the first failed check, with a time too.)
 
+Check intervals are topo/check_budget.py's: the configured ones, stretched when balancers ×
+servers would exceed the budget of checks per second (the rendered file says which, and why).
+
 HAProxy writes no pid file in foreground mode (-db ignores -p), and keepalived's check needs
 this host's HAProxy pid: the command writes the pid file itself, then execs HAProxy (same pid).
 """
@@ -35,6 +38,7 @@ from pathlib import Path
 from hosts.daemon import Daemon, ServiceError, render
 from hosts.site import HEALTH_PATH
 from topo import command
+from topo.check_budget import check_timers
 
 BACKEND = "servers"
 
@@ -111,7 +115,7 @@ class HAProxy(Daemon):
         servers = [{"name": s, "ip": site.backend_ip(s), "backup": s in site.backup_servers}
                    for s in site.active_servers + site.backup_servers]
         text = render("haproxy.cfg.j2", host=self.host, vip=site.vip, ports=site.services.ports,
-                      hp=site.services.haproxy, servers=servers, metrics_ip=site.backend_ip(self.host),
+                      hp=site.services.haproxy, checks=check_timers(site.topology), servers=servers, metrics_ip=site.backend_ip(self.host),
                       stats_socket=self.stats_socket, ca_file=site.tls_ca, health_path=HEALTH_PATH,
                       server_name=site.services.server_name)
         return {self.config_path: text}
@@ -182,8 +186,7 @@ class HAProxy(Daemon):
 
     def status(self, node) -> str:
         try:
-            rows = [r for r in self.stat_rows()
-                    if r["pxname"] == BACKEND and r["svname"] not in ("BACKEND", "FRONTEND")]
+            rows = self.server_rows()
         except ServiceError as exc:
             return f"not answering ({exc})"
         parts = []
@@ -194,4 +197,6 @@ class HAProxy(Daemon):
             if row["bck"] == "1":
                 text += " (backup)"
             parts.append(text)
-        return ", ".join(parts)
+        checks = check_timers(self.site.topology)
+        stretched = f" (x{checks.stretch:.2f}: check budget)" if checks.stretched else ""
+        return ", ".join(parts) + f"; checks every {checks.inter_ms} ms{stretched}"

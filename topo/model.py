@@ -157,6 +157,11 @@ class HAProxy(_Strict):
     agent_inter_ms: int = Field(default=200, ge=10)
     # roundrobin (the seed's) or leastconn (fewest open connections first); both weighted.
     balance: Literal["roundrobin", "leastconn"] = "roundrobin"
+    # Health checks per second across all balancers (each checks every server over TLS): when
+    # balancers × servers × 1000 / check_inter_ms would exceed it, inter, fastinter and
+    # agent-inter are stretched by the same factor (topo/check_budget.py). The default's
+    # 2 × 3 servers make 75/s: as configured. null: no budget, the timers as written.
+    check_budget_per_s: int | None = Field(default=250, ge=1)
 
 
 class App(_Strict):

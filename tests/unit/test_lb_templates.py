@@ -196,7 +196,8 @@ def test_server_states_and_status_from_the_stats_socket(tmp_path):
     thread.start()
     daemon = HAProxy(site_with({}, tmp_path), "lb1")
     assert daemon.server_states() == {"server1": "UP", "server2": "DOWN", "server3": "UP"}
-    assert daemon.status(None) == "server1 UP w=75, server2 DOWN, server3 UP w=100 (backup)"
+    assert daemon.status(None) == ("server1 UP w=75, server2 DOWN, server3 UP w=100 (backup); "
+                                   "checks every 80 ms")
     thread.join(5)
     server.close()
 
