@@ -2,7 +2,7 @@
 
     galera    every server a Galera node, each app writes to its own; server1 bootstraps the
               cluster (--wsrep-new-cluster, on its first start only), the others join after it,
-              one at a time (stages 1.5, 1.51, ...), by incremental transfer from a seeded
+              one at a time (stages 1.5, 1.51, ..., all below 2), by incremental transfer from a seeded
               template (galera_template_datadir); a crashed node rejoins from its recovered
               position (recover_position); timers, trade-offs and the rsync_root method:
               GALERA_TIMERS below and the README's "The database tier"
@@ -270,7 +270,9 @@ class MariaDB(Daemon):
         if self.is_primary or not self.galera:
             return 1
         joiners = [s for s in self.site.servers if s != self.site.primary_db]
-        return JOINER_STAGE + joiners.index(self.host) / 100
+        # 1.5, 1.51, ...: steps of 1/100 up to 50 joiners, finer beyond, always below stage 2
+        # (the apps): at 1/100, the 51st joiner would start with the apps, not before them.
+        return JOINER_STAGE + joiners.index(self.host) / max(100, 2 * len(joiners))
 
     def sockets(self) -> list[Path]:
         return [self.socket]

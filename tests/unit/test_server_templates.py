@@ -125,6 +125,16 @@ def test_galera_only_the_bootstrap_node_founds_the_cluster_and_joiners_start_aft
     assert "--wsrep-new-cluster" not in MariaDB(site_with(mode="async"), "server1").command()
 
 
+def test_galera_joiners_each_have_a_stage_before_the_apps_however_many_there_are(tmp_path):
+    from topo.scale import scaled_topology
+
+    for active in (2, 47, 80):
+        site = Site(plan_network(scaled_topology(load_topology(), active, 2)), tmp_path)
+        stages = [MariaDB(site, s).stage for s in site.servers]
+        assert stages[0] == 1 and len(set(stages)) == len(stages) and max(stages) < 2
+        assert stages[1:] == sorted(stages[1:])
+
+
 def test_galera_notify_script_writes_one_json_line_per_change(tmp_path):
     site = Site(plan_network(load_topology()), tmp_path)
     db = MariaDB(site, "server2")
