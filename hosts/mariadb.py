@@ -2,8 +2,8 @@
 
     galera    every server a Galera node, each app writes to its own; server1 bootstraps the
               cluster (--wsrep-new-cluster, on its first start only), the others join after it,
-              one at a time (stages 1.5, 1.51, ..., all below 2), by incremental transfer from a seeded
-              template (galera_template_datadir); a crashed node rejoins from its recovered
+              one at a time (stages 1.5, 1.51, ..., all below 2), by incremental transfer
+              from a seeded template (galera_template_datadir); a crashed node rejoins from its recovered
               position (recover_position); timers, trade-offs and the rsync_root method:
               GALERA_TIMERS below and the README's "The database tier"
     semisync  as below, a commit acknowledged once a replica has it (AFTER_SYNC)
