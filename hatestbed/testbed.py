@@ -207,9 +207,9 @@ class Testbed:
         Each ping repeats every 50 ms until its first reply, so a pair that answers ends at
         once. At most `limit` pings run at a time (each one a process in its host): the next
         pair starts as one ends, with what is left of the deadline. Unbounded, as this once
-        was (every pair of a source at once), 48 servers and 16 clients meant ~3,000 pings and
-        their ARP broadcasts in the same instant on two cores, and half of them went unanswered
-        within 20 s. ping's -w takes whole seconds only (iputils 20221126 refuses "0.5"), so a
+        was (every pair at once, a shell per source), the all-pairs check of 48 servers and 16
+        clients started ~2,900 pings and their ARP broadcasts in the same instant on two cores,
+        and 1,346 went unanswered within 20 s. ping's -w takes whole seconds only (iputils 20221126 refuses "0.5"), so a
         ping may outlive the deadline by under a second; a pair not started by the deadline
         counts as unanswered.
         """
