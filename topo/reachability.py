@@ -3,7 +3,8 @@
 What bring-up (and the health table) must know is that every host is attached and that the
 fabric forwards on every network. Pinging every pair of hosts that share a network proves it
 too, but costs n·(n-1) pings per network: 2,550 for the 51 hosts of the service network at 48
-servers, each one an ARP broadcast through the userspace datapath, a packet-in, a process.
+servers, each one a process and an ARP broadcast through the userspace datapath (and, until the
+source is learned, a packet-in).
 These pings prove the same with about n per network:
 
     1. a ring over the network's members, interleaved by switch:
