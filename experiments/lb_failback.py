@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from experiments import analysis
-from experiments.lb_failover import LbFailover
+from experiments.lb_failover import LbFailover, crash_vip_holder
 from topo.observe import vip_holders
 from topo.wait import wait_until
 
@@ -29,7 +29,7 @@ class LbFailback(LbFailover):
         probe = self.start_probe(self.site.clients[0], f"lb-failback-{self.profile}-{index}",
                                  interval=0.01, duration=90)
         try:
-            holder, survivor, fault = self.crash_holder(probe, index)
+            holder, survivor, fault = crash_vip_holder(self, probe)
             # The measured event is the restore: recover now rather than at the end of the trial.
             self.recover_now(fault, f"restore {holder}")
             restored_at = fault.recovered_at

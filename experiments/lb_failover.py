@@ -40,6 +40,27 @@ def overlap(intervals: dict[str, list[tuple[float, float]]], since: float = floa
     return any(a[2] != b[2] and a[0] < b[1] and b[0] < a[1] for a in spans for b in spans)
 
 
+def crash_vip_holder(experiment: Experiment, probe) -> tuple[str, str, NodeCrash]:
+    """Crash the balancer holding the VIP (a fault of `experiment`, recovered with its trial);
+    return once the survivor holds the VIP and `probe` has 50 successes after the crash:
+    (crashed, survivor, fault)."""
+    testbed = experiment.testbed
+    [holder] = vip_holders(testbed)
+    survivor = next(lb for lb in experiment.site.lbs if lb != holder)
+    fault = NodeCrash(testbed, holder)
+    experiment.inject(fault)
+    keepalived = testbed.services.find(survivor, "keepalived")
+    wait_until(lambda: keepalived.has_vip(testbed.net[survivor]), 15, f"the VIP moving to {survivor}")
+    experiment.wait_successes(probe, fault.injected_at, 50, 20, "HTTPS via the VIP working again")
+    return holder, survivor, fault
+
+
+def vip_move_ms(events: list[dict], survivor: str, fault_t: float) -> float | None:
+    """From the notify records: the fault to the survivor's MASTER, ms (None: it never moved)."""
+    moved = [e["t"] for e in events if e["host"] == survivor and e["state"] == "MASTER" and e["t"] >= fault_t]
+    return round((moved[0] - fault_t) * 1000, 1) if moved else None
+
+
 class LbFailover(Experiment):
     name = "lb_failover"
     description = "crash the VIP holder; client outage, failed requests, VIP move time, split brain"
@@ -53,28 +74,17 @@ class LbFailover(Experiment):
         if len(self.site.lbs) < 2:
             raise ExperimentError("lb_failover: needs two load balancers")
 
-    def crash_holder(self, probe, index: int) -> tuple[str, str, NodeCrash]:
-        [holder] = vip_holders(self.testbed)
-        survivor = next(lb for lb in self.site.lbs if lb != holder)
-        fault = NodeCrash(self.testbed, holder)
-        self.inject(fault)
-        keepalived = self.testbed.services.find(survivor, "keepalived")
-        wait_until(lambda: keepalived.has_vip(self.testbed.net[survivor]), 15, f"the VIP moving to {survivor}")
-        self.wait_successes(probe, fault.injected_at, 50, 20, "HTTPS via the VIP working again")
-        return holder, survivor, fault
-
     def run_trial(self, index: int) -> dict:
         probe_started = time.time()
         probe = self.start_probe(self.site.clients[0], f"lb-failover-{self.profile}-{index}",
                                  interval=0.01, duration=60)
         try:
-            holder, survivor, fault = self.crash_holder(probe, index)
+            holder, survivor, fault = crash_vip_holder(self, probe)
         finally:
             requests = probe.stop()
         fault_t = fault.injected_at
         result = analysis.outage(requests, fault_t)
         events = self.vrrp_events(0)
-        moved = [e["t"] for e in events if e["host"] == survivor and e["state"] == "MASTER" and e["t"] >= fault_t]
         # A crashed keepalived writes no last record: its mastership ends at the crash.
         live = [e for e in events if e["host"] != holder or e["t"] < fault_t]
         live.append({"t": fault_t, "host": holder, "state": "CRASHED"})
@@ -83,5 +93,5 @@ class LbFailover(Experiment):
         self.save_timeline(requests, fault_t, marks, f"crash of {holder}")
         return {"crashed": holder, "survivor": survivor, "outage_ms": result["outage_ms"],
                 "failed_requests": result["failed_requests"], "in_flight_at_fault": result.get("in_flight_at_fault"),
-                "vip_move_ms": round((moved[0] - fault_t) * 1000, 1) if moved else None,
+                "vip_move_ms": vip_move_ms(events, survivor, fault_t),
                 "split_brain_seen": split, "requests": len(requests)}

@@ -24,6 +24,12 @@ from topo.observe import vip_holders
 from topo.wait import NotReadyError, wait_until
 
 
+def detection_ms(haproxy, server: str, since: float) -> float | None:
+    """From `haproxy`'s log: `since` (the crash) to its first "<server> is DOWN" after it, ms."""
+    down = [c.time for c in haproxy.state_changes() if c.server == server and c.state == "DOWN" and c.time >= since]
+    return round((down[0] - since) * 1000, 1) if down else None
+
+
 class ServerFailover(Experiment):
     name = "server_failover"
     description = "crash server1, then server2; HAProxy detection time, failed requests, time until the backup serves"
@@ -39,11 +45,6 @@ class ServerFailover(Experiment):
         super().validate()
         if len(self.site.active_servers) < 2 or not self.site.backup_servers:
             raise ExperimentError("server_failover: needs two active servers and a backup")
-
-    def detection(self, lb: str, server: str, since: float) -> float | None:
-        changes = self.testbed.services.find(lb, "haproxy").state_changes()
-        down = [c.time for c in changes if c.server == server and c.state == "DOWN" and c.time >= since]
-        return round((down[0] - since) * 1000, 1) if down else None
 
     def run_trial(self, index: int) -> dict:
         first, second = self.site.active_servers[:2]
@@ -92,8 +93,8 @@ class ServerFailover(Experiment):
         marks.append((crash2.injected_at, f"crash {second}"))
         self.save_timeline(requests, crash1.injected_at, marks, f"crash {first}, then {second}")
         return {
-            "detection_ms": self.detection(lb, first, crash1.injected_at),
-            "second_detection_ms": self.detection(lb, second, crash2.injected_at),
+            "detection_ms": detection_ms(haproxy, first, crash1.injected_at),
+            "second_detection_ms": detection_ms(haproxy, second, crash2.injected_at),
             "failed_requests": first_outage["failed_requests"],
             "in_flight_at_fault": first_outage.get("in_flight_at_fault"),
             "outage_ms": first_outage["outage_ms"],

@@ -59,6 +59,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="with --experiment spof_sweep: only these fault addresses (see --list-faults)")
     parser.add_argument("--modes", metavar="MODE,...",
                         help="with database experiments: only these database modes (galera, semisync, async)")
+    parser.add_argument("--ladder", metavar="ADVERT_S/INTER_MS,...",
+                        help="with --experiment timer_sweep: the timer settings to try (default 1/2000 ... 0.01/20)")
+    parser.add_argument("--loads", metavar="LOAD,...",
+                        help="with --experiment timer_sweep: idle, stress or both (default both)")
+    parser.add_argument("--soak", metavar="SECONDS",
+                        help="with --experiment timer_sweep: the no-fault window per setting (default 30)")
     parser.add_argument("--trials", type=int, default=3, metavar="N", help="trials per experiment (default 3)")
     parser.add_argument("--seed", type=int, default=1, metavar="S",
                         help="seed of the one RNG behind every random choice (default 1)")
@@ -203,6 +209,18 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
     elif getattr(args, "experiment", None) == "all":
         # The main job stays short: the database experiment in the topology's own mode only.
         options["modes"] = [topology.services.mariadb.mode]
+    for key in ("ladder", "loads", "soak"):
+        text = getattr(args, key)
+        if text is None:
+            continue
+        if not experiments or any(key not in cls.accepts for cls in experiments):
+            raise BadInputError(f"--{key}: only with --experiment timer_sweep")
+        from experiments import timer_sweep
+
+        try:
+            options[key] = getattr(timer_sweep, f"parse_{key}")(text)
+        except ValueError as exc:
+            raise BadInputError(f"--{key}: {exc}") from None
     if args.faults is None:
         return options
     if not experiments or any("faults" not in cls.accepts for cls in experiments):

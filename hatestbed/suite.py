@@ -47,7 +47,7 @@ def _up(topology, run_root) -> Testbed:
 def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
               results_root: Path = RESULTS, run_root=None, say=print, options: dict | None = None) -> list[dict]:
     rng = random.Random(seed)
-    options = {"seed": seed, **(options or {})}
+    options = {"seed": seed, "trials": trials, **(options or {})}
     started: dict[str, float] = {}
     out_dirs = {cls.name: report.results_dir(results_root, cls.name) for cls in classes}
     outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
@@ -150,8 +150,9 @@ def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root:
     """Run one experiment on an already running testbed (the CLI's `experiment NAME`)."""
     out_dir = report.results_dir(results_root, cls.name)
     started = time.time()
-    experiment = cls(testbed, random.Random(seed), out_dir, "as-running", {"seed": seed})
-    result = experiment.run(cls.trial_count(trials, testbed.topology, {"seed": seed}))
+    options = {"seed": seed, "trials": trials}
+    experiment = cls(testbed, random.Random(seed), out_dir, "as-running", options)
+    result = experiment.run(cls.trial_count(trials, testbed.topology, options))
     entry = {"trials": {"as-running": result["trials"]}, "metrics": {"as-running": result["metrics"]},
              "journal": {"as-running": result["journal"]}, "timers": {"as-running": timers_of(testbed.topology)}}
     return write_results(cls, entry, out_dir, testbed.topology, seed, started, report.daemon_versions(testbed))

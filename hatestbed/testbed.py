@@ -182,6 +182,17 @@ class Testbed:
         self.services = ServiceManager(self.site, daemons_for(self.site))
         self.services.start(self.net, self.processes)
 
+    def retime(self, topology: Topology, daemons: tuple[str, ...] = ("haproxy", "keepalived")) -> list[dict]:
+        """Run on with `topology`, which differs only in daemon settings (a timer sweep's next
+        step): the named daemons restart on every host with their configuration rendered anew.
+        The network stays as it is; a topology that would change it is refused."""
+        plan = plan_network(topology)
+        if (plan.interfaces, plan.switch_links) != (self.plan.interfaces, self.plan.switch_links):
+            raise TestbedError("retime: the new topology changes the network, not only daemon settings")
+        self.topology, self.plan = topology, plan
+        self.site = Site(plan, self.site.run_path)
+        return self.services.reconfigure(self.site, daemons, self.net)
+
     def wait_reachable(self, timeout: float) -> None:
         """Every host attached and the fabric forwarding on every network, within `timeout`: the
         pings of topo/reachability.py (about one per host), not every pair of hosts."""

@@ -75,7 +75,11 @@ class ServiceManager:
 
     def check_configs(self, net) -> None:
         """Run every daemon's own config check before anything starts."""
-        for daemon in self.daemons:
+        self.check_configs_of(self.daemons, net)
+
+    @staticmethod
+    def check_configs_of(daemons, net) -> None:
+        for daemon in daemons:
             argv = daemon.check_command()
             if argv is None:
                 continue
@@ -178,6 +182,26 @@ class ServiceManager:
                 except Exception as exc:
                     errors.append(f"{daemon.label} after start: {exc}")
         return done, errors
+
+    def reconfigure(self, site: Site, names: tuple[str, ...], net) -> list[dict]:
+        """Give every daemon `site` (same network, other settings), then restart the daemons
+        called `names` on every host with their files rendered and checked anew: stopped highest
+        stage first, started stage by stage, each ready, then after_ready() (one VRRP master).
+        A timer sweep's step from one setting to the next; ServiceError if any does not return."""
+        self.site = site
+        for daemon in self.daemons:
+            daemon.site = site
+        chosen = [d for d in self.daemons if d.name in names and d.label in self.processes]
+        for group in reversed(by_stage(chosen)):
+            stop_all([self.processes[d.label] for d in group])
+        for daemon in chosen:
+            for path, text in daemon.files().items():
+                path.write_text(text)
+        self.check_configs_of(chosen, net)
+        done, errors = self.restart(chosen, net)
+        if errors:
+            raise ServiceError(f"reconfigure: {'; '.join(errors)}")
+        return done
 
     def stop(self) -> None:
         """Stop every started process, highest stage first; each stage's processes in parallel."""

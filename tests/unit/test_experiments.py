@@ -145,3 +145,17 @@ def test_all_runs_the_database_experiment_in_the_topologys_mode_only():
 
     options = experiment_options(parse_args(["--experiment", "all"]), resolve("all"), load_topology())
     assert options == {"modes": ["galera"]}
+
+
+def test_timer_sweep_options_are_checked_before_anything_starts():
+    from hatestbed.main import experiment_options, parse_args
+    from topo.errors import BadInputError
+
+    topology = load_topology()
+    args = parse_args(["--experiment", "timer_sweep", "--ladder", "0.05/100", "--loads", "stress", "--soak", "600"])
+    assert experiment_options(args, resolve("timer_sweep"), topology) == {
+        "ladder": ((0.05, 100),), "loads": ("stress",), "soak": 600.0}
+    with pytest.raises(BadInputError, match=r"--ladder: '0.05' is not ADVERT_S/INTER_MS"):
+        experiment_options(parse_args(["--ladder", "0.05"]), resolve("timer_sweep"), topology)
+    with pytest.raises(BadInputError, match="--soak: only with --experiment timer_sweep"):
+        experiment_options(parse_args(["--soak", "10"]), resolve("lb_failover"), topology)
