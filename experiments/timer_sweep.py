@@ -18,9 +18,10 @@ with the machine idle and with a CPU stressor saturating both cores (the timer f
 
 Both components step together (one testbed restart per setting); each has its own evidence, so
 the frontier of each is read against its own timer. What the sweep holds constant, and why:
-- HAProxy: fastinter = inter (one timer), the topology's fall/rise, and passive checks off
+- HAProxy: fastinter = inter (one timer), the topology's fall/rise, passive checks off
   (error_limit 0): with `observe layer4` live traffic marks a dead server down after one failed
-  connection whatever the timer, which would hide what the active checks' timer costs.
+  connection whatever the timer, which would hide what the active checks' timer costs; and no
+  check budget (topo/check_budget.py would stretch the fastest setting: its load is the price).
 - keepalived: the topology's priorities, preemption and `max_auto_priority` (the VRRP process
   raises itself to real-time scheduling when it notices it is late).
 Failover times under stress are measured with the stressor running: the price is paid both ways.
@@ -90,7 +91,7 @@ def retimed(topology, advert_s: float, inter_ms: int):
     services = topology.services
     keepalived = services.keepalived.model_copy(update={"advert_int": advert_s})
     haproxy = services.haproxy.model_copy(update={"check_inter_ms": inter_ms, "fastinter_ms": None,
-                                                  "error_limit": 0})
+                                                  "error_limit": 0, "check_budget_per_s": None})
     return topology.model_copy(update={"services": services.model_copy(
         update={"keepalived": keepalived, "haproxy": haproxy})})
 

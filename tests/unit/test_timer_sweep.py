@@ -52,6 +52,7 @@ def test_a_setting_changes_only_the_timers_and_isolates_the_active_checks():
     assert timed.services.keepalived.advert_int == 0.02
     haproxy = timed.services.haproxy
     assert (haproxy.check_inter_ms, haproxy.fastinter_ms, haproxy.error_limit) == (50, None, 0)
+    assert haproxy.check_budget_per_s is None  # the timer as set, whatever load it makes
     assert haproxy.fall == topology.services.haproxy.fall and haproxy.rise == topology.services.haproxy.rise
     assert timed.hosts == topology.hosts and timed.networks == topology.networks
 
