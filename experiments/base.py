@@ -92,7 +92,7 @@ AGGREGATES = {
 
 # Timer profiles: the daemons' stock defaults versus the testbed's tuned ones (the YAML values).
 STOCK_TIMERS = {
-    "keepalived": {"advert_int": 1.0},
+    "keepalived": {"advert_int": 1.0, "scheduling": "auto"},
     "haproxy": {"check_inter_ms": 2000, "fastinter_ms": None, "fall": 3, "rise": 2, "error_limit": 0},
 }
 
@@ -142,7 +142,8 @@ def timers_of(topology) -> dict:
     with the configured ones and the stretch beside them."""
     s = topology.services
     checks = check_timers(topology)
-    return {"keepalived_advert_int_s": s.keepalived.advert_int, "keepalived_preempt": s.keepalived.preempt,
+    return {"keepalived_advert_int_s": s.keepalived.advert_int, "keepalived_scheduling": s.keepalived.scheduling,
+            "keepalived_preempt": s.keepalived.preempt,
             "haproxy_check_inter_ms": checks.inter_ms, "haproxy_fastinter_ms": checks.fastinter_ms,
             "haproxy_agent_inter_ms": checks.agent_inter_ms,
             "haproxy_check_stretch": round(checks.stretch, 3),

@@ -3,6 +3,8 @@ with the machine idle and with a CPU stressor saturating both cores (the timer f
 
     sudo python3 topo/run.py --experiment timer_sweep [--trials N] [--ladder 1/2000,0.05/100,...]
                              [--loads idle,stress] [--soak SECONDS]
+    sudo python3 topo/run.py --experiment timer_sweep --ladder tuned --loads stress --soak 600
+                             (the topology's own timers, as written, in a 10-minute stressed soak)
 
     ladder (slowest first)      keepalived advert_int  ×  HAProxy check inter
         1 s / 2000 ms ─▶ 0.5 / 1000 ─▶ 0.2 / 500 ─▶ 0.1 / 200 ─▶ 0.05 / 100 ─▶ 0.02 / 50 ─▶ 0.01 / 20
@@ -47,20 +49,25 @@ from topo.wait import wait_until
 # (keepalived advert_int s, HAProxy inter ms), slowest first: 1 s / 2 s (stock) down to the
 # fastest each accepts here (keepalived: 10 ms steps; HAProxy: the model's 10 ms floor, 20 ms).
 LADDER = ((1.0, 2000), (0.5, 1000), (0.2, 500), (0.1, 200), (0.05, 100), (0.02, 50), (0.01, 20))
+TUNED = "tuned"  # a ladder item: the topology's own timers as written
 SOAK_S = 30.0  # the window spurious failovers are counted in, per cell
 PROBE_INTERVAL_S = 0.01  # the failover probes (the soak probe sends every 20 ms)
 CELL_BOUND_S = 600  # the stressor stops by itself after this whatever happens (plus the soak)
 
 
-def parse_ladder(text: str) -> tuple[tuple[float, int], ...]:
-    """"1/2000,0.05/100" → ((1.0, 2000), (0.05, 100)); ValueError naming the bad item."""
+def parse_ladder(text: str) -> tuple[tuple[float, int] | str, ...]:
+    """"1/2000,0.05/100,tuned" → ((1.0, 2000), (0.05, 100), "tuned"); ValueError naming the bad
+    item. "tuned" is the topology's own timers, untouched (fastinter, passive checks and all)."""
     settings = []
     for item in (i.strip() for i in text.split(",") if i.strip()):
+        if item == TUNED:
+            settings.append(TUNED)
+            continue
         try:
             advert, inter = item.split("/")
             advert_s, inter_ms = float(advert), int(inter)
         except ValueError:
-            raise ValueError(f"{item!r} is not ADVERT_S/INTER_MS (e.g. 0.05/100)") from None
+            raise ValueError(f"{item!r} is not ADVERT_S/INTER_MS (e.g. 0.05/100) or {TUNED}") from None
         if not 0.01 <= advert_s <= 255 or abs(round(advert_s * 100) - advert_s * 100) > 1e-6:
             raise ValueError(f"{item!r}: keepalived advert_int must be 0.01-255 s in 10 ms steps")
         if inter_ms < 10:
@@ -96,9 +103,9 @@ def retimed(topology, advert_s: float, inter_ms: int):
         update={"keepalived": keepalived, "haproxy": haproxy})})
 
 
-def cells(ladder, loads) -> list[tuple[float, int, str]]:
-    """Every (advert_s, inter_ms, load), settings in ladder order, each under every load."""
-    return [(advert, inter, load) for advert, inter in ladder for load in loads]
+def cells(ladder, loads) -> list[tuple[tuple[float, int] | str, str]]:
+    """Every (setting, load), settings in ladder order, each under every load."""
+    return [(setting, load) for setting in ladder for load in loads]
 
 
 def settings_of(trials: list[dict]) -> list[Setting]:
@@ -137,13 +144,14 @@ class TimerSweep(Experiment):
             raise ExperimentError("timer_sweep: needs two load balancers and a client")
 
     # -- the setting ------------------------------------------------------------------------------
-    def apply(self, advert_s: float, inter_ms: int) -> None:
-        services = self.testbed.topology.services
-        if (services.keepalived.advert_int, services.haproxy.check_inter_ms, services.haproxy.error_limit,
-                services.haproxy.fastinter_ms) == (advert_s, inter_ms, 0, None):
+    def apply(self, setting: tuple[float, int] | str) -> None:
+        """Retime the testbed to `setting` unless it already runs with it."""
+        written = self.testbed.configured_topology
+        wanted = written if setting == TUNED else retimed(written, *setting)
+        if wanted == self.testbed.topology:
             return
-        with self.journal.step(f"retime: advert_int {advert_s:g} s, inter {inter_ms} ms") as step:
-            step.detail = self.testbed.retime(retimed(self.testbed.topology, advert_s, inter_ms))
+        with self.journal.step(f"retime: {setting}") as step:
+            step.detail = self.testbed.retime(wanted)
         self.site = self.testbed.site
         self.wait_steady_state(30)
 
@@ -206,10 +214,14 @@ class TimerSweep(Experiment):
 
     # -- one cell ---------------------------------------------------------------------------------
     def run_trial(self, index: int) -> dict:
-        advert_s, inter_ms, load = self.cells[index]
-        self.apply(advert_s, inter_ms)
-        result = {"advert_s": advert_s, "inter_ms": inter_ms, "load": load, "fall": self.site.services.haproxy.fall,
-                  "rise": self.site.services.haproxy.rise}
+        setting, load = self.cells[index]
+        self.apply(setting)
+        services = self.site.services
+        result = {"setting": setting if setting == TUNED else "retimed", "load": load,
+                  "advert_s": services.keepalived.advert_int, "inter_ms": services.haproxy.check_inter_ms,
+                  "fastinter_ms": services.haproxy.fastinter_ms, "error_limit": services.haproxy.error_limit,
+                  "fall": services.haproxy.fall, "rise": services.haproxy.rise,
+                  "scheduling": services.keepalived.scheduling}
         stressor = CpuStressor(self.testbed, self.stress_host(), self.soak_s + CELL_BOUND_S, f"sweep-{index}") \
             if load == "stress" else nullcontext()
         with stressor:

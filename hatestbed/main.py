@@ -60,7 +60,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--modes", metavar="MODE,...",
                         help="with database experiments: only these database modes (galera, semisync, async)")
     parser.add_argument("--ladder", metavar="ADVERT_S/INTER_MS,...",
-                        help="with --experiment timer_sweep: the timer settings to try (default 1/2000 ... 0.01/20)")
+                        help="with --experiment timer_sweep: the timer settings to try (default 1/2000 ... 0.01/20; "
+                             "tuned: the topology's own)")
     parser.add_argument("--loads", metavar="LOAD,...",
                         help="with --experiment timer_sweep: idle, stress or both (default both)")
     parser.add_argument("--soak", metavar="SECONDS",

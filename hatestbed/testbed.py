@@ -91,6 +91,7 @@ class Testbed:
 
     def __init__(self, topology: Topology, run_root=None):
         self.topology = topology
+        self.configured_topology = topology  # as written; retime() changes self.topology only
         self.plan: NetworkPlan = plan_network(topology)
         self.run_root = run_root
         self.run_dir: RunDir | None = None

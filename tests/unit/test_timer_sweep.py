@@ -13,6 +13,7 @@ def test_the_ladder_spans_stock_to_the_fastest_each_daemon_takes():
     assert [a for a, _ in LADDER] == sorted((a for a, _ in LADDER), reverse=True)
     assert parse_ladder("1/2000, 0.05/100") == ((1.0, 2000), (0.05, 100))
     assert parse_ladder("0.07/70") == ((0.07, 70),)  # 10 ms steps despite float rounding
+    assert parse_ladder("tuned,0.01/20") == ("tuned", (0.01, 20))  # the topology's own timers
 
 
 @pytest.mark.parametrize("text, message", [
@@ -40,8 +41,8 @@ def test_loads_and_soak_are_checked():
 
 
 def test_every_setting_runs_under_every_load_in_ladder_order():
-    assert cells(((1.0, 2000), (0.01, 20)), ("idle", "stress")) == [
-        (1.0, 2000, "idle"), (1.0, 2000, "stress"), (0.01, 20, "idle"), (0.01, 20, "stress")]
+    assert cells(((1.0, 2000), "tuned"), ("idle", "stress")) == [
+        ((1.0, 2000), "idle"), ((1.0, 2000), "stress"), ("tuned", "idle"), ("tuned", "stress")]
     assert TimerSweep.trial_count(3, None, {}) == 2 * len(LADDER)
     assert TimerSweep.trial_count(3, None, {"ladder": ((0.05, 100),), "loads": ("stress",)}) == 1
 
