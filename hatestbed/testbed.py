@@ -221,9 +221,9 @@ class Testbed:
         pair starts as one ends, with what is left of the deadline. Unbounded, as this once
         was (every pair at once, a shell per source), the all-pairs check of 48 servers and 16
         clients started ~2,900 pings and their ARP broadcasts in the same instant on two cores,
-        and 1,346 went unanswered within 20 s. ping's -w takes whole seconds only (iputils 20221126 refuses "0.5"), so a
-        ping may outlive the deadline by under a second; a pair not started by the deadline
-        counts as unanswered.
+        and 1,346 went unanswered within 20 s. ping's -w takes whole seconds only (iputils
+        20221126 refuses "0.5"), so a ping may outlive the deadline by under a second; a pair
+        not started by the deadline counts as unanswered.
         """
         pairs = list(pairs)
         waiting = deque(range(len(pairs)))
