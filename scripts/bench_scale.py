@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Scale benchmark: the default topology grown to N servers, brought up, checked like --smoke.
 
-    sudo .venv/bin/python scripts/bench_scale.py [--servers 3,12,24,48] [--clients N] [--topology PATH]
+    sudo .venv/bin/python scripts/bench_scale.py [--servers 3,12,24,48] [--clients N] [--modes galera,async]
+                                                 [--topology PATH]
 
   --servers  servers in all, the backup among them: 3 is the default topology (server1 and
              server2 active, server3 the backup); the others are active servers, placed in
@@ -9,6 +10,9 @@
   --clients  clients for every size; by default servers // 3, at least 2: 2, 4, 8, 16 for
              3, 12, 24, 48 (the default's two clients, and the 24 + 8 and 48 + 16 of the
              measurements in issue 12), placed in turn on s1/s2
+  --modes    database modes, each size brought up once per mode (default: the topology's own);
+             Galera's group grows with every server (each node talks to every other), GTID
+             replication only as a star around the primary
 
   one size:  Testbed.preflight() → start() → memory → the --smoke checks → stop() (always)
     bring-up   start() wall time and its phases (Testbed.timings: controller listening, network
@@ -42,7 +46,7 @@ sys.path.insert(0, str(REPO / "scripts"))  # bench_services beside this file, al
 
 from bench_services import stack_memory  # noqa: E402
 from experiments import report  # noqa: E402
-from experiments.base import timers_of  # noqa: E402
+from experiments.base import DB_MODES, timers_of, with_timers  # noqa: E402
 from hatestbed.status import health_checks, service_checks  # noqa: E402
 from hatestbed.testbed import Testbed  # noqa: E402
 from topo.errors import BadInputError, TestbedError  # noqa: E402
@@ -82,11 +86,23 @@ def plan_sizes(base: Topology, servers_text: str, clients_text: str | None) -> l
     return [scaled_topology(base, n - backups, clients or default_clients(n)) for n in servers]
 
 
+def in_modes(sizes: list[Topology], modes_text: str | None) -> list[Topology]:
+    """Every size once per database mode (`--modes`), sizes first; the topology's own mode if none."""
+    if modes_text is None:
+        return sizes
+    modes = [m.strip() for m in modes_text.split(",") if m.strip()]
+    bad = [m for m in modes if m not in DB_MODES]
+    if bad or not modes:
+        raise BadInputError(f"--modes: unknown database mode {bad[0] if bad else '(none given)'!r} "
+                            f"(one of {', '.join(DB_MODES)})")
+    return [with_timers(topology, mode) for mode in modes for topology in sizes]
+
+
 def measure(topology: Topology) -> dict:
     """Bring one size up, measure, check, always tear down."""
     roles = [host.role for host in topology.hosts.values()]
     row = {"topology": topology.name, "servers": roles.count("server"), "clients": roles.count("client"),
-           "hosts": len(roles), "timers": timers_of(topology)}
+           "hosts": len(roles), "db_mode": topology.services.mariadb.mode, "timers": timers_of(topology)}
     testbed = Testbed(topology)
     testbed.preflight()  # a machine not ready stops the whole benchmark (TestbedError)
     began = time.monotonic()
@@ -119,13 +135,13 @@ def measure(topology: Topology) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    headers = ["servers", "clients", "up s", "reachable s", "services s", "PSS MiB", "processes",
+    headers = ["servers", "clients", "db", "up s", "reachable s", "services s", "PSS MiB", "processes",
                "checks ok", "failed", "check inter ms", "scrape s", "teardown s", "result"]
     lines = []
     for row in rows:
         phases, memory, checks = row["phases_s"], row.get("memory", {}), row.get("checks", {})
         result = row["result"] if row["result"] != "error" else f"error: {row['error'][:60]}"
-        lines.append([row["servers"], row["clients"], row.get("up_s", "-"), phases.get("hosts_reachable", "-"),
+        lines.append([row["servers"], row["clients"], row["db_mode"], row.get("up_s", "-"), phases.get("hosts_reachable", "-"),
                       phases.get("services_ready", "-"), memory.get("pss_mib", "-"), memory.get("processes", "-"),
                       checks.get("ok", "-"), checks.get("failed", "-"), row["timers"]["haproxy_check_inter_ms"],
                       row.get("scrape_interval_s") or "-", row.get("teardown_s", "-"), result])
@@ -142,10 +158,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--servers", default=DEFAULT_SERVERS, metavar="N,...",
                         help=f"servers in all per size, the backup among them (default {DEFAULT_SERVERS})")
     parser.add_argument("--clients", metavar="N", help="clients for every size (default: servers // 3, at least 2)")
+    parser.add_argument("--modes", metavar="MODE,...", help="database modes, each size once per mode "
+                        "(galera, semisync, async; default: the topology's own)")
     parser.add_argument("--topology", metavar="PATH", help="the base topology (default: topo/default.yaml)")
     args = parser.parse_args(argv)
     try:
-        sizes = plan_sizes(load_topology(args.topology or DEFAULT_TOPOLOGY), args.servers, args.clients)
+        sizes = in_modes(plan_sizes(load_topology(args.topology or DEFAULT_TOPOLOGY), args.servers, args.clients),
+                         args.modes)
     except BadInputError as exc:
         return fail(str(exc), 2)
 
@@ -155,7 +174,8 @@ def main(argv: list[str]) -> int:
     summary = {"bench": "bench_scale", "when": datetime.now(timezone.utc).isoformat(), "sizes": []}
     out_dir = None
     for topology in sizes:
-        print(f"{topology.name}: bringing up {len(topology.hosts)} hosts ...", flush=True)
+        print(f"{topology.name} ({topology.services.mariadb.mode}): bringing up {len(topology.hosts)} hosts ...",
+              flush=True)
         try:
             row = measure(topology)
         except TestbedError as exc:  # preflight: the machine is not ready for any size

@@ -47,3 +47,13 @@ def test_bad_input_is_one_line_and_exit_code_2(args):
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("bench_scale.py: error: --servers: ")
+
+
+def test_every_size_runs_once_per_database_mode_asked(bench):
+    sizes = bench.plan_sizes(load_topology(), "3,12", None)
+    assert bench.in_modes(sizes, None) == sizes
+    both = bench.in_modes(sizes, "galera,async")
+    assert [(t.services.mariadb.mode, len(t.hosts_with_role("server"))) for t in both] == [
+        ("galera", 3), ("galera", 12), ("async", 3), ("async", 12)]
+    with pytest.raises(BadInputError, match="--modes: unknown database mode 'raft'"):
+        bench.in_modes(sizes, "raft")
