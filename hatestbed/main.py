@@ -10,6 +10,7 @@ run a mode, always tear it down.
     sudo python3 topo/run.py --list-experiments
     sudo python3 topo/run.py --list-faults [--topology PATH]   every fault address, no network needed
     sudo python3 topo/run.py --spof [--topology PATH]          static SPOF analysis → results/<time>-spof/
+    sudo python3 topo/run.py --check [--topology PATH]         the file, every rendered config and its checker, in seconds
     sudo python3 topo/run.py --topology PATH   use another topology file (default topo/default.yaml)
 
     preflight ─▶ clean stale ─▶ build ─▶ wait healthy ─▶ mode ─▶ teardown (finally, SIGINT, SIGTERM)
@@ -46,6 +47,8 @@ MODES = (
      "predict every single point of failure of the topology (no network) → results/<time>-spof/"),
     ("--list-faults", {"action": "store_true"},
      "list every fault address of the topology (node:, daemon:, link:, ...) and exit"),
+    ("--check", {"action": "store_true"},
+     "validate the topology, render every daemon's configuration and run its own checker; no network"),
 )
 
 
@@ -130,6 +133,8 @@ def main(argv: list[str]) -> int:
         fail(str(exc), 2)
     if args.spof:
         return spof_report(topology)
+    if args.check:
+        return check_mode(topology, args.topology or str(DEFAULT_TOPOLOGY))
     if args.list_faults:
         from experiments.faults import catalogue
         entries = catalogue(topology)
@@ -190,6 +195,24 @@ def spof_report(topology) -> int:
     analysis = write_report(topology, folder)
     print(terminal_table(analysis))
     print(f"report: {folder / 'spof.md'}  (spof.json, topology.png, topology.svg beside it)")
+    return 0
+
+
+def check_mode(topology, source: str) -> int:
+    """--check: the topology already loaded and validated; now every daemon's own checker."""
+    from hatestbed.check import check_topology
+    from topo.text import format_table
+
+    if os.geteuid() != 0:
+        fail("must run as root (the checkers run in network namespaces): sudo python3 topo/run.py --check", 1)
+    results = check_topology(topology)
+    print(format_table(["daemon", "checker", "result"],
+                       [[r.daemon, r.checker, "ok" if r.ok else "FAILED"] for r in results]))
+    bad = [r for r in results if not r.ok]
+    if bad:
+        fail(f"{source}: {bad[0].daemon}: its configuration fails its checker: {bad[0].detail}"
+             + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""), 2)
+    print(f"check: {source} is good: {len(results)} configurations rendered and checked, nothing started")
     return 0
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import networkx as nx
 import yaml
@@ -89,20 +89,24 @@ class Controller(_Strict):
     fast_failover: bool = True
 
 
+# A TCP port number.
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
 class Ports(_Strict):
     """Every TCP port the services use; firewall rules name these keys."""
-    http: int = 80
-    https: int = 443
-    app: int = 8000
-    agent: int = 9999
-    mariadb: int = 3306
-    galera: int = 4567          # Galera group communication (replication traffic)
-    galera_ist: int = 4568      # incremental state transfer to a rejoining node
-    galera_sst: int = 4444      # full state transfer (rsync) to a new node
-    node_exporter: int = 9100
-    mysqld_exporter: int = 9104
-    haproxy_metrics: int = 8404
-    prometheus: int = 9090
+    http: Port = 80
+    https: Port = 443
+    app: Port = 8000
+    agent: Port = 9999
+    mariadb: Port = 3306
+    galera: Port = 4567          # Galera group communication (replication traffic)
+    galera_ist: Port = 4568      # incremental state transfer to a rejoining node
+    galera_sst: Port = 4444      # full state transfer (rsync) to a new node
+    node_exporter: Port = 9100
+    mysqld_exporter: Port = 9104
+    haproxy_metrics: Port = 8404
+    prometheus: Port = 9090
 
 
 class Keepalived(_Strict):
@@ -271,6 +275,13 @@ class Topology(_Strict):
         if not nx.is_connected(graph):
             raise ValueError("switch_links: the switches do not form one connected fabric")
 
+        subnets = list(self.networks.items())
+        for index, (name, network) in enumerate(subnets):
+            for other, earlier in subnets[:index]:
+                if network.subnet.overlaps(earlier.subnet):
+                    raise ValueError(f"networks.{name}.subnet: {network.subnet} overlaps networks.{other} "
+                                     f"({earlier.subnet})")
+
         if self.vip.network not in self.networks:
             raise ValueError(f"vip.network: unknown network {self.vip.network!r}")
         if self.vip.address not in self.networks[self.vip.network].subnet:
@@ -300,10 +311,30 @@ class Topology(_Strict):
         self._check_services()
         return self
 
+    def _check_roles(self) -> None:
+        """With services on: the hosts each role needs, on the networks it needs them."""
+        lbs, servers = self.hosts_with_role("lb"), self.hosts_with_role("server")
+        if not lbs:
+            raise ValueError("hosts: the services need at least one load balancer (role: lb) to hold the VIP")
+        if not [s for s in servers if not self.hosts[s].backup]:
+            raise ValueError("hosts: the services need at least one server (role: server) that is not a backup")
+        # The service network: where the first server's first interface is (hosts/site.py);
+        # balancers, servers and the monitor meet there, clients never do.
+        service = self.hosts[servers[0]].interfaces[0].network if self.hosts[servers[0]].interfaces else None
+        if service is None or service == self.vip.network:
+            raise ValueError(f"hosts.{servers[0]}.interfaces: a server's first interface must be on the service "
+                             f"network, not on the VIP network {self.vip.network!r} (clients' side)")
+        for name in lbs + servers + self.hosts_with_role("monitor"):
+            if service not in {intf.network for intf in self.hosts[name].interfaces}:
+                raise ValueError(f"hosts.{name}.interfaces: a {self.hosts[name].role} needs an interface on the "
+                                 f"service network {service!r}")
+
     def _check_services(self) -> None:
         services = self.services
+        if services.enabled:
+            self._check_roles()
         lbs, servers = self.hosts_with_role("lb"), self.hosts_with_role("server")
-        if services.mariadb.primary not in servers:
+        if services.enabled and services.mariadb.primary not in servers:
             raise ValueError(f"services.mariadb.primary: {services.mariadb.primary!r} is not a server")
         if len(services.keepalived.priorities) < len(lbs):
             raise ValueError(f"services.keepalived.priorities: {len(lbs)} load balancers need {len(lbs)} priorities")
@@ -318,6 +349,8 @@ class Topology(_Strict):
             for port in rule.ports:
                 if isinstance(port, str) and port not in port_names:
                     raise ValueError(f"services.firewall.{index}.ports: unknown port name {port!r}")
+                if isinstance(port, int) and not 1 <= port <= 65535:
+                    raise ValueError(f"services.firewall.{index}.ports: {port} is not a port number (1-65535)")
 
     def without_services(self) -> Topology:
         """The same network with no daemons (the bare fabric, for network tests and benchmarks)."""
@@ -379,9 +412,13 @@ def parse_topology(data: object, source: str = "<topology>") -> Topology:
 def load_topology(path: Path | str = DEFAULT_TOPOLOGY) -> Topology:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TopologyError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise TopologyError(f"{path}: not a text file (byte {exc.start} is not UTF-8): a topology is YAML") from None
+    if "\x00" in text:
+        raise TopologyError(f"{path}: not a text file (it holds NUL bytes): a topology is YAML")
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:

@@ -108,3 +108,46 @@ def test_adding_a_server_is_a_yaml_edit():
     data["hosts"]["server4"] = {"role": "server", "interfaces": [{"network": "service", "switch": "s4"}]}
     topology = parse_topology(data)
     assert topology.hosts_with_role("server")[-1] == "server4"
+
+
+def _only_internet(d, host):
+    d["hosts"][host]["interfaces"] = [{"network": "internet", "switch": "s1"}]
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda d: d["networks"]["service"].update(subnet="10.0.1.128/25"),
+     "bad.yaml: networks.service.subnet: 10.0.1.128/25 overlaps networks.internet (10.0.1.0/24)"),
+    (lambda d: d.setdefault("services", {}).update(ports={"https": 70000}),
+     "bad.yaml: services.ports.https: Input should be less than or equal to 65535"),
+    (lambda d: d.setdefault("services", {}).update(firewall=[{"name": "x", "from": ["any"], "to": ["vip"],
+                                                               "ports": [0]}]),
+     "bad.yaml: services.firewall.0.ports: 0 is not a port number (1-65535)"),
+    (lambda d: d.update(hosts={n: h for n, h in d["hosts"].items() if h["role"] != "lb"}),
+     "bad.yaml: hosts: the services need at least one load balancer (role: lb) to hold the VIP"),
+    (lambda d: d.update(hosts={n: h for n, h in d["hosts"].items() if h["role"] != "server" or h.get("backup")}),
+     "the services need at least one server (role: server) that is not a backup"),
+    (lambda d: _only_internet(d, "server1"),
+     "bad.yaml: hosts.server1.interfaces: a server's first interface must be on the service network, not on the VIP"),
+    (lambda d: _only_internet(d, "server2"),
+     "bad.yaml: hosts.server2.interfaces: a server needs an interface on the service network 'service'"),
+])
+def test_meaning_the_schema_alone_misses(edit, expected):
+    assert expected in broken(edit)
+
+
+def test_a_bare_network_needs_no_service_roles():
+    data = copy.deepcopy(DEFAULT)
+    data.setdefault("services", {})["enabled"] = False
+    data["hosts"] = {n: h for n, h in data["hosts"].items() if h["role"] == "client"}
+    assert parse_topology(data, "bare.yaml").hosts_with_role("lb") == []
+
+
+@pytest.mark.parametrize("content, expected", [
+    (bytes(range(128, 256)), "not a text file (byte 0 is not UTF-8)"),
+    (b"name: x\n\x00\x00", "not a text file (it holds NUL bytes)"),
+])
+def test_a_binary_file_is_a_clear_error(tmp_path: Path, content, expected):
+    path = tmp_path / "topology.yaml"
+    path.write_bytes(content)
+    with pytest.raises(TopologyError, match=rf"^{path}: {expected.replace('(', '[(]').replace(')', '[)]')}"):
+        load_topology(path)

@@ -1,0 +1,44 @@
+"""--check's pure parts, and bad input through the real entry point: one line, exit 2, no traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hatestbed.check import Checked, in_own_namespace
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_each_checker_runs_in_a_namespace_of_its_own_with_the_hosts_interface_names():
+    argv = in_own_namespace(["keepalived", "-t", "-f", "/x.conf"], ["lb1-eth0", "lb1-eth1"])
+    assert argv[:3] == ["unshare", "--net", "sh"]
+    assert "ip link add lb1-eth0 type veth peer name chk0 && ip link add lb1-eth1 type veth peer name chk1" in argv[4]
+    assert argv[-4:] == ["keepalived", "-t", "-f", "/x.conf"]
+    assert in_own_namespace(["true"], [])[4] == 'exec "$@"'
+
+
+@pytest.mark.parametrize("argv, name", [
+    (("haproxy", "-c", "-f", "/c"), "haproxy"),
+    (("/venv/bin/python", "-m", "gunicorn", "--check-config"), "gunicorn"),
+    (("sh", "-c", 'mkdir -p "$0" && exec "$@"', "/run/tmp", "nginx", "-p", "/p", "-t"), "nginx"),
+])
+def test_the_checker_is_named_by_its_program(argv, name):
+    assert Checked("lb1-haproxy", argv, True, "").checker == name
+
+
+@pytest.mark.parametrize("content, expected", [
+    (bytes(range(128, 256)), "not a text file"),
+    (b"name: [unclosed\n", "not valid YAML"),
+    (b"colour: blue\n", "colour: unknown field"),
+])
+@pytest.mark.parametrize("mode", [["--check"], ["--list-faults"], ["--spof"], ["--smoke"]])
+def test_bad_topology_files_get_one_line_and_exit_2_in_every_mode(tmp_path, content, expected, mode):
+    path = tmp_path / "topology.yaml"
+    path.write_bytes(content)
+    run = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), *mode, "--topology", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and expected in run.stderr and "Traceback" not in run.stderr
+    assert run.stderr.startswith(f"topo/run.py: error: {path}")
