@@ -4,15 +4,21 @@
     mininet> vip           who holds the virtual IP, and the last VRRP state changes
     mininet> experiment NAME [TRIALS]   run a failure experiment on this running testbed
     mininet> spof          the static SPOF analysis of this topology
+    mininet> faults        every fault address of this topology
+    mininet> fail ADDRESS  inject one (tab completes addresses), e.g. fail daemon:haproxy@lb1
+    mininet> heal ADDRESS|all   recover it, or every fault still injected (also done on exit)
     mininet> client1 ping 10.0.1.100      (every Mininet command still works)
 """
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime
 
 from mininet.cli import CLI
 
+from experiments.faults import catalogue, catalogue_lines, parse
 from experiments.registry import resolve
 from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
 from hatestbed.suite import headline_table, run_on
@@ -25,7 +31,70 @@ class TestbedCLI(CLI):
 
     def __init__(self, testbed, script: str | None = None):
         self.testbed = testbed  # CLI.__init__ runs the command loop, so set this first
-        super().__init__(testbed.net, script=script)
+        self.injected: dict[str, object] = {}  # address → fault injected with `fail`, not healed yet
+        _complete_whole_addresses()
+        try:
+            super().__init__(testbed.net, script=script)
+        finally:  # the loop has ended: nothing a user broke stays broken through the teardown
+            self.heal_all()
+
+    # -- faults -----------------------------------------------------------------------------------
+    def do_faults(self, _line: str) -> None:
+        """faults: every fault address of this topology (use one with `fail`)."""
+        print("\n".join(catalogue_lines(self.testbed.topology)))
+
+    def do_fail(self, line: str) -> None:
+        """fail ADDRESS: inject the fault ADDRESS names (see `faults`; tab completes), e.g.
+        fail node:server1, fail daemon:haproxy@lb1, fail link:s1-s2. `heal` undoes it."""
+        address = line.strip()
+        if not address:
+            print("usage: fail ADDRESS   (addresses: see `faults`)")
+            return
+        if address in self.injected:
+            print(f"fail: {address} is already injected (heal it first)")
+            return
+        try:
+            fault = parse(address, self.testbed)
+            fault.inject()
+        except TestbedError as exc:
+            print(f"fail: {exc}")
+            return
+        self.injected[address] = fault
+        print(f"{clock(fault.injected_at)}  injected {address}   (undo: heal {address})")
+
+    def complete_fail(self, text: str, _line: str, _begin: int, _end: int) -> list[str]:
+        return [e.address for e in catalogue(self.testbed.topology) if e.address.startswith(text)]
+
+    def do_heal(self, line: str) -> None:
+        """heal ADDRESS | heal all: recover a fault injected with `fail` (all: every one still injected)."""
+        address = line.strip()
+        if address == "all":
+            if not self.injected:
+                print("heal: nothing is injected")
+            self.heal_all()
+            return
+        fault = self.injected.get(address)
+        if fault is None:
+            injected = ", ".join(self.injected) or "none"
+            print(f"heal: {address or '(no address)'} is not injected (injected: {injected})")
+            return
+        self.heal(address)
+
+    def complete_heal(self, text: str, _line: str, _begin: int, _end: int) -> list[str]:
+        return [a for a in [*self.injected, "all"] if a.startswith(text)]
+
+    def heal(self, address: str) -> None:
+        fault = self.injected.pop(address)
+        try:
+            fault.recover()
+        except TestbedError as exc:
+            print(f"heal: {address}: {exc}")
+            return
+        print(f"{clock(fault.recovered_at or time.time())}  healed {address}")
+
+    def heal_all(self) -> None:
+        for address in reversed(list(self.injected)):  # the last injected first
+            self.heal(address)
 
     def do_status(self, _line: str) -> None:
         """Hosts and addresses, then controller, switch and reachability health."""
@@ -73,4 +142,19 @@ class TestbedCLI(CLI):
         lines = path.read_text().splitlines()[-6:] if path.exists() else []
         for line in lines:
             event = json.loads(line)
-            print(f"  {event['t']:.3f}  {event['host']:<6} {event['state']}")
+            print(f"  {clock(event['t'])}  {event['host']:<6} {event['state']}")
+
+
+def clock(t: float) -> str:
+    """A unix time as local wall-clock time to the millisecond, e.g. 14:03:07.250."""
+    return datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _complete_whole_addresses() -> None:
+    """Fault addresses hold ':', '@', '-', '|' and ',': readline must not split words there, or
+    tab completion would see only the part after the last one."""
+    try:
+        import readline
+    except ImportError:  # no readline (a script, a plain pipe): nothing to complete
+        return
+    readline.set_completer_delims(" \t\n")

@@ -136,11 +136,8 @@ def main(argv: list[str]) -> int:
     if args.check:
         return check_mode(topology, args.topology or str(DEFAULT_TOPOLOGY))
     if args.list_faults:
-        from experiments.faults import catalogue
-        entries = catalogue(topology)
-        width = max(len(e.address) for e in entries)
-        for entry in entries:
-            print(f"{entry.address:<{width}}  {entry.description}")
+        from experiments.faults import catalogue_lines
+        print("\n".join(catalogue_lines(topology)))
         return 0
 
     from hatestbed.testbed import Testbed

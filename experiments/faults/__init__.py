@@ -14,7 +14,7 @@
 from experiments.faults.attack import Attack
 from experiments.faults.attacks import ATTACKS, AttackRow
 from experiments.faults.base import Fault, FaultError
-from experiments.faults.catalogue import Entry, catalogue, parse
+from experiments.faults.catalogue import Entry, catalogue, catalogue_lines, parse
 from experiments.faults.controller import ControllerStop
 from experiments.faults.daemon import DaemonFreeze, DaemonKill
 from experiments.faults.link import LinkDown
@@ -25,4 +25,4 @@ FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
     NodeCrash, SwitchCrash, DaemonKill, DaemonFreeze, LinkDown, Partition, ControllerStop, Attack)}
 
 __all__ = ["ATTACKS", "Attack", "AttackRow", "ControllerStop", "DaemonFreeze", "DaemonKill", "Entry", "FAULTS",
-           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "SwitchCrash", "catalogue", "parse"]
+           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "SwitchCrash", "catalogue", "catalogue_lines", "parse"]

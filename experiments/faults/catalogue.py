@@ -90,6 +90,13 @@ def _partitions(topology) -> list[tuple[list[str], list[str], str]]:
     return found
 
 
+def catalogue_lines(topology) -> list[str]:
+    """The catalogue as aligned text lines, address then description (--list-faults, `faults`)."""
+    entries = catalogue(topology)
+    width = max((len(e.address) for e in entries), default=0)
+    return [f"{entry.address:<{width}}  {entry.description}" for entry in entries]
+
+
 def parse(address: str, testbed, *, freeze: bool = False, rng=None) -> Fault:
     """The fault an address names, for `testbed`. FaultError if the address is malformed or names
     something the topology does not have."""

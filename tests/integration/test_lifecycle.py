@@ -1,6 +1,7 @@
 """topo/run.py as a user runs it: modes, bad input, teardown, and --clean after kill -9."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -52,6 +53,25 @@ def test_script_mode_runs_cli_commands(run_py, run_root, tmp_path):
     assert "1 received" in result.stdout
     assert "10.0.2.12/24" in result.stdout  # the status table lists server1's address
     assert "SPOF analysis of seed" in result.stdout and "link:lb1-s3" in result.stdout  # the CLI's spof
+    assert_nothing_left(latest_run(run_root))
+
+
+def test_the_cli_fails_and_heals_faults_by_address(run_py, run_root, tmp_path):
+    script = tmp_path / "commands"
+    script.write_text("faults\nfail daemon:haproxy@lb1\nfail daemon:haproxy@lb1\nsh sleep 1\nvip\n"
+                      "fail node:nowhere\nheal link:s1-s2\nheal all\nsh sleep 2\nstatus\n")
+    result = run_py("--script", str(script))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "daemon:haproxy@lb1" in out and "partition:" in out  # the catalogue
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3}  injected daemon:haproxy@lb1", out)
+    assert "fail: daemon:haproxy@lb1 is already injected" in out
+    assert "held by lb2" in out  # lb1's keepalived saw its HAProxy gone and gave the VIP up
+    assert re.search(r"  \d\d:\d\d:\d\d\.\d{3}  lb2 +MASTER", out)  # wall-clock times, not unix floats
+    assert "fail: " in out and "nowhere" in out
+    assert "heal: link:s1-s2 is not injected (injected: daemon:haproxy@lb1)" in out
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3}  healed daemon:haproxy@lb1", out)
+    assert re.search(r"lb1 +haproxy .*OK", out), out  # running again in the final status
     assert_nothing_left(latest_run(run_root))
 
 
