@@ -243,7 +243,8 @@ class TimerSweep(Experiment):
         if not rows:
             return {}
         best = fastest_clean(rows, "stress" if any(r.load == "stress" for r in rows) else "idle")
-        self.save_json("frontier.json", [r.as_dict() for r in rows])
+        cells = [r.as_dict() for r in rows]
+        self.save_json("frontier.json", cells)
         frontier_plot(rows, self.out_dir / "frontier.png",
                       f"timer frontier: failover time vs timer, false failovers in {self.soak_s:g} s soaks")
         keepalived, haproxy = best.get("keepalived"), best.get("haproxy")
@@ -253,6 +254,5 @@ class TimerSweep(Experiment):
             "haproxy_fastest_clean_ms": haproxy.timer_ms if haproxy else None,
             "detection_at_fastest_ms": haproxy.median_ms if haproxy else None,
             "spurious_total": sum(r.spurious for r in rows),
-            "cells": [{"component": r.component, "timer_ms": r.timer_ms, "load": r.load, "median_ms": r.median_ms,
-                       "p95_ms": r.p95_ms, "spurious": r.spurious} for r in rows],
+            "cells": cells,
         }

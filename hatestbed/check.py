@@ -22,11 +22,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hosts.manager import ServiceManager
+from hosts.manager import ServiceManager, run_checker
 from hosts.roles import daemons_for
 from hosts.site import Site
 from hosts.tls import create_site_tls
-from topo import command
 from topo.plan import plan_network
 
 
@@ -69,8 +68,6 @@ def check_topology(topology, scratch_root: Path | None = None) -> list[Checked]:
             if argv is None:
                 continue
             interfaces = [intf.name for intf in site.plan.host_interfaces(daemon.host)]
-            result = command.run(in_own_namespace(argv, interfaces), None, check=False, timeout=30)
-            detail = "" if result.ok else " | ".join(
-                (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:])
-            results.append(Checked(daemon.label, tuple(argv), result.ok, detail))
+            ok, detail = run_checker(in_own_namespace(argv, interfaces))
+            results.append(Checked(daemon.label, tuple(argv), ok, detail))
         return results

@@ -115,7 +115,8 @@ class HAProxy(Daemon):
         servers = [{"name": s, "ip": site.backend_ip(s), "backup": s in site.backup_servers}
                    for s in site.active_servers + site.backup_servers]
         text = render("haproxy.cfg.j2", host=self.host, vip=site.vip, ports=site.services.ports,
-                      hp=site.services.haproxy, checks=check_timers(site.topology), servers=servers, metrics_ip=site.backend_ip(self.host),
+                      hp=site.services.haproxy, checks=check_timers(site.topology), servers=servers,
+                      metrics_ip=site.backend_ip(self.host),
                       stats_socket=self.stats_socket, ca_file=site.tls_ca, health_path=HEALTH_PATH,
                       server_name=site.services.server_name)
         return {self.config_path: text}

@@ -37,6 +37,14 @@ def by_stage(daemons) -> list[list[Daemon]]:
     return [stages[stage] for stage in sorted(stages)]
 
 
+def run_checker(argv: list[str], node=None) -> tuple[bool, str]:
+    """Run a daemon's config checker (in `node`, or the root namespace): (passed, its last lines)."""
+    result = command.run(argv, node, check=False, timeout=30)
+    if result.ok:
+        return True, ""
+    return False, " | ".join((result.stderr.strip() or result.stdout.strip()).splitlines()[-3:])
+
+
 class ServiceManager:
     def __init__(self, site: Site, daemons: list[Daemon]):
         self.site = site
@@ -63,8 +71,9 @@ class ServiceManager:
         raise KeyError(f"no daemon {name!r} on {host}")
 
     # -- configuration ----------------------------------------------------------------------------
-    def write_configs(self) -> None:
-        for daemon in self.daemons:
+    def write_configs(self, daemons: list[Daemon] | None = None) -> None:
+        """Render the files of `daemons` (default: every daemon); scripts made executable."""
+        for daemon in self.daemons if daemons is None else daemons:
             for path, text in daemon.files().items():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
@@ -73,21 +82,15 @@ class ServiceManager:
         for sub in ("logs", "s"):
             (self.site.run_path / sub).mkdir(parents=True, exist_ok=True)
 
-    def check_configs(self, net) -> None:
-        """Run every daemon's own config check before anything starts."""
-        self.check_configs_of(self.daemons, net)
-
-    @staticmethod
-    def check_configs_of(daemons, net) -> None:
-        for daemon in daemons:
+    def check_configs(self, net, daemons: list[Daemon] | None = None) -> None:
+        """Run the own config check of `daemons` (default: every daemon) before they start."""
+        for daemon in self.daemons if daemons is None else daemons:
             argv = daemon.check_command()
             if argv is None:
                 continue
-            result = command.run(argv, net[daemon.host], check=False, timeout=30)
-            if not result.ok:
-                detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
-                raise ServiceError(f"{daemon.label}: configuration check `{' '.join(argv)}` failed: "
-                                   f"{' | '.join(detail)}")
+            ok, detail = run_checker(argv, net[daemon.host])
+            if not ok:
+                raise ServiceError(f"{daemon.label}: configuration check `{' '.join(argv)}` failed: {detail}")
 
     # -- start / stop -----------------------------------------------------------------------------
     def start(self, net, owner: ProcessOwner) -> None:
@@ -194,10 +197,8 @@ class ServiceManager:
         chosen = [d for d in self.daemons if d.name in names and d.label in self.processes]
         for group in reversed(by_stage(chosen)):
             stop_all([self.processes[d.label] for d in group])
-        for daemon in chosen:
-            for path, text in daemon.files().items():
-                path.write_text(text)
-        self.check_configs_of(chosen, net)
+        self.write_configs(chosen)
+        self.check_configs(net, chosen)
         done, errors = self.restart(chosen, net)
         if errors:
             raise ServiceError(f"reconfigure: {'; '.join(errors)}")
