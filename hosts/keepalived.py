@@ -162,8 +162,11 @@ class Keepalived(Daemon):
         self._started_at = time.time()
 
     def all_events(self) -> list[dict]:
-        """Every balancer's VRRP state changes, oldest first (unreadable lines skipped)."""
-        return read_jsonl(self.site.vrrp_events)
+        """Every balancer's VRRP state changes, oldest first by their time (unreadable lines
+        skipped). Not in file order: each change runs its own notify script, and two changes a
+        millisecond apart (MASTER, then BACKUP on hearing the peer, at start-up with 20 ms
+        adverts) can append their lines in the opposite order."""
+        return sorted(read_jsonl(self.site.vrrp_events), key=lambda e: e.get("t", 0))
 
     def events(self) -> list[dict]:
         """This host's VRRP state changes, oldest first."""

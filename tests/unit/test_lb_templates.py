@@ -330,3 +330,14 @@ def test_track_script_follows_the_haproxy_pid_not_the_name(tmp_path):
         proc.kill()
         proc.wait()
 
+
+
+def test_the_master_is_read_by_event_time_not_by_line_order(tmp_path):
+    # Two notify scripts 1.4 ms apart may append in the opposite order (seen at start-up with
+    # 20 ms adverts): lb2 MASTER, then BACKUP on hearing lb1, written BACKUP first.
+    site = site_with({}, tmp_path)
+    site.vrrp_events.parent.mkdir(parents=True)
+    lines = [{"t": 100.1780, "host": "lb1", "state": "MASTER"}, {"t": 100.1803, "host": "lb2", "state": "BACKUP"},
+             {"t": 100.1789, "host": "lb2", "state": "MASTER"}]
+    site.vrrp_events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert Keepalived(site, "lb1").master() == "lb1"
