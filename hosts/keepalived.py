@@ -63,6 +63,10 @@ from topo.jsonl import read_jsonl
 from topo.wait import NotReadyError, wait_until
 
 
+# Notify records of one host closer than this have no reliable order (see all_events).
+SAME_INSTANT_S = 0.005
+
+
 class Keepalived(Daemon):
     name = "keepalived"
     binary = "keepalived"
@@ -162,11 +166,22 @@ class Keepalived(Daemon):
         self._started_at = time.time()
 
     def all_events(self) -> list[dict]:
-        """Every balancer's VRRP state changes, oldest first by their time (unreadable lines
-        skipped). Not in file order: each change runs its own notify script, and two changes a
-        millisecond apart (MASTER, then BACKUP on hearing the peer, at start-up with 20 ms
-        adverts) can append their lines in the opposite order."""
-        return sorted(read_jsonl(self.site.vrrp_events), key=lambda e: e.get("t", 0))
+        """Every balancer's VRRP state changes, oldest first (unreadable lines skipped).
+
+        Each change runs its own notify script, which takes its own time: two changes of one
+        host a millisecond apart can be recorded in either order, by line and by time. Seen at
+        start-up with 20 ms adverts: both balancers time out together, lb2 enters MASTER and
+        yields to lb1's first advert 1.4 ms later. So events are ordered by time, and of two
+        events of one host closer than SAME_INSTANT_S a MASTER is taken to come first: a
+        balancer stays MASTER for at least one advert interval (10 ms or more) unless it yields
+        to the first advert it hears, while BACKUP → MASTER always waits a master-down timer."""
+        events = sorted(read_jsonl(self.site.vrrp_events), key=lambda e: e.get("t", 0))
+        for i in range(1, len(events)):
+            before, after = events[i - 1], events[i]
+            if (before.get("host") == after.get("host") and after.get("state") == "MASTER"
+                    and after.get("t", 0) - before.get("t", 0) < SAME_INSTANT_S):
+                events[i - 1], events[i] = after, before
+        return events
 
     def events(self) -> list[dict]:
         """This host's VRRP state changes, oldest first."""

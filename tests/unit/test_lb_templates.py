@@ -341,3 +341,7 @@ def test_the_master_is_read_by_event_time_not_by_line_order(tmp_path):
              {"t": 100.1789, "host": "lb2", "state": "MASTER"}]
     site.vrrp_events.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert Keepalived(site, "lb1").master() == "lb1"
+    # ...and recorded with the times swapped too (each notify script reads the clock itself).
+    lines[1]["t"], lines[2]["t"] = 100.1789, 100.1803
+    site.vrrp_events.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert Keepalived(site, "lb1").master() == "lb1"
