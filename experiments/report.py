@@ -7,8 +7,10 @@
         timeline.png        latency of every request around the fault, daemon events marked
         distribution.png    requests per server against the expected split
         report.md           headline metrics, trials, plots, timers, seed, versions
+        report.html         the same, self-contained, with the topology picture (html_report.py)
       20260101T120500Z-all/
         index.md, index.json   one line per experiment run by `--experiment all`
+        index.html             the same, linking each report.html (experiments/html_report.py)
 
 Plots use matplotlib's Agg back end: no display needed, works as root in CI.
 """
@@ -29,6 +31,7 @@ from typing import Iterable, Sequence
 
 import jsonschema
 
+from experiments.html_report import write_index_html
 from experiments.probe_client import FIELDS
 from topo.errors import TestbedError
 
@@ -314,6 +317,7 @@ def write_index(root: Path | str, runs: Sequence[tuple[str, Path, dict]], when=N
             lines.append(f"| {e['experiment']} | {profile} | {e['status']} | {shown} | "
                          f"[{Path(e['dir']).name}]({e['dir']}/report.md) |")
     (directory / "index.md").write_text("\n".join(lines) + "\n")
+    write_index_html(directory, runs)
     return directory
 
 

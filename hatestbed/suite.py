@@ -9,8 +9,8 @@
                changes the site for good, db_failover outside Galera, gets one per trial and
                runs last)
           tear down
-      per experiment: results/<UTC time>-<name>/ summary.json, CSVs, PNGs, report.md
-      with several experiments: results/<UTC time>-all/ index.md + index.json
+      per experiment: results/<UTC time>-<name>/ summary.json, CSVs, PNGs, report.md, report.html
+      with several experiments: results/<UTC time>-all/ index.md, index.json, index.html
 
 One random.Random(seed) is threaded through every experiment for every random choice.
 """
@@ -22,9 +22,10 @@ import random
 import time
 from pathlib import Path
 
-from experiments import report
+from experiments import headline, html_report, report
 from experiments.base import DB_MODES, Experiment, ExperimentError, profile_order, timers_of, with_timers
 from hatestbed.testbed import Testbed
+from spof import draw_topology
 from topo.text import format_table
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,7 +131,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
 
 def write_results(cls: type[Experiment], entry: dict, out_dir: Path, topology, seed: int,
                   started: float, versions: dict) -> dict:
-    """summary.json + report.md for one experiment (its trials, metrics and timers per profile)."""
+    """summary.json, report.md and report.html for one experiment (its trials, metrics and timers per profile)."""
     all_trials = [t for runs in entry["trials"].values() for t in runs]
     status = "passed" if all_trials and all(t["status"] == "passed" for t in all_trials) else (
         "error" if any(t["status"] == "error" for t in all_trials) else "failed")
@@ -142,7 +143,10 @@ def write_results(cls: type[Experiment], entry: dict, out_dir: Path, topology, s
         "versions": versions, "status": status, "journal": entry["journal"],
     }
     report.write_summary(out_dir, summary)
-    report.write_report_md(out_dir, summary, sorted(out_dir.glob("*.png")))
+    plots = sorted(p for p in out_dir.glob("*.png") if p.stem != "topology")
+    report.write_report_md(out_dir, summary, plots)
+    picture = draw_topology(topology, out_dir)[1]  # the SVG: sharp at any zoom
+    html_report.write_report_html(out_dir, summary, plots, picture)
     return {"name": cls.name, "dir": out_dir, "summary": summary}
 
 
@@ -158,23 +162,17 @@ def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root:
     return write_results(cls, entry, out_dir, testbed.topology, seed, started, report.daemon_versions(testbed))
 
 
-def headline_table(summaries: list[dict]) -> str:
-    """The final table: experiment × profile × headline metrics."""
-    rows = []
+def headline_table(summaries: list[dict], width: int = 100) -> str:
+    """The final table, `width` columns at most: one row per experiment × timer profile with up to
+    three headline figures and their units (every figure is in report.html)."""
+    rows = [[item["summary"]["experiment"], profile, item["summary"]["status"]]
+            for item in summaries if item["summary"] is not None for profile in item["summary"]["metrics"]]
+    headers = ["experiment", "timers", "status"]
+    fixed = sum(max([len(h)] + [len(r[i]) for r in rows]) + 2 for i, h in enumerate(headers))
+    room = max(20, width - fixed)
+    lines = {(r[0], r[1]): r for r in rows}
     for item in summaries:
         summary = item["summary"]
-        if summary is None:
-            continue
-        for profile, metrics in summary["metrics"].items():
-            shown = ", ".join(f"{key}={_fmt(metrics.get(key))}" for key in summary["headline"] if key in metrics)
-            rows.append([summary["experiment"], profile, summary["status"], shown or "-"])
-    return format_table(["experiment", "timers", "status", "headline metrics"], rows)
-
-
-def _fmt(value) -> str:
-    if isinstance(value, dict) and "median" in value:
-        return f"{_fmt(value['median'])} (p95 {_fmt(value.get('p95'))}, max {_fmt(value.get('max'))})"
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return str(value)
-
+        for profile in (summary or {}).get("metrics", {}):
+            lines[(summary["experiment"], profile)].append(headline.short_line(summary, profile, room))
+    return format_table(headers + ["headline figures (median over trials)"], list(lines.values()))

@@ -19,6 +19,7 @@ PACKAGES=(
     galera-4 rsync                        # Galera cluster mode (rsync: its state transfer)
     prometheus prometheus-node-exporter prometheus-mysqld-exporter
     stress-ng                             # timer_sweep: the bounded CPU stressor inside the testbed
+    chromium chromium-driver              # tests: report.html seen in a headless browser
 )
 
 missing=()

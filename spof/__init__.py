@@ -8,6 +8,7 @@ configuration, without a network.
     output.py      terminal table, spof.json (schema-checked), spof.md;  picture.py: PNG + SVG
 
     write_report(topology, folder) → analysis       what `topo/run.py --spof` does, into a folder
+    draw_topology(topology, folder) → [png, svg]    the picture alone (every run's report.html)
 """
 
 from __future__ import annotations
@@ -26,3 +27,12 @@ def write_report(topology, folder: Path, pairs: bool = True):
     output.write_json(folder, analysis)
     output.write_markdown(folder, analysis, pictures)
     return analysis
+
+
+def draw_topology(topology, folder: Path) -> list[Path]:
+    """topology.png and topology.svg in `folder`: the design with its predicted single SPOFs."""
+    from spof import picture
+    from spof.analysis import analyze
+    from topo.plan import plan_network
+
+    return picture.draw(analyze(topology, pairs=False), topology, plan_network(topology), folder)

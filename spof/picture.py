@@ -6,6 +6,9 @@
     service switches      s3 ───── s4
     servers, monitor   server1 server3  server2 monitor
 
+Roles are written under the hosts (active, passive backup); the two firewall zones, the internet
+side and the service side, are shaded bands with the balancers between them. Also the run's
+topology picture in every report.html (experiments/html_report.py).
 Hosts and switches that are SPOFs get a ring, links that are SPOFs a thick line: red when a
 client-facing service (web, read, write) depends on them alone, orange when only monitoring or
 recovery does. The SPOFs that are not drawn (daemons, the controller) are listed under it. Hosts
@@ -22,6 +25,10 @@ from spof.analysis import Analysis
 
 ROLE_COLOURS = {"client": "#9ecae1", "lb": "#fdae6b", "server": "#a1d99b", "monitor": "#dadaeb", "switch": "#d9d9d9"}
 ROLE_LAYER = {"client": 0, "lb": 2, "server": 4, "monitor": 4}
+ROLE_NOTE = {("server", False): "\nactive", ("server", True): "\npassive"}
+# Firewall zones: (first layer, last layer, colour, label); every host runs its own iptables.
+ZONES = ((0, 1, "#fde0dd", "internet side (untrusted): clients, front switches"),
+         (3, 4, "#e5f5e0", "service side: back switches, servers, monitor"))
 
 
 def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
@@ -36,7 +43,7 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
     vip_net = topology.vip.network
     for host, spec in topology.hosts.items():
         graph.add_node(host, layer=ROLE_LAYER[spec.role], colour=ROLE_COLOURS[spec.role],
-                       label=host + (" (backup)" if spec.backup else ""))
+                       label=host + ROLE_NOTE.get((spec.role, bool(spec.backup)), ""))
     for switch in topology.switches:
         nets = {i.network for i in plan.interfaces if i.switch == switch}
         layer = 1 if nets == {vip_net} else 3 if vip_net not in nets else 2
@@ -48,6 +55,10 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
     pos = layered_positions(graph)
 
     fig, ax = plt.subplots(figsize=(11, 7))
+    left = min(x for x, _ in pos.values()) - 0.45
+    for first, last, colour, label in ZONES:
+        ax.axhspan(-last - 0.45, -first + 0.45, color=colour, zorder=0)
+        ax.text(left, -first + 0.4, label, fontsize=7, color="#555555", va="top")
     edges = list(graph.edges(data=True))
     nx.draw_networkx_edges(graph, pos, edgelist=[(a, b) for a, b, _ in edges], ax=ax,
                            edge_color=[severity(spof.get(d["address"]), "#777777") for _, _, d in edges],
@@ -68,6 +79,8 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
               if not c.startswith(("node:", "link:"))]
     ax.set_title(f"{analysis.topology}: predicted single points of failure (red: web/read/write, "
                  "orange: monitoring/recovery only)", fontsize=10)
+    ax.text(0.99, 0.01, "every host: iptables firewall, default deny", transform=ax.transAxes,
+            fontsize=7, ha="right", va="bottom", color="#555555")
     ax.text(0.01, 0.01, "also SPOF: " + ("; ".join(others) if others else "nothing else"), transform=ax.transAxes,
             fontsize=7, va="bottom", wrap=True)
     ax.axis("off")

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from experiments.headline import number
 from experiments.registry import resolve
 from hatestbed.suite import run_suite
 from topo.model import load_topology
@@ -37,6 +38,21 @@ def test_index_links_every_experiment(suite):
     index = (suite["index"]["dir"] / "index.md").read_text()
     for cls in resolve("all"):
         assert cls.name in index
+
+
+def test_reports_open_in_chromium_with_their_figures_and_pictures(suite):
+    """The real run's pages as a reader sees them (screenshots kept in tests/output/)."""
+    from tests.browser import chromium, view, visible
+
+    with chromium() as browser:
+        listed = view(browser, suite["index"]["dir"] / "index.html", "suite-index")
+        for cls in resolve("all"):
+            assert cls.name in listed["text"]
+        report = view(browser, suite["lb_failover"]["dir"] / "report.html", "suite-lb_failover")
+        outage = json.loads((suite["lb_failover"]["dir"] / "summary.json").read_text())["metrics"]["tuned"]["outage_ms"]
+        assert number(outage["median"], "ms") in report["text"]
+        assert len(report["images"]) >= 3  # two timelines (tuned, stock) and the topology
+        assert all(visible(i) for i in report["images"]), report["images"]
 
 
 def test_round_robin_alternates_and_leaves_the_backup_idle(suite):
