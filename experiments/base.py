@@ -280,11 +280,15 @@ class Experiment:
         return last
 
     # -- the loop -----------------------------------------------------------------------------
-    def run(self, trials: int, first: int = 0) -> dict:
-        """Run `trials` trials numbered from `first`; their results, summary and journal."""
+    def run(self, trials: int, first: int = 0, of: int | None = None) -> dict:
+        """Run `trials` trials numbered from `first` (of `of` in all, for the progress shown);
+        their results, summary and journal."""
         self.validate()
+        progress = getattr(self.testbed, "progress", None)
         results = []
         for index in range(first, first + trials):
+            if progress is not None:
+                progress.trial_started(self.name, self.profile, index + 1, of or first + trials)
             self.trial = index
             trial = {"trial": index, "status": "passed"}
             try:
@@ -308,6 +312,9 @@ class Experiment:
                     # What ran so far, so the runner can keep it and resume on a fresh testbed.
                     error.partial = {"trials": results, "journal": self.journal.as_list()}
                     raise error from exc
+                finally:
+                    if progress is not None:
+                        progress.trial_done()
             results.append(trial)
         return {"trials": results, "metrics": self.summarize([t for t in results if t["status"] == "passed"]),
                 "journal": self.journal.as_list()}

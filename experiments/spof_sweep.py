@@ -97,9 +97,9 @@ class SpofSweep(Experiment):
                 self.probes[(client, service)] = HttpsProbe(self.testbed, client, method=method, path=path,
                                                             interval=interval, duration=bound, label=label).start()
 
-    def run(self, trials: int, first: int = 0) -> dict:
+    def run(self, trials: int, first: int = 0, of: int | None = None) -> dict:
         try:
-            return super().run(trials, first)
+            return super().run(trials, first, of)
         finally:
             for probe in self.probes.values():
                 probe.stop()

@@ -122,7 +122,7 @@ class TestbedCLI(CLI):
             return
         result = run_on(self.testbed, cls, int(words[1]) if len(words) > 1 else 1, seed=1)
         print(headline_table([result]))
-        print(f"report: {result['dir'] / 'report.md'}")
+        print(f"report: {result['dir'] / 'report.html'}")
 
     def do_spof(self, _line: str) -> None:
         """spof: the static SPOF analysis of this testbed's topology (no faults injected)."""

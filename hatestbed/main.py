@@ -140,11 +140,13 @@ def main(argv: list[str]) -> int:
         print("\n".join(catalogue_lines(topology)))
         return 0
 
+    from hatestbed.progress import make_progress
     from hatestbed.testbed import Testbed
 
     if os.geteuid() != 0:
         fail("must run as root (Mininet needs it): sudo python3 topo/run.py ...", 1)
-    testbed = Testbed(topology)
+    progress = make_progress()
+    testbed = Testbed(topology, progress=progress)
     try:
         testbed.preflight()
     except TestbedError as exc:
@@ -154,7 +156,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, _raise_terminated)
     if experiments is not None:
-        return run_experiments(topology, experiments, args, options)
+        return run_experiments(topology, experiments, args, options, progress)
     code = 0
     try:
         testbed.start()
@@ -257,12 +259,12 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
     return {**options, "faults": faults}
 
 
-def run_experiments(topology, experiments, args: argparse.Namespace, options: dict) -> int:
+def run_experiments(topology, experiments, args: argparse.Namespace, options: dict, progress) -> int:
     """Experiments bring up (and always tear down) their own testbeds, one per timer profile."""
     from hatestbed.suite import headline_table, run_suite
 
     try:
-        summaries = run_suite(topology, experiments, args.trials, args.seed, options=options)
+        summaries = run_suite(topology, experiments, args.trials, args.seed, options=options, progress=progress)
     except KeyboardInterrupt:
         return 130
     except Terminated:
@@ -272,7 +274,7 @@ def run_experiments(topology, experiments, args: argparse.Namespace, options: di
         return 1
     print(headline_table(summaries))
     for item in summaries:
-        print(f"{item['name']}: {item['dir'] / ('index.md' if item['name'] == 'index' else 'report.md')}")
+        print(f"{item['name']}: {item['dir'] / ('index.html' if item['name'] == 'index' else 'report.html')}")
     return 0 if all(s["summary"] is None or s["summary"]["status"] == "passed" for s in summaries) else 1
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from experiments import headline, html_report, report
 from experiments.base import DB_MODES, Experiment, ExperimentError, profile_order, timers_of, with_timers
+from hatestbed.progress import NullProgress
 from hatestbed.testbed import Testbed
 from spof import draw_topology
 from topo.text import format_table
@@ -33,9 +34,9 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(os.environ.get("HATESTBED_RESULTS", REPO / "results"))
 
 
-def _up(topology, run_root) -> Testbed:
+def _up(topology, run_root, progress) -> Testbed:
     """A started testbed the caller must stop (the suite replaces it mid-way, so no `with`)."""
-    testbed = Testbed(topology, run_root=run_root)
+    testbed = Testbed(topology, run_root=run_root, progress=progress)
     testbed.preflight()
     try:
         testbed.start()
@@ -46,9 +47,14 @@ def _up(topology, run_root) -> Testbed:
 
 
 def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
-              results_root: Path = RESULTS, run_root=None, say=print, options: dict | None = None) -> list[dict]:
+              results_root: Path = RESULTS, run_root=None, say=print, options: dict | None = None,
+              progress=None) -> list[dict]:
     rng = random.Random(seed)
     options = {"seed": seed, "trials": trials, **(options or {})}
+    progress = progress or NullProgress()
+    plan = [(profile, cls) for profile in _profiles(topology, options) for cls in classes if profile in cls.profiles]
+    progress.suite_started(sum(cls.trial_count(trials, with_timers(topology, profile), options)
+                               for profile, cls in plan))
     started: dict[str, float] = {}
     out_dirs = {cls.name: report.results_dir(results_root, cls.name) for cls in classes}
     outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
@@ -56,9 +62,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
     versions = {}
     testbed, up_as, dirty = None, None, False
     try:
-        for profile in profile_order(topology):
-            if profile in DB_MODES and profile not in options.get("modes", DB_MODES):
-                continue  # --modes left this database mode out
+        for profile in _profiles(topology, options):
             # Experiments that change the site for good go last: the restart after their final
             # trial is then the profile's teardown.
             wanted = sorted((cls for cls in classes if profile in cls.profiles),
@@ -70,13 +74,12 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                 if testbed is not None:
                     testbed.stop()
                     testbed = None
-                testbed, up_as = _up(profiled, run_root), profiled
+                testbed, up_as = _up(profiled, run_root, progress), profiled
             dirty = any(cls.fresh_testbed_per_trial(profile) for cls in wanted)
             versions = versions or report.daemon_versions(testbed)
             for cls in wanted:
                 fresh = cls.fresh_testbed_per_trial(profile)
                 total = cls.trial_count(trials, profiled, options)
-                say(f"experiment {cls.name} ({profile}, {total} trials) ...")
                 started.setdefault(cls.name, time.time())
                 merged = {"trials": [], "journal": []}
                 experiment = None
@@ -84,7 +87,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                     done = len(merged["trials"])
                     experiment = cls(testbed, rng, out_dirs[cls.name], profile, options)
                     try:
-                        result = experiment.run(1 if fresh else total - done, first=done)
+                        result = experiment.run(1 if fresh else total - done, first=done, of=total)
                         rebuild = fresh
                     except ExperimentError as exc:
                         # A trial it could not recover from: keep what ran, carry on from the
@@ -99,7 +102,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                             merged["trials"] += result["trials"]
                             merged["journal"] += result["journal"]
                             testbed.stop()
-                            testbed = _up(profiled, run_root)
+                            testbed = _up(profiled, run_root, progress)
                             break
                     for trial in result["trials"]:
                         trial["trial"] = len(merged["trials"])
@@ -108,7 +111,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                     more = len(merged["trials"]) < total or cls is not wanted[-1]
                     if rebuild and more:  # the next trial must not inherit its changes
                         testbed.stop()
-                        testbed = _up(profiled, run_root)
+                        testbed = _up(profiled, run_root, progress)
                 passed = [t for t in merged["trials"] if t["status"] == "passed"]
                 result = {"trials": merged["trials"], "journal": merged["journal"],
                           "metrics": experiment.summarize(passed) if experiment else {}}
@@ -118,6 +121,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                 entry["journal"][profile] = result["journal"]
                 entry["timers"][profile] = timers_of(profiled)
     finally:
+        progress.suite_done()
         if testbed is not None:
             testbed.stop()
 
@@ -127,6 +131,11 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
         index_dir = report.write_index(results_root, [(s["name"], s["dir"], s["summary"]) for s in summaries])
         summaries.append({"name": "index", "dir": index_dir, "summary": None})
     return summaries
+
+
+def _profiles(topology, options: dict) -> list[str]:
+    """The profiles to bring up, in order; a database mode --modes left out is skipped."""
+    return [p for p in profile_order(topology) if p not in DB_MODES or p in options.get("modes", DB_MODES)]
 
 
 def write_results(cls: type[Experiment], entry: dict, out_dir: Path, topology, seed: int,

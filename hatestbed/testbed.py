@@ -30,6 +30,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from hatestbed.progress import NullProgress
 from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
 from hosts.site import Site
@@ -89,8 +90,9 @@ class Timings:
 class Testbed:
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, topology: Topology, run_root=None):
+    def __init__(self, topology: Topology, run_root=None, progress=None):
         self.topology = topology
+        self.progress = progress or NullProgress()  # bring-up phases here, trials in Experiment.run
         self.configured_topology = topology  # as written; retime() changes self.topology only
         self.plan: NetworkPlan = plan_network(topology)
         self.run_root = run_root
@@ -154,28 +156,39 @@ class Testbed:
     def start(self, timeout: float = 20.0) -> None:
         from mininet.log import setLogLevel
 
-        from topo.network import build_network, prepare_hosts
-
         setLogLevel(os.environ.get("HATESTBED_MININET_LOG", "output"))
         began = time.monotonic()
+        self.progress.bringup_started()
+        try:
+            self._bring_up(began, timeout)
+        finally:
+            self.progress.bringup_done()
+
+    def _bring_up(self, began: float, timeout: float) -> None:
+        from topo.network import build_network, prepare_hosts
+
         self.run_dir = RunDir.create(self.topology.name, self.run_root)
         self.processes = ProcessOwner(self.run_dir)
         self.controller = ControllerService(self.run_dir, self.plan.fabric(), self.topology.controller.port,
                                             self.topology.controller.instances)
         self.controller.start()
-        self.timings.mark("controller_listening", began)
+        self._mark("controller_listening", began)
         self.net = build_network(self.plan, self.run_dir, self.controller.ports)
         self.net.start()
         prepare_hosts(self.net, self.plan)
-        self.timings.mark("network_built", began)
+        self._mark("network_built", began)
         wait_until(lambda: all(self.switch_connections().values()), timeout,
                    "every switch connected to the controller")
-        self.timings.mark("switches_connected", began)
+        self._mark("switches_connected", began)
         self.wait_reachable(timeout)
-        self.timings.mark("hosts_reachable", began)
+        self._mark("hosts_reachable", began)
         if self.topology.services.enabled:
             self.start_services()
-            self.timings.mark("services_ready", began)
+            self._mark("services_ready", began)
+
+    def _mark(self, name: str, began: float) -> None:
+        self.timings.mark(name, began)
+        self.progress.phase(name, self.timings.marks[name])
 
     def start_services(self) -> None:
         self.site = Site(self.plan, self.run_dir.path)
