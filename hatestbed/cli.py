@@ -7,6 +7,10 @@
     mininet> faults        every fault address of this topology
     mininet> fail ADDRESS  inject one (tab completes addresses), e.g. fail daemon:haproxy@lb1
     mininet> heal ADDRESS|all   recover it, or every fault still injected (also done on exit)
+    mininet> probe [SECONDS]    HTTPS through the VIP, one live line: requests/s, errors, serving server
+    mininet> dist [N]           N requests one after another: how round robin spreads them now
+    mininet> watch [SECONDS]    VIP holder, HAProxy's server states, database roles, controller roles, live
+    mininet> report             the newest report.html (or index.html) under results/
     mininet> client1 ping 10.0.1.100      (every Mininet command still works)
 """
 
@@ -21,7 +25,8 @@ from mininet.cli import CLI
 from experiments.faults import catalogue, catalogue_lines, parse
 from experiments.registry import resolve
 from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
-from hatestbed.suite import headline_table, run_on
+from hatestbed import live
+from hatestbed.suite import RESULTS, headline_table, run_on
 from topo.errors import TestbedError
 from topo.observe import vip_holders
 
@@ -95,6 +100,57 @@ class TestbedCLI(CLI):
     def heal_all(self) -> None:
         for address in reversed(list(self.injected)):  # the last injected first
             self.heal(address)
+
+    # -- live views -------------------------------------------------------------------------------
+    def do_probe(self, line: str) -> None:
+        """probe [SECONDS]: HTTPS through the VIP from the first client every 10 ms for SECONDS
+        (default 30), one line redrawn: requests/s, errors, the server answering. Ctrl-C stops it."""
+        seconds = self._number(line, 30, "probe [SECONDS]")
+        if seconds is not None and self._services_up("probe"):
+            print(f"{clock(time.time())}  probing https://{self.testbed.site.vip} from {self.testbed.site.clients[0]}"
+                  " (Ctrl-C stops)")
+            live.run_probe(self.testbed, seconds, live.console())
+
+    def do_dist(self, line: str) -> None:
+        """dist [N]: N requests (default 100) through the VIP, each after the previous one ends;
+        how many each server answered (the backup should answer none while the others are up)."""
+        count = self._number(line, 100, "dist [N]")
+        if count is not None and self._services_up("dist"):
+            print("\n".join(live.run_distribution(self.testbed, int(count))))
+
+    def do_watch(self, line: str) -> None:
+        """watch [SECONDS]: who holds the VIP, how each HAProxy sees each server, each database's
+        role and each controller's role, redrawn twice a second for SECONDS (default: until Ctrl-C)."""
+        seconds = self._number(line, live.MAX_SECONDS, "watch [SECONDS]")
+        if seconds is not None and self._services_up("watch"):
+            live.run_watch(self.testbed, seconds, live.console())
+
+    def do_report(self, _line: str) -> None:
+        """report: the path of the newest report (report.html of a run, index.html of `all`)."""
+        pages = [p for pattern in ("*/report.html", "*/index.html") for p in RESULTS.glob(pattern)]
+        if not pages:
+            print(f"report: no report under {RESULTS} yet (run: experiment NAME)")
+            return
+        print(max(pages, key=lambda p: p.stat().st_mtime))
+
+    def _number(self, line: str, default: float, usage: str) -> float | None:
+        text = line.strip()
+        if not text:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            print(f"usage: {usage}   (a positive number)")
+            return None
+        return value
+
+    def _services_up(self, command: str) -> bool:
+        if self.testbed.services is None:
+            print(f"{command}: services are not running (services.enabled is false)")
+            return False
+        return True
 
     def do_status(self, _line: str) -> None:
         """Hosts and addresses, then controller, switch and reachability health."""

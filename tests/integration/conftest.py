@@ -23,8 +23,8 @@ def run_root(tmp_path_factory):
 def run_py(run_root):
     """Run topo/run.py as a user would (any python3; it re-executes under .venv)."""
 
-    def run(*args, timeout=120, **kwargs):
-        env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
+    def run(*args, timeout=120, env=None, **kwargs):
+        env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root), **(env or {}))
         return subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), *args], env=env,
                               capture_output=True, text=True, timeout=timeout, **kwargs)
 

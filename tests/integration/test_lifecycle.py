@@ -75,6 +75,32 @@ def test_the_cli_fails_and_heals_faults_by_address(run_py, run_root, tmp_path):
     assert_nothing_left(latest_run(run_root))
 
 
+def test_the_cli_live_views_show_round_robin_and_a_failover(run_py, run_root, tmp_path):
+    results = tmp_path / "results"
+    (results / "20260101T000000Z-lb_failover").mkdir(parents=True)
+    (results / "20260101T000000Z-lb_failover" / "report.html").write_text("<html></html>")
+    script = tmp_path / "commands"
+    script.write_text("help watch\nprobe 2\ndist 40\nwatch 1\nfail node:server1\nsh sleep 1\ndist 40\n"
+                      "probe 0\nreport\nheal all\n")
+    result = run_py("--script", str(script), env={"HATESTBED_RESULTS": str(results)})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "watch [SECONDS]: who holds the VIP" in out  # help for the new commands
+    rate = re.search(r"2\.\d s +(\d+) req/s  ok (\d+)  errors 0 .*serving: server[12]", out)
+    assert rate and int(rate.group(1)) > 20 and int(rate.group(2)) > 50, out
+    [before, after] = re.findall(r"server1 +active +(\d+).*\n.*server2 +active +(\d+).*\n.*server3 +backup +(\d+)",
+                                 out)
+    assert abs(int(before[0]) - int(before[1])) <= 2 and before[2] == "0"  # round robin, backup idle
+    # server1 down: server2 takes every request; HAProxy's backup waits until no active server is up.
+    assert after == ("0", "40", "0")
+    assert re.search(r"VIP 10\.0\.1\.100: lb[12]\n", out)
+    assert re.search(r"lb1 +haproxy sees: server1 UP  server2 UP  server3 UP", out)
+    assert "database: galera Synced" in out and "OpenFlow role: MASTER" in out
+    assert "usage: probe [SECONDS]" in out
+    assert str(results / "20260101T000000Z-lb_failover" / "report.html") in out
+    assert_nothing_left(latest_run(run_root))
+
+
 def test_bad_topology_is_one_line_exit_2_and_starts_nothing(run_py, run_root, tmp_path):
     before = len(run_dirs(run_root))
     bad = tmp_path / "bad.yaml"
