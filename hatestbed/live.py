@@ -140,4 +140,5 @@ def console():
     """rich's console on the CLI's stdout (plain when that is not a terminal)."""
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False)
+    # Off a terminal nothing is redrawn: no reason to wrap lines at rich's default 80 columns.
+    return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 200)

@@ -165,7 +165,12 @@ def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root:
     started = time.time()
     options = {"seed": seed, "trials": trials}
     experiment = cls(testbed, random.Random(seed), out_dir, "as-running", options)
-    result = experiment.run(cls.trial_count(trials, testbed.topology, options))
+    total = cls.trial_count(trials, testbed.topology, options)
+    testbed.progress.suite_started(total)
+    try:
+        result = experiment.run(total)
+    finally:
+        testbed.progress.suite_done()
     entry = {"trials": {"as-running": result["trials"]}, "metrics": {"as-running": result["metrics"]},
              "journal": {"as-running": result["journal"]}, "timers": {"as-running": timers_of(testbed.topology)}}
     return write_results(cls, entry, out_dir, testbed.topology, seed, started, report.daemon_versions(testbed))

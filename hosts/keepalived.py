@@ -20,7 +20,8 @@ authentication either way: only the fabric's edge guards (controllers/guards.py)
 reaches the service network from forging a peer's advert.
 
 Behaviour:
-- Both balancers start in BACKUP; the election makes the highest priority (first LB) master.
+- Both balancers start in BACKUP, the first LB (the highest priority) alone: it becomes master,
+  then the others start and stay BACKUP (stage 5, then 5.5).
 - preempt false (the default): `nopreempt` on every balancer. A recovered lb1 does NOT take the
   VIP back from lb2; it stays BACKUP until lb2 fails. preempt true: the highest priority always
   takes the VIP back when it is healthy again (a second, short outage).
@@ -71,7 +72,6 @@ class Keepalived(Daemon):
     name = "keepalived"
     binary = "keepalived"
     package = "keepalived"
-    stage = 5
     ready_timeout = 10.0
 
     def __init__(self, site, host):
@@ -110,6 +110,15 @@ class Keepalived(Daemon):
     def peer_addresses(self) -> list[str]:
         """The other balancers' addresses on the advert network (unicast peers)."""
         return [str(self.site.plan.address(lb, self.advert_network)) for lb in self.site.lbs if lb != self.host]
+
+    @property
+    def stage(self) -> float:
+        """5 for the first balancer, 5.5 for the others: they start once it holds the VIP.
+
+        Started together, the first whose master-down timer ran out would win, and with
+        nopreempt keep the VIP: a start a few ms earlier outweighs the priority's skew (4 ms at
+        20 ms adverts), and lb2 was seen MASTER after bring-up. The design says lb1."""
+        return 5 if self.host == self.site.lbs[0] else 5.5
 
     @property
     def priority(self) -> int:
