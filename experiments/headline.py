@@ -65,6 +65,8 @@ def number(value, unit: str = "") -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
+        if any(isinstance(v, (dict, list, tuple)) for v in value):
+            return f"{len(value)} items (in summary.json)"
         return ", ".join(str(v) for v in value) or "none"
     if isinstance(value, float):
         text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"

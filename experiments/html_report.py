@@ -55,6 +55,17 @@ def _trials_table(trials: list[dict]) -> tuple[list[str], list[list[str]]]:
     return columns, [[headline.figure(c, t[c]).value if c in t else "" for c in columns] for t in trials]
 
 
+def _metric_tables(metrics: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """Metrics that are lists of records (timer_sweep's cells, spof_sweep's observations) as tables."""
+    tables = []
+    for key, value in sorted(metrics.items()):
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            columns = list(dict.fromkeys(k for record in value for k in record))
+            tables.append((key, columns, [[headline.figure(c, r[c]).value if c in r else "" for c in columns]
+                                          for r in value]))
+    return tables
+
+
 def _timer_rows(timers: dict, profiles: list[str]) -> list[tuple[str, list[str]]]:
     """[(setting, its value per profile)] over every setting any profile has."""
     names = sorted({name for p in profiles for name in timers.get(p, {})})
@@ -82,6 +93,7 @@ def write_report_html(directory: Path | str, summary: dict, plots: Sequence[Path
         timers=_timer_rows(summary.get("timers") or {}, profiles),
         versions=sorted((summary.get("versions") or {}).items()),
         all_metrics={p: sorted(summary["metrics"][p]) for p in profiles},
+        metric_tables={p: _metric_tables(summary["metrics"][p]) for p in profiles},
         figure=headline.figure)
     path = directory / "report.html"
     path.write_text(page)

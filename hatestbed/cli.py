@@ -1,17 +1,17 @@
-"""Mininet's CLI with the testbed's own commands added (more arrive with later features).
+"""Mininet's CLI with the testbed's own commands added (`help COMMAND` explains each).
 
-    mininet> status        hosts, addresses, switch/controller health, every daemon's state
-    mininet> vip           who holds the virtual IP, and the last VRRP state changes
-    mininet> experiment NAME [TRIALS]   run a failure experiment on this running testbed
-    mininet> spof          the static SPOF analysis of this topology
-    mininet> faults        every fault address of this topology
-    mininet> fail ADDRESS  inject one (tab completes addresses), e.g. fail daemon:haproxy@lb1
-    mininet> heal ADDRESS|all   recover it, or every fault still injected (also done on exit)
-    mininet> probe [SECONDS]    HTTPS through the VIP, one live line: requests/s, errors, serving server
-    mininet> dist [N]           N requests one after another: how round robin spreads them now
-    mininet> watch [SECONDS]    VIP holder, HAProxy's server states, database roles, controller roles, live
-    mininet> report             the newest report.html (or index.html) under results/
-    mininet> client1 ping 10.0.1.100      (every Mininet command still works)
+    testbed> status        hosts, addresses, switch/controller health, every daemon's state
+    testbed> vip           who holds the virtual IP, and the last VRRP state changes
+    testbed> experiment NAME [TRIALS]   run a failure experiment on this running testbed
+    testbed> spof          the static SPOF analysis of this topology
+    testbed> faults        every fault address of this topology
+    testbed> fail ADDRESS  inject one (tab completes addresses), e.g. fail daemon:haproxy@lb1
+    testbed> heal ADDRESS|all   recover it, or every fault still injected (also done on exit)
+    testbed> probe [SECONDS]    HTTPS through the VIP, one live line: requests/s, errors, serving server
+    testbed> dist [N]           N requests one after another: how round robin spreads them now
+    testbed> watch [SECONDS]    VIP holder, HAProxy's server states, database roles, controller roles, live
+    testbed> report             the newest report.html (or index.html) under results/
+    testbed> client1 ping 10.0.1.100      (every Mininet command still works)
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from mininet.cli import CLI
 
 from experiments.faults import catalogue, catalogue_lines, parse
 from experiments.registry import resolve
-from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
 from hatestbed import live
+from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
 from hatestbed.suite import RESULTS, headline_table, run_on
 from topo.errors import TestbedError
 from topo.observe import vip_holders

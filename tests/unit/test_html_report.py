@@ -89,3 +89,13 @@ def test_report_and_index_open_in_chromium_with_figures_and_pictures(tmp_path):
 def test_text_from_the_summary_is_escaped(tmp_path, bad):
     page = write_report_html(tmp_path, lb_summary(description=bad)).read_text()
     assert bad not in page and "&lt;script&gt;" in page
+
+
+def test_metrics_that_are_lists_of_records_become_tables(tmp_path):
+    cells = [{"component": "keepalived", "timer_ms": 20.0, "load": "stress", "median_ms": 119.5, "spurious": 0},
+             {"component": "haproxy", "timer_ms": 50.0, "load": "idle", "median_ms": 114.9, "spurious": 1}]
+    summary = lb_summary(metrics={"tuned": {"cells": cells, "spurious_total": 1}}, headline=["spurious_total"])
+    page = write_report_html(tmp_path, summary).read_text()
+    assert "<h3>cells</h3>" in page
+    assert "<td>keepalived</td><td>20 ms</td><td>stress</td><td>120 ms</td><td>0</td>" in page
+    assert headline.figure("cells", cells).value == "2 items (in summary.json)"
