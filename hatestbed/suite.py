@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -125,8 +126,9 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
         if testbed is not None:
             testbed.stop()
 
+    picture = draw_topology(topology, out_dirs[classes[0].name])[1]  # one drawing serves every report
     summaries = [write_results(cls, outcome[cls.name], out_dirs[cls.name], topology, seed,
-                               started[cls.name], versions) for cls in classes]
+                               started[cls.name], versions, picture) for cls in classes]
     if len(classes) > 1:
         index_dir = report.write_index(results_root, [(s["name"], s["dir"], s["summary"]) for s in summaries])
         summaries.append({"name": "index", "dir": index_dir, "summary": None})
@@ -139,7 +141,7 @@ def _profiles(topology, options: dict) -> list[str]:
 
 
 def write_results(cls: type[Experiment], entry: dict, out_dir: Path, topology, seed: int,
-                  started: float, versions: dict) -> dict:
+                  started: float, versions: dict, picture: Path | None = None) -> dict:
     """summary.json, report.md and report.html for one experiment (its trials, metrics and timers per profile)."""
     all_trials = [t for runs in entry["trials"].values() for t in runs]
     status = "passed" if all_trials and all(t["status"] == "passed" for t in all_trials) else (
@@ -154,8 +156,12 @@ def write_results(cls: type[Experiment], entry: dict, out_dir: Path, topology, s
     report.write_summary(out_dir, summary)
     plots = sorted(p for p in out_dir.glob("*.png") if p.stem != "topology")
     report.write_report_md(out_dir, summary, plots)
-    picture = draw_topology(topology, out_dir)[1]  # the SVG: sharp at any zoom
-    html_report.write_report_html(out_dir, summary, plots, picture)
+    if picture is None:
+        picture = draw_topology(topology, out_dir)[1]  # the SVG: sharp at any zoom
+    elif picture.parent != out_dir:
+        for drawn in picture.parent.glob("topology.*"):
+            shutil.copy2(drawn, out_dir)
+    html_report.write_report_html(out_dir, summary, plots, out_dir / picture.name)
     return {"name": cls.name, "dir": out_dir, "summary": summary}
 
 

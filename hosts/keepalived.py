@@ -20,8 +20,9 @@ authentication either way: only the fabric's edge guards (controllers/guards.py)
 reaches the service network from forging a peer's advert.
 
 Behaviour:
-- Both balancers start in BACKUP, the first LB (the highest priority) alone: it becomes master,
-  then the others start and stay BACKUP (stage 5, then 5.5).
+- Both balancers start in BACKUP, the first LB (the highest priority) first: the others start
+  once it has entered BACKUP, ~1 s behind it, so its master-down timer always ends first; it
+  becomes master and they stay BACKUP (stage 5, then 5.5).
 - preempt false (the default): `nopreempt` on every balancer. A recovered lb1 does NOT take the
   VIP back from lb2; it stays BACKUP until lb2 fails. preempt true: the highest priority always
   takes the VIP back when it is healthy again (a second, short outage).
@@ -113,7 +114,8 @@ class Keepalived(Daemon):
 
     @property
     def stage(self) -> float:
-        """5 for the first balancer, 5.5 for the others: they start once it holds the VIP.
+        """5 for the first balancer, 5.5 for the others: they start once it is counting down to
+        MASTER, about a second ahead of theirs.
 
         Started together, the first whose master-down timer ran out would win, and with
         nopreempt keep the VIP: a start a few ms earlier outweighs the priority's skew (4 ms at
@@ -221,6 +223,11 @@ class Keepalived(Daemon):
     def after_ready(self, node) -> None:
         # Every balancer of the stage has a state: the election must now give the VIP to exactly
         # one (BACKUP → MASTER after 3 × advert_int + skew), before anything uses the VIP.
+        if self.stage == 5 and len(self.site.lbs) > 1:
+            # The first balancer is BACKUP and counting down; the others may start now: each
+            # enters BACKUP ~1 s after its start (its first track script run), so its own
+            # count-down ends ~1 s after the first's. They wait for the master (stage 5.5).
+            return
         advert = self.site.services.keepalived.advert_int
         timeout = max(5.0, 4 * advert + 3.0)
         try:
