@@ -68,7 +68,7 @@ class PlainProgress(NullProgress):
     def trial_started(self, experiment: str, profile: str, k: int, n: int) -> None:
         elapsed = time.monotonic() - self.began
         left = f", about {clock(elapsed / self.done * (self.total - self.done))} left" if self.done else ""
-        self.say(f"[{self.done + 1}/{self.total}] {experiment} ({profile} timers) trial {k}/{n} · "
+        self.say(f"[{self.done + 1}/{self.total}] {experiment} ({profile}) trial {k}/{n} · "
                  f"{clock(elapsed)} elapsed{left}")
 
     def trial_done(self) -> None:
@@ -116,7 +116,7 @@ class LiveProgress(NullProgress):
 
     def trial_started(self, experiment: str, profile: str, k: int, n: int) -> None:
         if self.suite is not None:
-            self.bars.update(self.suite, description=f"{experiment} ({profile} timers) trial {k}/{n}")
+            self.bars.update(self.suite, description=f"{experiment} ({profile}) trial {k}/{n}")
 
     def trial_done(self) -> None:
         if self.suite is not None:

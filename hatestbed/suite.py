@@ -183,11 +183,11 @@ def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root:
 
 
 def headline_table(summaries: list[dict], width: int = 100) -> str:
-    """The final table, `width` columns at most: one row per experiment × timer profile with up to
+    """The final table, `width` columns at most: one row per experiment × profile (timers or database mode) with up to
     three headline figures and their units (every figure is in report.html)."""
     rows = [[item["summary"]["experiment"], profile, item["summary"]["status"]]
             for item in summaries if item["summary"] is not None for profile in item["summary"]["metrics"]]
-    headers = ["experiment", "timers", "status"]
+    headers = ["experiment", "profile", "status"]
     fixed = sum(max([len(h)] + [len(r[i]) for r in rows]) + 2 for i, h in enumerate(headers))
     room = max(20, width - fixed)
     lines = {(r[0], r[1]): r for r in rows}

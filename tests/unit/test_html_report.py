@@ -46,7 +46,7 @@ def test_figures_carry_units_from_the_metric_name():
 
 
 def test_the_final_summary_fits_100_columns():
-    long = lb_summary(experiment="a_rather_long_experiment_name", metrics={
+    long = lb_summary(experiment="a_long_experiment_name", metrics={
         "tuned": {f"attack_number_{i}_failed_requests": {"median": 95.0, "n": 3} for i in range(8)}},
         headline=[f"attack_number_{i}_failed_requests" for i in range(8)])
     table = headline_table([{"summary": lb_summary()}, {"summary": long}, {"summary": None}])
@@ -73,7 +73,7 @@ def test_report_and_index_open_in_chromium_with_figures_and_pictures(tmp_path):
         shown = view(browser, report, "report")
         assert shown["title"] == "lb_failover: passed"
         for text in ("PASSED", "70.6 ms", "p95 79.8 ms, max 80.8 ms, 3 trials", "3150 ms", "keepalived_advert_int_s",
-                     "0.02", "2.6.12", "tuned timers", "stock timers"):
+                     "0.02", "2.6.12", "Trials: tuned", "Trials: stock"):
             assert text in shown["text"], text
         assert "not shown" not in shown["text"]  # tracebacks stay in summary.json
         assert [i["alt"] for i in shown["images"]] == ["timeline-tuned-0", "topology picture"]

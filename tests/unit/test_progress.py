@@ -20,8 +20,8 @@ def test_plain_lines_name_the_trial_and_estimate_the_time_left(monkeypatch):
     progress.trial_started("lb_failover", "tuned", 2, 2)
     lines = out.getvalue().splitlines()
     assert lines[0] == "bring-up: network built at 1.2 s"
-    assert lines[1] == "[1/4] lb_failover (tuned timers) trial 1/2 · 0:00 elapsed"
-    assert lines[2] == "[2/4] lb_failover (tuned timers) trial 2/2 · 0:30 elapsed, about 1:30 left"
+    assert lines[1] == "[1/4] lb_failover (tuned) trial 1/2 · 0:00 elapsed"
+    assert lines[2] == "[2/4] lb_failover (tuned) trial 2/2 · 0:30 elapsed, about 1:30 left"
     assert "\x1b[" not in out.getvalue()  # nothing redrawn, no escape codes
 
 
@@ -45,5 +45,5 @@ def test_the_live_display_runs_only_while_something_is_under_way():
     progress.suite_done()
     assert not progress.bars.live.is_started
     shown = out.getvalue()
-    assert "server_failover (stock timers) trial 1/1" in shown
+    assert "server_failover (stock) trial 1/1" in shown
     assert "experiments: done" in shown and "1/2" in shown
