@@ -13,7 +13,7 @@
         status(node)     a short state text for the status table
 
 Class attributes: `name`, `binary` + `package` (preflight), `stage` (start order; stop reverses
-it), `ready_timeout` (seconds). A daemon never finds its process by name: the manager starts it,
+it), `ready_timeout` (seconds), `start_retries` (restarts after an exit during start-up). A daemon never finds its process by name: the manager starts it,
 records its pid in the run directory and stops it by that pid.
 """
 
@@ -40,12 +40,19 @@ class ServiceError(TestbedError):
     """A daemon could not be configured, checked, started or made ready."""
 
 
+class ExitedDuringStartError(ServiceError):
+    """The daemon's process ended before it was ready."""
+
+
 class Daemon:
     name: ClassVar[str]
     binary: ClassVar[str]
     package: ClassVar[str]
     stage: ClassVar[int]
     ready_timeout: ClassVar[float] = 10.0
+    # How many times a restart (a fault's recovery) starts the daemon again when it exits before
+    # it is ready, as a service manager's Restart=on-failure would.
+    start_retries: ClassVar[int] = 0
 
     def __init__(self, site: Site, host: str):
         self.site = site

@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from hosts.daemon import Daemon, ServiceError
+from hosts.daemon import Daemon, ExitedDuringStartError, ServiceError
 from hosts.site import Site
 from topo import command
 from topo.processes import OwnedProcess, ProcessError, ProcessOwner, stop_all
@@ -126,8 +126,8 @@ class ServiceManager:
         try:
             proc.wait_ready(lambda: daemon.is_ready(node), daemon.ready_timeout, f"{daemon.label} ready")
         except ProcessError:
-            raise ServiceError(f"{daemon.label} exited during start-up; see {daemon.log_path}: "
-                               f"{proc.tail()}") from None
+            raise ExitedDuringStartError(f"{daemon.label} exited during start-up; see {daemon.log_path}: "
+                                         f"{proc.tail()}") from None
 
     def running(self, daemon: Daemon) -> bool:
         proc = self.processes.get(daemon.label)
@@ -149,13 +149,22 @@ class ServiceManager:
         if proc is not None:
             proc.stop(timeout)  # the group: also workers whose master was killed by a fault
 
-    def restart_daemon(self, daemon: Daemon, net) -> None:
-        """Start a stopped daemon again (a fault's recovery) and wait until it is ready."""
+    def restart_daemon(self, daemon: Daemon, net) -> list[str]:
+        """Start a stopped daemon again (a fault's recovery) and wait until it is ready; started
+        once more if it exits first, up to daemon.start_retries times. The exits retried."""
+        retried: list[str] = []
         if self.running(daemon):
-            return
-        daemon.prepare(net[daemon.host])
-        self._spawn(daemon, net)
-        self._wait_ready(daemon, net)
+            return retried
+        while True:
+            daemon.prepare(net[daemon.host])
+            self._spawn(daemon, net)
+            try:
+                self._wait_ready(daemon, net)
+                return retried
+            except ExitedDuringStartError as exc:
+                if len(retried) >= daemon.start_retries:
+                    raise
+                retried.append(str(exc))
 
     def restart(self, daemons: list[Daemon], net, after_ready: bool = True) -> tuple[list[dict], list[str]]:
         """Restart daemons that are not running, stage by stage (each ready before the next
@@ -171,13 +180,14 @@ class ServiceManager:
                     done.append({"daemon": daemon.label, "pid": self.pid(daemon), "already_running": True})
                     continue
                 try:
-                    self.restart_daemon(daemon, net)
+                    retried = self.restart_daemon(daemon, net)
                 except Exception as exc:
                     errors.append(f"{daemon.label}: {exc}")
                     continue
                 ready = time.time()
                 done.append({"daemon": daemon.label, "pid": self.pid(daemon), "started_at": began,
-                             "ready_at": ready, "ready_s": round(ready - began, 3)})
+                             "ready_at": ready, "ready_s": round(ready - began, 3),
+                             **({"started_again_after": retried} if retried else {})})
                 started.append(daemon)
             for daemon in started if after_ready else []:
                 try:
