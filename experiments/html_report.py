@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from experiments import headline
+from topo.text import wall_clock
 
 _pages = Environment(loader=PackageLoader("experiments", "templates"), undefined=StrictUndefined,
                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
@@ -31,10 +31,8 @@ TRIAL_SKIP = ("traceback", "journal")
 
 
 def local_time(t) -> str:
-    """A unix time as local date and wall-clock time, to the millisecond."""
-    if not isinstance(t, (int, float)):
-        return str(t)
-    return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    """A unix time as local date and wall-clock time, to the millisecond (text as it is)."""
+    return wall_clock(t, date=True) if isinstance(t, (int, float)) else str(t)
 
 
 def duration(seconds: float) -> str:
@@ -47,23 +45,20 @@ def data_uri(path: Path) -> str:
     return f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
+def _records_table(records: list[dict], shown=lambda key, value: True) -> tuple[list[str], list[list[str]]]:
+    """Records as (columns, rows of figures): every key some record has and `shown` keeps."""
+    columns = list(dict.fromkeys(k for record in records for k, v in record.items() if shown(k, v)))
+    return columns, [[headline.figure(c, r[c]).value if c in r else "" for c in columns] for r in records]
+
+
 def _trials_table(trials: list[dict]) -> tuple[list[str], list[list[str]]]:
-    columns: list[str] = []
-    for trial in trials:
-        columns += [k for k, v in trial.items()
-                    if k not in columns and k not in TRIAL_SKIP and not isinstance(v, (dict, list))]
-    return columns, [[headline.figure(c, t[c]).value if c in t else "" for c in columns] for t in trials]
+    return _records_table(trials, lambda k, v: k not in TRIAL_SKIP and not isinstance(v, (dict, list)))
 
 
 def _metric_tables(metrics: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """Metrics that are lists of records (timer_sweep's cells, spof_sweep's observations) as tables."""
-    tables = []
-    for key, value in sorted(metrics.items()):
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            columns = list(dict.fromkeys(k for record in value for k in record))
-            tables.append((key, columns, [[headline.figure(c, r[c]).value if c in r else "" for c in columns]
-                                          for r in value]))
-    return tables
+    return [(key, *_records_table(value)) for key, value in sorted(metrics.items())
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value)]
 
 
 def _timer_rows(timers: dict, profiles: list[str]) -> list[tuple[str, list[str]]]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
 
 from mininet.cli import CLI
 
@@ -29,6 +28,7 @@ from hatestbed.status import checks_table, health_checks, hosts_table, service_c
 from hatestbed.suite import RESULTS, headline_table, run_on
 from topo.errors import TestbedError
 from topo.observe import vip_holders
+from topo.text import wall_clock as clock
 
 
 class TestbedCLI(CLI):
@@ -173,8 +173,7 @@ class TestbedCLI(CLI):
             print("experiment: one experiment at a time here (all of them: topo/run.py --experiment all)")
             return
         [cls] = classes
-        if self.testbed.services is None:
-            print("experiment: services are not running (services.enabled is false)")
+        if not self._services_up("experiment"):
             return
         result = run_on(self.testbed, cls, int(words[1]) if len(words) > 1 else 1, seed=1)
         print(headline_table([result]))
@@ -199,11 +198,6 @@ class TestbedCLI(CLI):
         for line in lines:
             event = json.loads(line)
             print(f"  {clock(event['t'])}  {event['host']:<6} {event['state']}")
-
-
-def clock(t: float) -> str:
-    """A unix time as local wall-clock time to the millisecond, e.g. 14:03:07.250."""
-    return datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _complete_whole_addresses() -> None:

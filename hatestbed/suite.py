@@ -183,16 +183,14 @@ def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root:
 
 
 def headline_table(summaries: list[dict], width: int = 100) -> str:
-    """The final table, `width` columns at most: one row per experiment × profile (timers or database mode) with up to
-    three headline figures and their units (every figure is in report.html)."""
-    rows = [[item["summary"]["experiment"], profile, item["summary"]["status"]]
-            for item in summaries if item["summary"] is not None for profile in item["summary"]["metrics"]]
+    """The final table, `width` columns at most: one row per experiment × profile (timers or
+    database mode) with up to three headline figures and their units (all are in report.html)."""
+    shown = [(item["summary"], profile) for item in summaries if item["summary"] is not None
+             for profile in item["summary"]["metrics"]]
+    rows = [[summary["experiment"], profile, summary["status"]] for summary, profile in shown]
     headers = ["experiment", "profile", "status"]
     fixed = sum(max([len(h)] + [len(r[i]) for r in rows]) + 2 for i, h in enumerate(headers))
     room = max(20, width - fixed)
-    lines = {(r[0], r[1]): r for r in rows}
-    for item in summaries:
-        summary = item["summary"]
-        for profile in (summary or {}).get("metrics", {}):
-            lines[(summary["experiment"], profile)].append(headline.short_line(summary, profile, room))
-    return format_table(headers + ["headline figures (median over trials)"], list(lines.values()))
+    for row, (summary, profile) in zip(rows, shown):
+        row.append(headline.short_line(summary, profile, room))
+    return format_table(headers + ["headline figures (median over trials)"], rows)

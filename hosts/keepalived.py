@@ -223,7 +223,7 @@ class Keepalived(Daemon):
     def after_ready(self, node) -> None:
         # Every balancer of the stage has a state: the election must now give the VIP to exactly
         # one (BACKUP → MASTER after 3 × advert_int + skew), before anything uses the VIP.
-        if self.stage == 5 and len(self.site.lbs) > 1:
+        if self.host == self.site.lbs[0] and len(self.site.lbs) > 1:
             # The first balancer is BACKUP and counting down; the others may start now: each
             # enters BACKUP ~1 s after its start (its first track script run), so its own
             # count-down ends ~1 s after the first's. They wait for the master (stage 5.5).
