@@ -73,7 +73,7 @@ def lost_per_node(experiment, acked: set[tuple[int, str]], settle: float = 5.0) 
 
     def delivered() -> bool:
         missing.clear()
-        for server in experiment.site.servers:
+        for server in experiment.site.db_nodes:
             rows = stored_rows(experiment, server)
             if rows is not None:
                 have = {(i, w) for i, w, _ in rows}

@@ -39,7 +39,7 @@ class ReplicationCut(Fault):
         self.node = testbed.net[host]
         site = testbed.site
         ports = site.services.ports
-        others = ",".join(site.backend_ip(s) for s in site.servers if s != host)
+        others = ",".join(site.backend_ip(s) for s in site.db_nodes if s != host)
         # Replication modes: the binlog stream leaves the primary from its MariaDB port.
         # Galera: group communication to and from every member's gcomm port.
         if site.db_mode == "galera":

@@ -39,9 +39,9 @@ class DbFailover(Experiment):
 
     def validate(self) -> None:
         super().validate()
-        if len(self.site.servers) < 3 and self.site.db_mode == "galera":
-            raise ExperimentError("db_failover: Galera needs three servers to keep a majority after a crash")
-        if len(self.site.servers) < 2:
+        if len(self.site.db_nodes) < 3 and self.site.db_mode == "galera":
+            raise ExperimentError("db_failover: Galera needs three nodes to keep a majority after a crash")
+        if len(self.site.db_nodes) < 2:
             raise ExperimentError("db_failover: needs a second database to fail over to")
 
     def run_trial(self, index: int) -> dict:

@@ -61,7 +61,7 @@ class DbPartition(Experiment):
         lost = db.losses(self, set(acked))
         # Divergence: rows (id, writer, time) some node has and another lacks, after healing
         # and time to catch up (same id, different row counts: two primaries reuse ids).
-        copies = {s: db.stored_rows(self, s) for s in site.servers}
+        copies = {s: db.stored_rows(self, s) for s in site.db_nodes}
         live = {s: rows for s, rows in copies.items() if rows is not None}
         every = set().union(*live.values()) if live else set()
         divergent = {s: sorted(i for i, _w, _t in every - rows)[:20] for s, rows in live.items() if every - rows}

@@ -13,8 +13,8 @@ All busy answers "1%", never "0%", so a busy server stays in rotation with the s
 (taking servers out is the health check's job).
 
 Per host: conf/<host>/gunicorn.conf.py (settings, hooks, the app's environment), conf/<host>/
-app.json (the current MariaDB primary; set_primary() rewrites it, the app reads it on every
-write), pids/<host>-app.pid, logs/<host>-app.log.
+app.json (the current MariaDB primary, and on a server without a database node the nodes it
+uses; set_primary() rewrites the primary, the app reads the file on every request), pids/<host>-app.pid, logs/<host>-app.log.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ class App(Daemon):
         return self.conf_path("gunicorn.conf.py")
 
     @property
+    def has_local_db(self) -> bool:
+        return self.host in self.site.db_nodes
+
+    @property
     def primary_file(self) -> Path:
         return self.conf_path("app.json")
 
@@ -51,7 +55,7 @@ class App(Daemon):
         """What hosts/webapp/app.py reads (see its docstring)."""
         return {
             "HATESTBED_HOST": self.host,
-            "HATESTBED_DB_SOCKET": str(self.site.sock(self.host, "mariadb")),
+            "HATESTBED_DB_SOCKET": str(self.site.sock(self.host, "mariadb")) if self.has_local_db else "",
             "HATESTBED_DB_NAME": DB_NAME,
             "HATESTBED_DB_USER": "app",
             "HATESTBED_DB_PASSWORD": DB_USERS["app"],
@@ -81,9 +85,12 @@ class App(Daemon):
             raw_env=repr([f"{k}={v}" for k, v in self.environment().items()]),
             agent_address=repr(self.site.backend_ip(self.host)), agent_port=ports.agent,
             health_path=repr(HEALTH_PATH))
-        writer = self.site.db_writer(self.host)
-        return {self.config_path: config,
-                self.primary_file: writer_json(writer, self.site.backend_ip(writer), self.site.services.ports.mariadb)}
+        site, port = self.site, self.site.services.ports.mariadb
+        writer = site.db_writer(self.host)
+        nodes = [] if self.has_local_db else [{"host": n, "address": site.backend_ip(n), "port": port}
+                                              for n in site.db_route(self.host)]
+        writes = writer_json(writer, site.backend_ip(writer) if writer else "", port, nodes)
+        return {self.config_path: config, self.primary_file: writes}
 
     def check_command(self) -> list[str]:
         return [sys.executable, "-m", "gunicorn", "--check-config", "--config", str(self.config_path)]

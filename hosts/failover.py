@@ -28,7 +28,7 @@ CONNECT_TIMEOUT = 0.3
 
 def manager_host(site: Site) -> str | None:
     """Where the manager runs: the first monitor, in the replication modes; else nowhere."""
-    if site.db_mode == "galera" or not site.monitors or len(site.servers) < 2:
+    if site.db_mode == "galera" or not site.monitors or len(site.db_nodes) < 2:
         return None
     return site.monitors[0]
 
@@ -58,7 +58,7 @@ class Failover(Daemon):
     def files(self) -> dict[Path, str]:
         site = self.site
         config = {
-            "servers": {s: site.backend_ip(s) for s in site.servers},
+            "servers": {s: site.backend_ip(s) for s in site.db_nodes},
             "port": site.services.ports.mariadb, "primary": site.primary_db,
             "user": "failover", "password": DB_USERS["failover"],
             "repl_user": "repl", "repl_password": DB_USERS["repl"],

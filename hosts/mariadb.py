@@ -248,6 +248,10 @@ class MariaDB(Daemon):
     package = "mariadb-server"
     ready_timeout = 30.0  # InnoDB recovery after a crash can take a while on a shared CPU
 
+    @classmethod
+    def wanted(cls, site: Site, host: str) -> bool:
+        return host in site.db_nodes
+
     def __init__(self, site: Site, host: str):
         super().__init__(site, host)
         self.datadir = site.data(host, "mariadb")
@@ -279,7 +283,7 @@ class MariaDB(Daemon):
     def stage(self) -> float:  # per instance: Galera joiners start after the bootstrap node
         if self.is_primary or not self.galera:
             return 1
-        joiners = [s for s in self.site.servers if s != self.site.primary_db]
+        joiners = [s for s in self.site.db_nodes if s != self.site.primary_db]
         # 1.5, 1.51, ...: steps of 1/100 up to 50 joiners, finer beyond, always below stage 2
         # (the apps): at 1/100, the 51st joiner would start with the apps, not before them.
         return JOINER_STAGE + joiners.index(self.host) / max(100, 2 * len(joiners))
@@ -289,7 +293,7 @@ class MariaDB(Daemon):
 
     @property
     def server_id(self) -> int:
-        return self.site.servers.index(self.host) + 1
+        return self.site.db_nodes.index(self.host) + 1
 
     @property
     def is_primary(self) -> bool:
@@ -309,7 +313,7 @@ class MariaDB(Daemon):
                    "gcache.size": GALERA_CACHE, **GALERA_TIMERS}
         return {"provider": GALERA_PROVIDER, "cluster_name": self.site.topology.name, "port": ports.galera,
                 "sst_port": ports.galera_sst, "notify": self.notify,
-                "members": [f"{self.site.backend_ip(s)}:{ports.galera}" for s in self.site.servers],
+                "members": [f"{self.site.backend_ip(s)}:{ports.galera}" for s in self.site.db_nodes],
                 "provider_options": "; ".join(f"{k}={v}" for k, v in options.items())}
 
     def files(self) -> dict[Path, str]:
@@ -483,7 +487,7 @@ class MariaDB(Daemon):
         return state
 
     def _server_at(self, ip: str) -> str:
-        for server in self.site.servers:
+        for server in self.site.db_nodes:
             if self.site.backend_ip(server) == ip:
                 return server
         return ip

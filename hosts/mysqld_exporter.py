@@ -1,4 +1,4 @@
-"""prometheus-mysqld-exporter on every server, next to its MariaDB.
+"""prometheus-mysqld-exporter on every server that runs a database node, next to its MariaDB.
 
     <server back-end ip>:9104/metrics ◀── Prometheus on the monitor
           │ user exporter over the UNIX socket <run>/s/<server>-mariadb.sock
@@ -27,6 +27,10 @@ class MysqldExporter(Daemon):
     package = "prometheus-mysqld-exporter"
     stage = 2
     ready_timeout = 15.0
+
+    @classmethod
+    def wanted(cls, site, host: str) -> bool:
+        return host in site.db_nodes
 
     @property
     def address(self) -> str:

@@ -2,14 +2,15 @@
 
     monitor:9090 (Prometheus, 1 s scrapes or longer at scale, TSDB in <run>/data/monitor/prometheus/)
       ├─ job node      node_exporter  on lbs (back leg), servers, monitor   :9100 /metrics
-      ├─ job mysqld    mysqld_exporter on servers                           :9104 /metrics
+      ├─ job mysqld    mysqld_exporter on database nodes                    :9104 /metrics
       ├─ job haproxy   HAProxy's built-in exporter on lbs (back leg)        :8404 /metrics
       └─ job prometheus itself                                              :9090 /metrics
     every target is labelled instance=<host>, role=<role>; rules: <conf>/monitor/prometheus-rules.yml
 
 All scrapes go over the back-end network (the monitor has no leg on the internet side). The
 scrape interval is 1 s up to SCRAPE_BUDGET_PER_S targets, then the whole seconds that keep the
-scrapes within it (102 targets at 48 servers: every 5 s); the rules' `for` is three scrapes.
+scrapes within it (57 targets at 48 servers and 3 database nodes: every 3 s); the rules' `for`
+is three scrapes.
 Helpers for tests and experiments run curl inside a host (the root namespace cannot reach the
 emulated network): http_get(), Prometheus.targets_up(), .wait_targets_up(), .query(), .alerts().
 """
@@ -28,8 +29,9 @@ from topo.wait import NotReadyError, wait_until
 
 # Scrapes per second across every target: each is an HTTP request to an exporter that reads
 # /proc or queries MariaDB, then ingestion, on the same two cores as everything else. The
-# default's 12 targets are scraped every second; at 48 servers there are ~100 targets (a node
-# and a mysqld exporter per server), so every 5 s instead of 100 scrapes a second.
+# default's 12 targets are scraped every second; at 48 servers there are 57 targets (a node
+# exporter per server, a mysqld exporter per database node: 3), so every 3 s instead of 57
+# scrapes a second (102 and every 5 s with a database node on every server).
 SCRAPE_BUDGET_PER_S = 25
 SCRAPE_TIMEOUT = "1s"
 # First scrape of every target: up to 5 s of target discovery + one scrape interval + margin.
@@ -83,7 +85,7 @@ class Prometheus(Daemon):
         jobs = [
             {"name": "node", "path": "/metrics",
              "targets": targets(site.lbs + site.servers + site.monitors, ports.node_exporter)},
-            {"name": "mysqld", "path": "/metrics", "targets": targets(site.servers, ports.mysqld_exporter)},
+            {"name": "mysqld", "path": "/metrics", "targets": targets(site.db_nodes, ports.mysqld_exporter)},
             {"name": "haproxy", "path": "/metrics", "targets": targets(site.lbs, ports.haproxy_metrics)},
             {"name": "prometheus", "path": "/metrics", "targets": targets([self.host], ports.prometheus)},
         ]
@@ -104,7 +106,7 @@ class Prometheus(Daemon):
         rules = render("prometheus-rules.yml.j2", vip=site.vip, backend=BACKEND,
                        lbs_regex="|".join(site.lbs), scrape_interval=f"{interval}s",
                        for_short=f"{3 * interval}s", change_window="1m", db_mode=site.db_mode,
-                       servers=len(site.servers))
+                       galera_members=len(site.db_nodes))
         return {self.config_path: config, self.rules_path: rules}
 
     def check_command(self) -> list[str]:

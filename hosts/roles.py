@@ -3,6 +3,7 @@
     client   firewall
     lb       firewall, node_exporter, haproxy, keepalived
     server   firewall, mariadb, app (+ idle-capacity agent), mysqld_exporter, node_exporter, nginx
+             (mariadb and mysqld_exporter only on services.mariadb.nodes, default every server)
     monitor  firewall, node_exporter, prometheus, failover (the first monitor, replication modes only)
 """
 

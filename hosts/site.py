@@ -2,6 +2,7 @@
 
     Site(plan, run_path)
       .db_mode / .db_writer(server)   galera | semisync | async; where an app writes at start
+      .db_nodes / .db_route(server)   the servers running MariaDB; the nodes an app uses, in order
       .lbs / .servers / .active_servers / .backup_servers / .monitors   host names by role
       .ip(host[, network])      an address; .backend_ip(host): its address on the servers' network
       .conf(host, file)         <run>/conf/<host>/<file>      rendered configuration
@@ -83,9 +84,33 @@ class Site:
     def db_mode(self) -> str:
         return self.services.mariadb.mode
 
-    def db_writer(self, server: str) -> str:
-        """Where `server`'s app sends writes at start: its own node (galera) or the primary."""
-        return server if self.db_mode == "galera" else self.primary_db
+    @property
+    def db_nodes(self) -> list[str]:
+        """The servers that run a database node (services.mariadb.nodes; default every server)."""
+        nodes = self.services.mariadb.nodes
+        return [s for s in self.servers if s in nodes] if nodes is not None else self.servers
+
+    def db_route(self, server: str) -> list[str]:
+        """The database nodes `server`'s app reads from (and checks in /health), in the order it
+        tries them: its own node alone if it runs one; else the nodes on its own switch first,
+        each list rotated by the server's place so that apps spread over the nodes.
+
+            server4 (s4) → server2 (s4), server1 (s3), server3 (s3)
+        """
+        nodes = self.db_nodes
+        if server in nodes:
+            return [server]
+        place = [s for s in self.servers if s not in nodes].index(server)
+        rotated = nodes[place % len(nodes):] + nodes[:place % len(nodes)]
+        switch = self.plan.host_interfaces(server)[0].switch
+        return sorted(rotated, key=lambda node: self.plan.host_interfaces(node)[0].switch != switch)
+
+    def db_writer(self, server: str) -> str | None:
+        """Where `server`'s app sends writes at start: its own node (galera), any node of its
+        route, the first that answers (galera, a server without a node: None), or the primary."""
+        if self.db_mode != "galera":
+            return self.primary_db
+        return server if server in self.db_nodes else None
 
     # -- addresses --------------------------------------------------------------------------------
     @property

@@ -2,7 +2,7 @@
 """Scale benchmark: the default topology grown to N servers, brought up, checked like --smoke.
 
     sudo .venv/bin/python scripts/bench_scale.py [--servers 3,12,24,48] [--clients N] [--modes galera,async]
-                                                 [--topology PATH]
+                                                 [--db-nodes N|all] [--topology PATH]
 
   --servers  servers in all, the backup among them: 3 is the default topology (server1 and
              server2 active, server3 the backup); the others are active servers, placed in
@@ -10,6 +10,8 @@
   --clients  clients for every size; by default servers // 3, at least 2: 2, 4, 8, 16 for
              3, 12, 24, 48 (the default's two clients, and the 24 + 8 and 48 + 16 of the
              measurements in issue 12), placed in turn on s1/s2
+  --db-nodes the database tier at every size: the base topology's nodes by default (server1-3),
+             N: the first N servers, all: every server (the tier grows with the servers)
   --modes    database modes, each size brought up once per mode (default: the topology's own);
              Galera's group grows with every server (each node talks to every other), GTID
              replication only as a star around the primary
@@ -75,7 +77,8 @@ def default_clients(servers: int) -> int:
     return max(2, servers // 3)
 
 
-def plan_sizes(base: Topology, servers_text: str, clients_text: str | None) -> list[Topology]:
+def plan_sizes(base: Topology, servers_text: str, clients_text: str | None,
+               db_nodes_text: str | None = None) -> list[Topology]:
     """Every size's topology, built (and validated) before any testbed starts."""
     backups = sum(1 for host in base.hosts.values() if host.backup)
     servers = parse_counts(servers_text, "--servers", backups + 1,
@@ -83,7 +86,14 @@ def plan_sizes(base: Topology, servers_text: str, clients_text: str | None) -> l
     if clients_text is not None and "," in clients_text:
         raise BadInputError("--clients: one number, for every size")
     clients = parse_counts(clients_text, "--clients", 1)[0] if clients_text is not None else None
-    return [scaled_topology(base, n - backups, clients or default_clients(n)) for n in servers]
+    if db_nodes_text is not None and db_nodes_text != "all" and "," in db_nodes_text:
+        raise BadInputError("--db-nodes: one number (or all), for every size")
+    fixed = parse_counts(db_nodes_text, "--db-nodes", 1)[0] if db_nodes_text not in (None, "all") else None
+
+    def nodes(n: int) -> int | None:
+        return n if db_nodes_text == "all" else (min(fixed, n) if fixed else None)
+
+    return [scaled_topology(base, n - backups, clients or default_clients(n), nodes(n)) for n in servers]
 
 
 def in_modes(sizes: list[Topology], modes_text: str | None) -> list[Topology]:
@@ -101,8 +111,10 @@ def in_modes(sizes: list[Topology], modes_text: str | None) -> list[Topology]:
 def measure(topology: Topology) -> dict:
     """Bring one size up, measure, check, always tear down."""
     roles = [host.role for host in topology.hosts.values()]
+    nodes = topology.services.mariadb.nodes
     row = {"topology": topology.name, "servers": roles.count("server"), "clients": roles.count("client"),
-           "hosts": len(roles), "db_mode": topology.services.mariadb.mode, "timers": timers_of(topology)}
+           "hosts": len(roles), "db_mode": topology.services.mariadb.mode,
+           "db_nodes": len(nodes) if nodes is not None else roles.count("server"), "timers": timers_of(topology)}
     testbed = Testbed(topology)
     testbed.preflight()  # a machine not ready stops the whole benchmark (TestbedError)
     began = time.monotonic()
@@ -135,13 +147,13 @@ def measure(topology: Topology) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    headers = ["servers", "clients", "db", "up s", "reachable s", "services s", "PSS MiB", "processes",
+    headers = ["servers", "clients", "db", "db nodes", "up s", "reachable s", "services s", "PSS MiB", "processes",
                "checks ok", "failed", "check inter ms", "scrape s", "teardown s", "result"]
     lines = []
     for row in rows:
         phases, memory, checks = row["phases_s"], row.get("memory", {}), row.get("checks", {})
         result = row["result"] if row["result"] != "error" else f"error: {row['error'][:60]}"
-        lines.append([row["servers"], row["clients"], row["db_mode"], row.get("up_s", "-"), phases.get("hosts_reachable", "-"),
+        lines.append([row["servers"], row["clients"], row["db_mode"], row.get("db_nodes", "-"), row.get("up_s", "-"), phases.get("hosts_reachable", "-"),
                       phases.get("services_ready", "-"), memory.get("pss_mib", "-"), memory.get("processes", "-"),
                       checks.get("ok", "-"), checks.get("failed", "-"), row["timers"]["haproxy_check_inter_ms"],
                       row.get("scrape_interval_s") or "-", row.get("teardown_s", "-"), result])
@@ -160,11 +172,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--clients", metavar="N", help="clients for every size (default: servers // 3, at least 2)")
     parser.add_argument("--modes", metavar="MODE,...", help="database modes, each size once per mode "
                         "(galera, semisync, async; default: the topology's own)")
+    parser.add_argument("--db-nodes", metavar="N|all", help="database nodes at every size (default: the "
+                        "topology's own, server1-3; all: every server)")
     parser.add_argument("--topology", metavar="PATH", help="the base topology (default: topo/default.yaml)")
     args = parser.parse_args(argv)
     try:
-        sizes = in_modes(plan_sizes(load_topology(args.topology or DEFAULT_TOPOLOGY), args.servers, args.clients),
-                         args.modes)
+        sizes = in_modes(plan_sizes(load_topology(args.topology or DEFAULT_TOPOLOGY), args.servers, args.clients,
+                                    args.db_nodes), args.modes)
     except BadInputError as exc:
         return fail(str(exc), 2)
 

@@ -126,7 +126,8 @@ def pool_loss(service: str, component, before, after, mechanisms) -> frozenset |
         return None
     if service in ("web", "read", "write"):
         if (old.get("masters") != new.get("masters") or old.get("paths") != new.get("paths")
-                or old.get("primary_paths") != new.get("primary_paths") or old.get("writers") != new.get("writers")):
+                or old.get("primary_paths") != new.get("primary_paths") or old.get("writers") != new.get("writers")
+                or old.get("db_served") != new.get("db_served")):
             return None  # ...or writes now rely on a promotion
         members = members_lost(old.get("quorums", set()), new.get("quorums", set()))
         if members is None:
@@ -221,7 +222,9 @@ class Mechanisms:
                                        "backup": [s for s, backup in b.servers if backup]}
                                   for lb, b in self.f.backends.items()},
                 "writes_to": self.f.write_primary, "promotes_replicas": self.f.promoter,
-                "replication": self.f.replication, "health_needs": list(self.f.health_needs),
+                "replication": self.f.replication,
+                "health_needs": list(self.f.health_needs) + ["mariadb (its own node, or its route's)"],
+                "db_routes": {s: list(r) for s, r in self.f.db_route.items() if r != (s,)},
                 "scraped": {m: {h: list(j) for h, j in t.items()} for m, t in self.f.scrape.items()}}
 
     def vrrp(self, new_master: str) -> str:
@@ -277,6 +280,10 @@ class Mechanisms:
             lost = set(old.get("servers", ())) - set(new.get("servers", ()))
             if lost:
                 return self.checks(lost)
+            moved = sorted(set(old.get("db_served", ())) - set(new.get("db_served", ())))
+            if moved:
+                return (f"the apps without a database node of their own ({', '.join(s for s, _ in moved[:3])}"
+                        f"{', ...' if len(moved) > 3 else ''}) use the next node of their route")
             if self.on_paths(component, old.get("paths", set()) | old.get("primary_paths", set())):
                 return self.reroute()
             return NOT_USED

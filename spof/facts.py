@@ -5,12 +5,14 @@
     haproxy.cfg (every lb)       the backend's servers (backup or not), the health check
                                  (http-check send ... uri /health), inter and fall
     app.json (every server)      where the app sends writes (the primary, or its own Galera node)
-    my.cnf (every server)        Galera on or off; the cluster's members (gcomm://)
+                                 and, without a node of its own, the database nodes it uses in order
+    my.cnf (every node)          Galera on or off; the cluster's members (gcomm://)
     prometheus.yml (monitor)     every scrape target: which exporter of which host, at what address
 
 Nothing is started: the daemons render into a placeholder run directory and the text is parsed.
 Two facts come from the code rather than a configuration file, and say so: the app's /health
-answers only if the LOCAL database answers (hosts/webapp/app.py), and no daemon of any role
+answers only if its database answers (the LOCAL one, or the first of its route that can
+serve: hosts/webapp/app.py), and no daemon of any role
 promotes a replica (hosts/roles.py lists every daemon there is).
 """
 
@@ -27,8 +29,9 @@ from hosts.roles import daemons_for
 from hosts.site import Site
 from spof.components import PLACEHOLDER_RUN
 
-# From hosts/webapp/app.py: "GET /health 200 if the LOCAL MariaDB answers, else 503".
-HEALTH_NEEDS = ("nginx", "app", "mariadb")
+# From hosts/webapp/app.py: "GET /health 200 if its MariaDB answers, else 503": the server's
+# own daemons here; its database (own node or route) is checked apart (spof/model.py).
+HEALTH_NEEDS = ("nginx", "app")
 # What a daemon name in ROLE_DAEMONS would have to be for something to promote a replica.
 PROMOTERS = ("orchestrator", "mha", "replication-manager", "failover")
 
@@ -60,7 +63,11 @@ class Backend:
 class SiteFacts:
     vrrp: dict[str, Vrrp] = field(default_factory=dict)
     backends: dict[str, Backend] = field(default_factory=dict)
-    write_primary: dict[str, str] = field(default_factory=dict)  # server → the host its app writes to
+    # server → the host its app writes to (None: the node its route serves from, Galera)
+    write_primary: dict[str, str | None] = field(default_factory=dict)
+    # server → the database nodes its app uses, in order (its own node alone if it runs one)
+    db_route: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    db_nodes: tuple[str, ...] = ()  # the servers that run MariaDB
     scrape: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # monitor → host → exporters
     health_needs: tuple[str, ...] = HEALTH_NEEDS
     promoter: str | None = None       # the daemon that promotes a replica, if one runs
@@ -90,10 +97,13 @@ def site_facts(topology, plan) -> SiteFacts:
         elif daemon.name == "haproxy":
             facts.backends[daemon.host] = parse_haproxy(daemon.host, files[daemon.conf_path("haproxy.cfg")])
         elif daemon.name == "app":
-            facts.write_primary[daemon.host] = json.loads(files[daemon.primary_file])["primary"]["host"]
+            writes = json.loads(files[daemon.primary_file])
+            facts.write_primary[daemon.host] = (writes["primary"] or {}).get("host")
+            facts.db_route[daemon.host] = tuple(n["host"] for n in writes["nodes"]) or (daemon.host,)
         elif daemon.name == "prometheus":
             facts.scrape[daemon.host] = parse_prometheus(files[daemon.conf_path("prometheus.yml")])
         elif daemon.name == "mariadb":
+            facts.db_nodes += (daemon.host,)
             members = parse_galera_members(files[daemon.cnf], site)
             if members:
                 facts.galera[daemon.host] = members
@@ -114,7 +124,7 @@ def parse_galera_members(text: str, site: Site) -> tuple[str, ...]:
     match = re.search(r"^wsrep_cluster_address\s*=\s*gcomm://(\S+)", text, re.M)
     if not match:
         raise ValueError("my.cnf: wsrep_on without a gcomm:// cluster address")
-    by_ip = {site.backend_ip(s): s for s in site.servers}
+    by_ip = {site.backend_ip(s): s for s in site.db_nodes}
     return tuple(by_ip.get(member.rsplit(":", 1)[0], member) for member in match.group(1).split(","))
 
 

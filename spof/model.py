@@ -7,10 +7,11 @@ what each redundancy mechanism detects, from spof/facts.py) are evaluated togeth
 
     client ──(internet L2)──▶ the VIP's MASTER ──(service L2)──▶ a server whose GET /health passes
       web     the client reaches a balancer that is MASTER; that balancer reaches a healthy server
-      read    the same path (GET /read reads the local database, which /health already needs)
+      read    the same path (GET /read reads the database /health already needs: the local node,
+              or on a server without one the first node of its route that can serve)
       write   ...and that server's app reaches the primary its app.json names (no promotion exists);
-              Galera: each app writes to its own node, which /health already requires in a
-              majority component (the live members it reaches are more than half of all)
+              Galera: each app writes to its own node (or its route's), which /health already
+              requires in a majority component (the live members it reaches are more than half of all)
       monitoring  Prometheus runs and reaches some exporter of every live host it scrapes
       recovery    a controller is in charge (it alone recomputes paths after a further cut);
                   with two instances a stopped MASTER is replaced by the standby
@@ -129,6 +130,8 @@ class State:
         self._together: dict[str, tuple[str, ...]] = {}
         self.writers: set[tuple[str, bool]] = set()  # (primary written to, promoted by the manager?)
         self.quorum_paths: set[tuple[str, str]] = set()  # switch pairs Galera traffic uses
+        # (server, node): a server without a database node of its own, and the node it uses.
+        self.db_served: set[tuple[str, str]] = set()
 
     def _split_link(self, address: str) -> frozenset:
         pair = self.d.topology.split_pair(address.removeprefix("link:"))
@@ -232,14 +235,38 @@ class State:
                 why.append(f"{server} is down")
             elif dead:
                 why.append(f"{server}'s {dead[0]} is dead (/health fails)")
-            elif not self.has_quorum(server):
-                why.append(f"{server}'s Galera node is not in a majority component (/health fails)")
+            elif (no_db := self.database_fails(server, used)):
+                why.append(no_db)
             elif not self.reach(lb, server, network, used=used):
                 why.append(f"{lb} cannot reach {server}")
             else:
                 ok.append(server)
         self._healthy[lb] = (ok, why)
         return ok, why
+
+    def database_fails(self, server: str, used: set) -> str:
+        """Why `server`'s app has no database that can serve ('' if it has one): its own node, or
+        the first node of its route that is up, reachable and (Galera) in a majority component.
+        The node a route serves from is recorded (db_served): the service depends on it."""
+        route = self.d.facts.db_route.get(server, (server,))
+        if route == (server,):
+            if not self.daemon_up("mariadb", server):
+                return f"{server}'s mariadb is dead (/health fails)"
+            if not self.has_quorum(server):
+                return f"{server}'s Galera node is not in a majority component (/health fails)"
+            return ""
+        reasons = []
+        for node in route:
+            if not self.daemon_up("mariadb", node):
+                reasons.append(f"{node} is down" if not self.host_up(node) else f"mariadb on {node} is dead")
+            elif not self.reach(server, node, self.d.home_network[node], used=used):
+                reasons.append(f"{server} cannot reach {node}")
+            elif not self.has_quorum(node):
+                reasons.append(f"{node}'s Galera node is not in a majority component")
+            else:
+                self.db_served.add((server, node))
+                return ""
+        return f"{server} has no database node that serves (/health fails): {'; '.join(reasons)}"
 
     def has_quorum(self, server: str) -> bool:
         """Galera: the live members `server`'s node reaches form a strict majority of all members
@@ -332,6 +359,7 @@ class State:
             if written:
                 down["write"].append(f"{client}: {written}")
         used["quorums"], used["quorum_paths"], used["writers"] = self.quorums, self.quorum_paths, self.writers
+        used["db_served"] = self.db_served
         web = Outcome(not down["web"], " | ".join(down["web"]), used)
         return {"web": web, "read": web, "write": Outcome(not down["write"], " | ".join(down["write"]), used)}
 
@@ -346,7 +374,7 @@ class State:
         primary_up = self.daemon_up("mariadb", primary)
         if primary_up and self.reach(f.promoter_host, primary, network):
             return None
-        replicas = [s for s in f.write_primary if s != primary and self.daemon_up("mariadb", s)
+        replicas = [s for s in f.db_nodes if s != primary and self.daemon_up("mariadb", s)
                     and self.reach(f.promoter_host, s, network)]
         if not replicas or (primary_up and any(self.reach(r, primary, network) for r in replicas)):
             return None
@@ -359,6 +387,9 @@ class State:
         promoted = self.promoted()
         for server in servers:
             primary = promoted or self.d.facts.write_primary[server]
+            if primary is None:  # Galera, no node of its own: writes where /health found a node
+                self.writers.update((node, False) for s, node in self.db_served if s == server)
+                return ""
             network = self.d.home_network[primary]
             if not self.daemon_up("mariadb", primary):
                 what = f"{primary} is down" if not self.host_up(primary) else f"mariadb on {primary} is dead"

@@ -189,6 +189,12 @@ class MariaDB(_Strict):
     mode: Literal["galera", "semisync", "async"] = "galera"
     # The primary of the replication modes; in galera mode the node that bootstraps the cluster.
     primary: str = "server1"
+    # The servers that run a database node (Galera members, or the primary and its replicas);
+    # null: every server. The database tier need not grow with the web tier: a server without a
+    # node has its app read, write and check /health on the nodes over the service network,
+    # the nearest first (hosts/site.py db_route). A Galera cluster of more than ~20 nodes does
+    # not form on a 2-core VM (README "Scale"); 48 servers run with 3 nodes.
+    nodes: list[str] | None = Field(default=None, min_length=1)
     buffer_pool_mb: int = Field(default=32, ge=8)
     # semisync: how long a commit waits for a replica's acknowledgement before the primary
     # silently falls back to async (MariaDB's default is 10 s).
@@ -336,6 +342,15 @@ class Topology(_Strict):
         lbs, servers = self.hosts_with_role("lb"), self.hosts_with_role("server")
         if services.enabled and services.mariadb.primary not in servers:
             raise ValueError(f"services.mariadb.primary: {services.mariadb.primary!r} is not a server")
+        nodes = services.mariadb.nodes
+        if services.enabled and nodes is not None:
+            for index, node in enumerate(nodes):
+                if node not in servers:
+                    raise ValueError(f"services.mariadb.nodes.{index}: {node!r} is not a server")
+            if len(set(nodes)) != len(nodes):
+                raise ValueError("services.mariadb.nodes: a server is named twice")
+            if services.mariadb.primary not in nodes:
+                raise ValueError(f"services.mariadb.nodes: the primary {services.mariadb.primary!r} must be one of them")
         if len(services.keepalived.priorities) < len(lbs):
             raise ValueError(f"services.keepalived.priorities: {len(lbs)} load balancers need {len(lbs)} priorities")
         if any(not 1 <= p <= 254 for p in services.keepalived.priorities):

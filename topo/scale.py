@@ -1,6 +1,6 @@
 """Topologies for scale runs: the default one with more (or fewer) active servers and clients.
 
-    scaled_topology(load_topology(), active_servers=47, clients=16)
+    scaled_topology(load_topology(), active_servers=47, clients=16[, db_nodes=N])
 
       clients   client1 s1, client2 s2, client3 s1, ...        in turn over the switches of the
                                                                base's clients (the default: s1, s2)
@@ -8,8 +8,13 @@
                 server3 (backup, s3, kept as it is)            base's active servers (s3, s4);
                                                                numbers skip names already taken
 
+      database  the base's nodes (the default: server1-3, every server it has), whatever the
+                number of servers; db_nodes=N: the first N servers instead (N = all: every one)
+
 Everything else (balancers, monitor, switches, services, the backup servers) is the base's, so
-a scaled run differs from the default only in how many servers and clients there are; asking
+a scaled run differs from the default only in how many servers and clients there are: the web
+and application tier grows, the database tier stays (48 Galera nodes do not form a cluster on
+a 2-core VM: README "Scale"; the servers without a node use the nodes over the network); asking
 for the base's own counts gives the base back. The base's first hosts of a role are kept; new
 ones go to the end of the host list, so when growing every host of the base keeps its address
 and port, and the new ones get the next free addresses (file order, as for any host written
@@ -40,8 +45,22 @@ def _grown(data: dict, role: str, number: int, is_active) -> None:
         hosts[next(free)] = {"role": role, "interfaces": interfaces}
 
 
-def scaled_topology(base: Topology, active_servers: int, clients: int) -> Topology:
-    """The base with `active_servers` active (non-backup) servers and `clients` clients."""
+def _database_tier(data: dict, base: Topology, db_nodes: int | None) -> None:
+    """services.mariadb.nodes: the base's nodes still present, or the first `db_nodes` servers."""
+    servers = [name for name, host in data["hosts"].items() if host["role"] == "server"]
+    mariadb = data.setdefault("services", {}).setdefault("mariadb", {})
+    if db_nodes is None:
+        nodes = base.services.mariadb.nodes or base.hosts_with_role("server")
+        mariadb["nodes"] = [n for n in nodes if n in servers]
+    else:
+        mariadb["nodes"] = servers[:db_nodes]
+
+
+def scaled_topology(base: Topology, active_servers: int, clients: int, db_nodes: int | None = None) -> Topology:
+    """The base with `active_servers` active (non-backup) servers and `clients` clients, and its
+    database nodes (or the first `db_nodes` servers)."""
+    if db_nodes is not None and db_nodes < 1:
+        raise TopologyError(f"a scaled topology needs at least one database node (asked for {db_nodes})")
     if active_servers < 1 or clients < 1:
         raise TopologyError(f"a scaled topology needs at least one active server and one client "
                             f"(asked for {active_servers} and {clients})")
@@ -53,9 +72,11 @@ def scaled_topology(base: Topology, active_servers: int, clients: int) -> Topolo
             raise TopologyError(f"{base.name}: has no {'active ' if role == 'server' else ''}{role} "
                                 "to place new ones like")
         _grown(data, role, number, is_active)
-    if data == original:
+    before = copy.deepcopy(data)
+    _database_tier(data, base, db_nodes)
+    if before == original and db_nodes is None:
         return base
-    data["name"] = f"{base.name}-s{active_servers}-c{clients}"
+    data["name"] = f"{base.name}-s{active_servers}-c{clients}" + (f"-d{db_nodes}" if db_nodes is not None else "")
     source = f"{base.name} scaled to {active_servers} active servers and {clients} clients"
     topology = parse_topology(data, source)
     try:

@@ -1,20 +1,24 @@
 """The testbed's web application: plain WSGI, run by gunicorn on every server (see hosts/app.py).
 
     GET  /         200 "<host>"                          no database: for load-distribution tests
-    GET  /health   200 "ok" if the LOCAL MariaDB answers (a Galera node: and has quorum), else 503
-    GET  /read     200 {"server", "rows", "last_id"}      from the LOCAL database (a replica may lag)
+    GET  /health   200 "ok" if its MariaDB answers (a Galera node: and has quorum), else 503
+    GET  /read     200 {"server", "rows", "last_id"}      from its database (a replica may lag)
     POST /write    201 {"server", "id", "primary"}        INSERT on the CURRENT primary, body as payload
+    "its MariaDB": the LOCAL node, or on a server without one the first node of its route that serves
     every response carries  X-Served-By: <host>
 
     nginx :443 ──▶ gunicorn 127.0.0.1:8000 ──▶ /read, /health: local mariadbd (unix socket)
+                                           │     (no local node: the route's nodes, TCP, in order)
                                            └──▶ /write: the primary named in HATESTBED_APP_CONFIG (TCP)
+                                                 (Galera: the local node, or the route's first that serves)
 
 Settings come from the environment (the App daemon sets them through gunicorn's raw_env):
     HATESTBED_HOST          this server's name
-    HATESTBED_DB_SOCKET     the local MariaDB's unix socket
+    HATESTBED_DB_SOCKET     the local MariaDB's unix socket (empty: no local node; see Database)
     HATESTBED_DB_NAME, HATESTBED_DB_USER, HATESTBED_DB_PASSWORD
-    HATESTBED_APP_CONFIG    a JSON file {"primary": {"host", "address", "port"}}, read on every
-                            write: a promotion rewrites it and the next write goes to the new primary
+    HATESTBED_APP_CONFIG    a JSON file {"primary": {"host", "address", "port"} | null, "nodes": [...]},
+                            read on every request: a promotion rewrites "primary" and the next
+                            write goes to the new primary; "nodes": see Database
 
 This module imports only the standard library and PyMySQL: gunicorn workers stay small.
 """
@@ -91,27 +95,43 @@ class SlowDown:
         return self._seconds
 
 
-def writer_json(host: str, address: str, port: int) -> str:
-    """The HATESTBED_APP_CONFIG file's text: where this app sends writes."""
-    return json.dumps({"primary": {"host": host, "address": address, "port": port}}, indent=2) + "\n"
+def writer_json(host: str | None, address: str = "", port: int = 0, nodes: list[dict] | None = None) -> str:
+    """The HATESTBED_APP_CONFIG file's text: where this app sends writes ("primary"; null: to
+    the first node of "nodes" that serves, Galera) and, for a server that runs no database node
+    of its own, the nodes it uses in order ("nodes": [{"host", "address", "port"}, ...])."""
+    primary = {"host": host, "address": address, "port": port} if host else None
+    return json.dumps({"primary": primary, "nodes": nodes or []}, indent=2) + "\n"
 
 
 def write_writer_file(path: Path, host: str, address: str, port: int) -> None:
-    """Point an app's writes at `host`, atomically (a worker never reads half a file): the App
-    daemon's set_primary() and the failover manager on promotion."""
+    """Point an app's writes at `host`, atomically (a worker never reads half a file), keeping
+    its nodes: the App daemon's set_primary() and the failover manager on promotion."""
+    try:
+        nodes = json.loads(path.read_text()).get("nodes", [])
+    except (OSError, ValueError):
+        nodes = []
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(writer_json(host, address, port))
+    tmp.write_text(writer_json(host, address, port, nodes))
     os.replace(tmp, path)
 
 
 class Database:
-    """The app's three database operations; a fresh connection per request (failover-friendly)."""
+    """The app's three database operations; a fresh connection per request (failover-friendly).
+
+    With a local node (HATESTBED_DB_SOCKET set) reads and /health use it alone. Without one
+    they use the first node of the config's "nodes" that answers and can serve (a Galera node:
+    in the Primary component), starting with the one that served last in this worker.
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self._last_served: str | None = None
 
-    def primary(self) -> dict:
-        return json.loads(self.settings.config_path.read_text())["primary"]
+    def _config(self) -> dict:
+        return json.loads(self.settings.config_path.read_text())
+
+    def primary(self) -> dict | None:
+        return self._config()["primary"]
 
     def _connect(self, **where):
         import pymysql
@@ -120,37 +140,76 @@ class Database:
         return pymysql.connect(user=s.db_user, password=s.db_password, database=s.db_name,
                                autocommit=True, **where)
 
-    def _local(self):
-        return self._connect(unix_socket=self.settings.db_socket, connect_timeout=1, read_timeout=2, write_timeout=2)
-
-    def ping(self) -> None:
-        """The local database can serve: it answers and, if it is a Galera node, it is in the
-        cluster's Primary component (a node cut off from the majority still answers SELECT 1)."""
-        with self._local() as conn, conn.cursor() as cur:
-            # Never wait for the cluster here (wsrep_sync_wait is on for reads): a health check
-            # that blocks through a view change would take a healthy node out of rotation.
+    @staticmethod
+    def _check_ready(conn) -> None:
+        """Raise unless this node can serve: it answers and, if it is a Galera node, it is in the
+        cluster's Primary component (a node cut off from the majority still answers SELECT 1).
+        Never waits for the cluster (wsrep_sync_wait 0 for the check, then the session's default
+        again): a health check that blocks through a view change would take a healthy node out."""
+        with conn.cursor() as cur:
             cur.execute("SET SESSION wsrep_sync_wait = 0")
             cur.execute("SELECT @@wsrep_on, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
                         " WHERE VARIABLE_NAME = 'WSREP_READY')")
             wsrep_on, ready = cur.fetchone()
-            if int(wsrep_on) and ready != "ON":
-                raise RuntimeError("this Galera node is not in the Primary component (wsrep_ready OFF)")
+            cur.execute("SET SESSION wsrep_sync_wait = DEFAULT")
+        if int(wsrep_on) and ready != "ON":
+            raise RuntimeError("this Galera node is not in the Primary component (wsrep_ready OFF)")
+
+    def _serving(self):
+        """(a connection to a database that can serve, the node's host name)."""
+        if self.settings.db_socket:
+            conn = self._connect(unix_socket=self.settings.db_socket, connect_timeout=1, read_timeout=2,
+                                 write_timeout=2)
+            self._check_ready(conn)
+            return conn, self.settings.host
+        nodes = sorted(self._config().get("nodes", []), key=lambda n: n["host"] != self._last_served)
+        if not nodes:
+            raise RuntimeError("this app has no local database and no nodes to use")
+        errors = []
+        for node in nodes:
+            try:
+                conn = self._connect(host=node["address"], port=int(node["port"]), connect_timeout=1,
+                                     read_timeout=2, write_timeout=2)
+            except Exception as exc:  # refused, timed out: try the next node
+                errors.append(f"{node['host']}: {type(exc).__name__}: {exc}")
+                continue
+            try:
+                self._check_ready(conn)
+            except Exception as exc:
+                conn.close()
+                errors.append(f"{node['host']}: {exc}")
+                continue
+            self._last_served = node["host"]
+            return conn, node["host"]
+        raise RuntimeError("no database node can serve: " + "; ".join(errors))
+
+    def ping(self) -> None:
+        """The database this app reads from can serve (see _serving)."""
+        conn, _host = self._serving()
+        conn.close()
 
     def read(self) -> tuple[int, int]:
-        """(row count, last id) of the local copy."""
-        with self._local() as conn, conn.cursor() as cur:
+        """(row count, last id) of the copy this app reads (its own node's, or the route's)."""
+        conn, _host = self._serving()
+        with conn, conn.cursor() as cur:
             cur.execute(f"SELECT COUNT(*), COALESCE(MAX(id), 0) FROM {TABLE}")
             rows, last_id = cur.fetchone()
             return int(rows), int(last_id)
 
     def write(self, payload: str) -> tuple[int, str]:
-        """Insert a row on the current primary; (new id, primary host)."""
+        """Insert a row on the current primary (or, with none named, on the route's first node
+        that serves); (new id, the host that took it)."""
         primary = self.primary()
-        with self._connect(host=primary["address"], port=int(primary["port"]), connect_timeout=2,
-                           read_timeout=5, write_timeout=5) as conn, conn.cursor() as cur:
+        if primary is None:
+            conn, host = self._serving()
+        else:
+            host = primary["host"]
+            conn = self._connect(host=primary["address"], port=int(primary["port"]), connect_timeout=2,
+                                 read_timeout=5, write_timeout=5)
+        with conn, conn.cursor() as cur:
             cur.execute(f"INSERT INTO {TABLE} (written_by, payload) VALUES (%s, %s)",
                         (self.settings.host, payload[:255]))
-            return int(cur.lastrowid), primary["host"]
+            return int(cur.lastrowid), host
 
 
 class WebApp:

@@ -57,3 +57,15 @@ def test_every_size_runs_once_per_database_mode_asked(bench):
         ("galera", 3), ("galera", 12), ("async", 3), ("async", 12)]
     with pytest.raises(BadInputError, match="--modes: unknown database mode 'raft'"):
         bench.in_modes(sizes, "raft")
+
+
+def test_the_database_tier_stays_three_nodes_unless_asked(bench):
+    def nodes(text):
+        return [len(t.services.mariadb.nodes or t.hosts_with_role("server"))
+                for t in bench.plan_sizes(load_topology(), "3,12,48", None, text)]
+    assert nodes(None) == [3, 3, 3]
+    assert nodes("all") == [3, 12, 48]
+    assert nodes("5") == [3, 5, 5]
+    for bad in ("0", "x", "3,5"):
+        with pytest.raises(BadInputError, match="--db-nodes"):
+            bench.plan_sizes(load_topology(), "3,12", None, bad)

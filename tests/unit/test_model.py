@@ -65,6 +65,13 @@ def broken(edit) -> str:
     (lambda d: d.pop("vip"), "bad.yaml: vip: Field required"),
     (lambda d: d.update(services={"mariadb": {"mode": "raft"}}),
      "bad.yaml: services.mariadb.mode: Input should be 'galera', 'semisync' or 'async'"),
+    (lambda d: d.update(services={"mariadb": {"nodes": ["server1", "lb1"]}}),
+     "bad.yaml: services.mariadb.nodes.1: 'lb1' is not a server"),
+    (lambda d: d.update(services={"mariadb": {"nodes": ["server1", "server1"]}}),
+     "bad.yaml: services.mariadb.nodes: a server is named twice"),
+    (lambda d: d.update(services={"mariadb": {"nodes": ["server2", "server3"]}}),
+     "bad.yaml: services.mariadb.nodes: the primary 'server1' must be one of them"),
+    (lambda d: d.update(services={"mariadb": {"nodes": []}}), "bad.yaml: services.mariadb.nodes: List should have at least 1"),
 ])
 def test_every_error_names_file_and_field(edit, expected):
     assert expected.replace("Value error, ", "") in broken(edit)

@@ -27,7 +27,12 @@ def test_counts_roles_and_a_valid_plan(base, servers, clients):
     assert [h for h in topology.hosts_with_role("server") if hosts[h].backup] == ["server3"]
     assert len(topology.hosts_with_role("client")) == clients
     assert topology.hosts_with_role("lb") == ["lb1", "lb2"] and topology.hosts_with_role("monitor") == ["monitor"]
-    assert topology.services == base.services and topology.switch_links == base.switch_links
+    # The database tier stays the base's (every server it has), written out; the rest is the base's.
+    expected = set(base.hosts_with_role("server")) & set(topology.hosts)
+    assert topology.services.mariadb.nodes == [s for s in base.hosts_with_role("server") if s in expected]
+    mariadb = topology.services.mariadb.model_copy(update={"nodes": None})
+    assert topology.services.model_copy(update={"mariadb": mariadb}) == base.services
+    assert topology.switch_links == base.switch_links
     assert topology.name == f"seed-s{servers}-c{clients}"
     plan = plan_network(topology)
     assert len(plan.interfaces) == sum(len(h.interfaces) for h in hosts.values())
@@ -54,3 +59,12 @@ def test_growing_keeps_every_base_host_where_it_was(base):
 def test_counts_that_cannot_be_built_are_bad_input(base, servers, clients):
     with pytest.raises(BadInputError):
         scaled_topology(base, servers, clients)
+
+
+def test_the_database_tier_can_be_sized_apart_from_the_servers(base):
+    assert scaled_topology(base, 47, 16).services.mariadb.nodes == ["server1", "server2", "server3"]
+    grown = scaled_topology(base, 4, 2, db_nodes=5)
+    assert grown.services.mariadb.nodes == ["server1", "server2", "server3", "server4", "server5"]
+    assert grown.name == "seed-s4-c2-d5"
+    with pytest.raises(BadInputError, match="at least one database node"):
+        scaled_topology(base, 4, 2, db_nodes=0)

@@ -45,6 +45,57 @@ def cnf(site, host) -> dict[str, str]:
     return options
 
 
+# -- a database tier smaller than the servers ------------------------------------------------------
+@pytest.fixture(scope="module")
+def five_servers_three_nodes() -> Site:
+    from topo.scale import scaled_topology
+    return Site(plan_network(scaled_topology(load_topology(), active_servers=4, clients=2)), RUN)
+
+
+def test_only_the_nodes_run_mariadb_and_its_exporter_and_the_cluster_lists_them(five_servers_three_nodes):
+    from hosts.roles import daemons_for
+    site = five_servers_three_nodes
+    assert site.db_nodes == ["server1", "server2", "server3"]
+    running = {(d.name, d.host) for d in daemons_for(site)}
+    for server in site.servers:
+        wanted = server in site.db_nodes
+        assert (("mariadb", server) in running) == wanted and (("mysqld_exporter", server) in running) == wanted
+        assert ("app", server) in running and ("nginx", server) in running
+    members = cnf(site, "server1")["wsrep_cluster_address"].removeprefix("gcomm://").split(",")
+    assert [m.rsplit(":", 1)[0] for m in members] == [site.backend_ip(s) for s in site.db_nodes]
+    assert sorted(cnf(site, s)["server_id"] for s in site.db_nodes) == ["1", "2", "3"]
+
+
+def test_a_nodeless_app_uses_every_node_its_own_switch_first(five_servers_three_nodes):
+    site = five_servers_three_nodes
+    switch = {s: site.plan.host_interfaces(s)[0].switch for s in site.servers}
+    for server in ("server4", "server5"):
+        route = site.db_route(server)
+        assert sorted(route) == site.db_nodes
+        same = [n for n in route if switch[n] == switch[server]]
+        assert route[:len(same)] == same, route  # the nodes on its own switch come first
+        assert site.db_writer(server) is None  # Galera: the route's first node that serves
+        app = App(site, server)
+        files = app.files()
+        config = json.loads(files[app.primary_file])
+        assert config["primary"] is None
+        assert [n["host"] for n in config["nodes"]] == route
+        assert "'HATESTBED_DB_SOCKET='" in files[app.config_path]
+    assert site.db_route("server4")[0] != site.db_route("server5")[0]  # spread over the nodes
+    assert site.db_route("server1") == ["server1"] and site.db_writer("server1") == "server1"
+
+
+def test_the_replication_modes_write_to_the_primary_from_every_server():
+    from topo.scale import scaled_topology
+    topology = scaled_topology(load_topology(), active_servers=4, clients=2)
+    mariadb = topology.services.mariadb.model_copy(update={"mode": "async"})
+    site = Site(plan_network(topology.model_copy(update={"services": topology.services.model_copy(
+        update={"mariadb": mariadb})})), RUN)
+    app = App(site, "server4")
+    config = json.loads(app.files()[app.primary_file])
+    assert config["primary"]["host"] == "server1" and len(config["nodes"]) == 3
+
+
 # -- MariaDB ---------------------------------------------------------------------------------------
 def test_server_ids_are_unique_and_paths_per_host(site):
     configs = [cnf(site, s) for s in site.servers]
@@ -129,8 +180,8 @@ def test_galera_joiners_each_have_a_stage_before_the_apps_however_many_there_are
     from topo.scale import scaled_topology
 
     for active in (2, 47, 80):
-        site = Site(plan_network(scaled_topology(load_topology(), active, 2)), tmp_path)
-        stages = [MariaDB(site, s).stage for s in site.servers]
+        site = Site(plan_network(scaled_topology(load_topology(), active, 2, db_nodes=active + 1)), tmp_path)
+        stages = [MariaDB(site, s).stage for s in site.db_nodes]
         assert stages[0] == 1 and len(set(stages)) == len(stages) and max(stages) < 2
         assert stages[1:] == sorted(stages[1:])
 

@@ -287,3 +287,19 @@ def test_skipping_pool_pairs_finds_the_same_cut_sets_as_trying_every_pair(seed, 
     every = analyze(load_topology())
     assert every.pairs_tried > seed.pairs_tried
     assert {(c.service, c.components) for c in every.cut_sets} == {(c.service, c.components) for c in seed.cut_sets}
+
+
+def test_a_database_tier_smaller_than_the_servers_is_judged_by_each_apps_route():
+    from topo.scale import scaled_topology
+    grown = scaled_topology(load_topology(), active_servers=4, clients=2)  # nodes server1-3
+    analysis = analyze(grown)
+    assert analysis.facts["db_routes"] == {"server4": ["server1", "server3", "server2"],
+                                           "server5": ["server2", "server3", "server1"]}
+    assert not {c for c in spofs(analysis, "web") if c.startswith("daemon:mariadb@")}
+    pair = next(c for c in analysis.cut_sets
+                if c.service == "web" and c.components == ("daemon:mariadb@server1", "daemon:mariadb@server2"))
+    assert "server4 has no database node that serves (/health fails)" in pair.reason
+    # One node for five servers: the node is a single point of failure for every app.
+    single = analyze(grown.model_copy(update={"services": grown.services.model_copy(update={
+        "mariadb": grown.services.mariadb.model_copy(update={"nodes": ["server1"]})})}))
+    assert {"daemon:mariadb@server1", "node:server1"} <= spofs(single, "web")
