@@ -28,6 +28,7 @@ import json
 import random
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -221,6 +222,25 @@ class Experiment:
         self._pending.remove(fault)
         with self.journal.step(f"recover {fault.address}" + (f" ({why})" if why else "")) as step:
             step.detail = fault.recover()
+        return step.detail
+
+    def recover_together(self, faults) -> list[dict]:
+        """Recover several faults at once, each in its own thread, as one journal step. Some
+        recoveries need each other: two Galera nodes crashed together leave the third a minority,
+        and a restarted node becomes ready (Synced) only in a Primary component, which Galera
+        re-forms from the saved view (pc.recovery) once ALL its members are back; one at a time,
+        the first waits for the second forever. Every recovery runs to its end; the first error
+        is raised after."""
+        for fault in faults:
+            self._pending.remove(fault)
+        addresses = " + ".join(f.address for f in faults)
+        with self.journal.step(f"recover {addresses} together") as step:
+            with ThreadPoolExecutor(max_workers=len(faults)) as pool:
+                futures = [pool.submit(fault.recover) for fault in faults]
+            errors = [f.exception() for f in futures if f.exception() is not None]
+            step.detail = [f.result() if f.exception() is None else {"error": str(f.exception())} for f in futures]
+            if errors:
+                raise errors[0]
         return step.detail
 
     def keep(self, fault, why: str) -> None:

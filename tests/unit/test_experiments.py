@@ -159,3 +159,38 @@ def test_timer_sweep_options_are_checked_before_anything_starts():
         experiment_options(parse_args(["--ladder", "0.05"]), resolve("timer_sweep"), topology)
     with pytest.raises(BadInputError, match="--soak: only with --experiment timer_sweep"):
         experiment_options(parse_args(["--soak", "10"]), resolve("lb_failover"), topology)
+
+
+def test_faults_recovered_together_run_at_once_and_the_first_error_is_raised(tmp_path):
+    """Two recoveries that each wait for the other (as two Galera nodes of a lost quorum do)."""
+    import random
+    import threading
+    from types import SimpleNamespace
+
+    from experiments.base import Experiment
+
+    both_back = threading.Barrier(2, timeout=5)
+
+    class NeedsThePeer:
+        def __init__(self, address, fails=False):
+            self.address, self.fails = address, fails
+
+        def recover(self):
+            both_back.wait()  # one at a time, this would time out
+            if self.fails:
+                raise RuntimeError(f"{self.address} did not come back")
+            return {"recovered": self.address}
+
+    experiment = Experiment(SimpleNamespace(site=None), random.Random(1), tmp_path)
+    faults = [NeedsThePeer("node:server1"), NeedsThePeer("node:server2")]
+    experiment._pending += faults
+    assert experiment.recover_together(faults) == [{"recovered": "node:server1"}, {"recovered": "node:server2"}]
+    assert experiment._pending == []
+    [step] = experiment.journal.as_list()
+    assert step["name"] == "recover node:server1 + node:server2 together" and step["status"] == "ok"
+    both_back.reset()
+    faults = [NeedsThePeer("a"), NeedsThePeer("b", fails=True)]
+    experiment._pending += faults
+    with pytest.raises(RuntimeError, match="b did not come back"):
+        experiment.recover_together(faults)
+    assert experiment.journal.as_list()[-1]["status"] == "error"
