@@ -24,8 +24,9 @@ the frontier of each is read against its own timer. What the sweep holds constan
   (error_limit 0): with `observe layer4` live traffic marks a dead server down after one failed
   connection whatever the timer, which would hide what the active checks' timer costs; and no
   check budget (topo/check_budget.py would stretch the fastest setting: its load is the price).
-- keepalived: the topology's priorities, preemption and `max_auto_priority` (the VRRP process
-  raises itself to real-time scheduling when it notices it is late).
+- keepalived: the topology's priorities, preemption and scheduling (`realtime` by default: the
+  VRRP process runs SCHED_RR from the start; `auto`: keepalived's `max_auto_priority`, raised
+  only once it has been late).
 Failover times under stress are measured with the stressor running: the price is paid both ways.
 `experiments/frontier.py` turns the cells into the frontier, the fastest setting with no false
 failover under stress, and the plot.

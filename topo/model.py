@@ -112,14 +112,17 @@ class Ports(_Strict):
 class Keepalived(_Strict):
     vrid: int = Field(default=51, ge=1, le=255)
     # VRRPv3 allows sub-second adverts (10 ms steps). Stock keepalived uses 1 s. 20 ms: a backup
-    # takes over ~72 ms after the master's last advert. The fastest setting timer_sweep found
+    # takes over ~60 ms after the master's last advert (3 adverts + a 0.3 ms skew, below). The fastest setting timer_sweep found
     # with no false failover while both cores were saturated; 10 ms moved the VIP twice in a
     # 10-minute stressed soak, even with real-time scheduling (README, "The timer frontier").
     advert_int: float = Field(default=0.02, ge=0.01, le=255)
     # Without preemption a recovered lb1 does not take the VIP back (no second outage).
     preempt: bool = False
-    # Priorities in load-balancer file order: the first is the preferred master.
-    priorities: list[int] = [150, 100]
+    # Priorities in load-balancer file order: the first is the preferred master. A backup waits
+    # 3 adverts plus a skew of (256 - priority) / 256 adverts: with one backup the skew orders
+    # nobody, it only delays (12 ms at 20 ms adverts for priority 100; 0.3 ms for 252). Both stay
+    # below 254, the priority the attack experiments' forged adverts carry, so those still win.
+    priorities: list[int] = [253, 252]
     # How often the HAProxy liveness check (by pid) runs, seconds.
     check_interval: float = Field(default=0.1, gt=0)
     # Where the balancers' adverts travel. service-unicast: over the service network, unicast

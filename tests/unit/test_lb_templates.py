@@ -212,8 +212,8 @@ def keepalived_conf(site, host="lb1") -> str:
 def test_vrrp_instance_follows_the_model(site):
     conf1, conf2 = keepalived_conf(site, "lb1"), keepalived_conf(site, "lb2")
     assert "vrrp_version 3" in conf1
-    for conf, lb, prio, own, peer in ((conf1, "lb1", 150, "10.0.2.10", "10.0.2.11"),
-                                      (conf2, "lb2", 100, "10.0.2.11", "10.0.2.10")):
+    for conf, lb, prio, own, peer in ((conf1, "lb1", 253, "10.0.2.10", "10.0.2.11"),
+                                      (conf2, "lb2", 252, "10.0.2.11", "10.0.2.10")):
         # adverts on the service leg, unicast to the peer; the VIP on the front leg; both tracked
         assert f"    interface {lb}-eth1\n" in conf
         assert f"    unicast_src_ip {own}\n    unicast_peer {{\n        {peer}\n    }}\n" in conf

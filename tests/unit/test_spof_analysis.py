@@ -35,7 +35,7 @@ def seed():
 def test_facts_come_from_the_rendered_configuration():
     topology = load_topology()
     facts = site_facts(topology, plan_network(topology))
-    assert facts.initial_holder() == "lb1"  # priority 150 against 100
+    assert facts.initial_holder() == "lb1"  # priority 253 against 252
     assert facts.vrrp["lb1"].interface == "lb1-eth0" and facts.vrrp["lb1"].advert_int == 0.02
     assert facts.vrrp["lb1"].advert_interface == "lb1-eth1" and facts.vrrp["lb1"].unicast_peers == ("10.0.2.11",)
     assert facts.vrrp["lb1"].track_interfaces == ("lb1-eth1", "lb1-eth0")
