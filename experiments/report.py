@@ -31,7 +31,7 @@ from typing import Iterable, Sequence
 
 import jsonschema
 
-from experiments.html_report import write_index_html
+from experiments.html_report import local_time, write_index_html
 from experiments.probe_client import FIELDS
 from topo.errors import TestbedError
 
@@ -265,7 +265,8 @@ def headline_rows(summary: dict) -> tuple[list[str], list[list]]:
 def write_report_md(directory: Path | str, summary: dict, plots: Sequence[Path | str] = ()) -> Path:
     directory = Path(directory)
     lines = [f"# {summary['experiment']}: {summary['status'].upper()}", "",
-             f"Started {summary['started']}, finished {summary['finished']}; seed {summary.get('seed')}; "
+             f"Started {local_time(summary['started'])}, finished {local_time(summary['finished'])} (local time); "
+             f"seed {summary.get('seed')}; "
              f"topology {summary.get('topology', {}).get('name', '?')}.", ""]
     if summary.get("description"):
         lines += [summary["description"], ""]

@@ -10,6 +10,7 @@ from experiments.analysis import distribution, outage
 from experiments.probes import Request
 from experiments.report import (SummaryError, daemon_versions, distribution_plot, results_dir, timeline_plot,
                                 write_index, write_report_md, write_summary)
+from topo.text import wall_clock
 
 T0 = 1_700_000_000.0
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -100,6 +101,10 @@ def test_report_md_has_headline_table_and_plots(tmp_path):
     assert "| trial | outage_ms | failed_requests |" in text  # nested trial values are left out
     assert "![d](d.png)" in text
     assert "| advert_int | 0.1 |" in text and "Seed: 7" in text
+    # Unix times (what experiments record) reach people as local wall-clock time, never as floats.
+    timed = write_report_md(tmp_path, summary(started=T0, finished=T0 + 60.5)).read_text()
+    assert f"Started {wall_clock(T0, date=True)}, finished {wall_clock(T0 + 60.5, date=True)} (local time)" in timed
+    assert str(T0) not in timed
 
 
 def test_index_links_every_run(tmp_path):
