@@ -14,7 +14,8 @@ All busy answers "1%", never "0%", so a busy server stays in rotation with the s
 
 Per host: conf/<host>/gunicorn.conf.py (settings, hooks, the app's environment), conf/<host>/
 app.json (the current MariaDB primary, and on a server without a database node the nodes it
-uses; set_primary() rewrites the primary, the app reads the file on every request), pids/<host>-app.pid, logs/<host>-app.log.
+uses; set_primary() rewrites the primary, the app reads the file on every request),
+pids/<host>-app.pid, logs/<host>-app.log.
 """
 
 from __future__ import annotations

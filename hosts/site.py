@@ -95,7 +95,8 @@ class Site:
         tries them: its own node alone if it runs one; else the nodes on its own switch first,
         each list rotated by the server's place so that apps spread over the nodes.
 
-            server4 (s4) → server2 (s4), server1 (s3), server3 (s3)
+            default grown to 5 servers, nodes server1 (s3), server2 (s4), server3 (s3):
+            server4 (s3) → server1, server3, server2      server5 (s4) → server2, server3, server1
         """
         nodes = self.db_nodes
         if server in nodes:

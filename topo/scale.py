@@ -9,7 +9,7 @@
                                                                numbers skip names already taken
 
       database  the base's nodes (the default: server1-3, every server it has), whatever the
-                number of servers; db_nodes=N: the first N servers instead (N = all: every one)
+                number of servers; db_nodes=N: the first N servers instead
 
 Everything else (balancers, monitor, switches, services, the backup servers) is the base's, so
 a scaled run differs from the default only in how many servers and clients there are: the web

@@ -160,7 +160,11 @@ class Database:
         if self.settings.db_socket:
             conn = self._connect(unix_socket=self.settings.db_socket, connect_timeout=1, read_timeout=2,
                                  write_timeout=2)
-            self._check_ready(conn)
+            try:
+                self._check_ready(conn)
+            except Exception:
+                conn.close()
+                raise
             return conn, self.settings.host
         nodes = sorted(self._config().get("nodes", []), key=lambda n: n["host"] != self._last_served)
         if not nodes:
