@@ -9,6 +9,7 @@ beside the static SPOF analysis's prediction (spof/). Run by name, not in `all` 
 
     one trial per fault (or pair):
       steady state ─▶ inject ─▶ hold HOLD_S, probes running ─▶ observe ─▶ recover() ─▶ back? ─▶ steady state
+                                                                      (a pair: both at once)
                                web    GET /       from every client     every 0.05 s
                                read   GET /read   from every client     every 0.1 s
                                write  POST /write from every client     every 0.1 s
