@@ -105,10 +105,17 @@ def build_network(plan: NetworkPlan, run_dir: RunDir, controller_ports: list[int
 
 
 def prepare_hosts(net: Mininet, plan: NetworkPlan) -> None:
-    """Per-host settings Mininet does not make: checksum offload off, no IPv6 chatter."""
+    """Per-host settings Mininet does not make: checksum offload off, no IPv6 chatter, no ARP
+    flux. Linux answers an ARP request for any of its addresses on any interface and may pick
+    any of them as the sender of its own requests (arp_ignore 0, arp_announce 0): a balancer's
+    internet leg answered for its service address, since both networks share the fabric's
+    broadcast domain, so hosts cached the wrong leg's MAC (and the edge guards dropped those
+    replies, a few per balancer port). arp_ignore 1: answer only for addresses of the interface
+    asked; arp_announce 2: ask from that interface's own address."""
     for host_name in plan.topology.hosts:
         host = net[host_name]
-        script = ["sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1"]
+        script = ["sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
+                  "sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2"]
         # TCP through the userspace datapath needs TX checksum offload off on the host side.
         script += [f"ethtool -K {intf.name} tx off >/dev/null" for intf in plan.host_interfaces(host_name)]
         command.run(["sh", "-ec", "; ".join(script)], host)

@@ -15,7 +15,7 @@ from hosts.client import https_request
 from topo import command
 from topo.model import load_topology
 from hatestbed.status import service_checks
-from topo.observe import vip_holders
+from topo.observe import guard_drops, vip_holders
 from hatestbed.testbed import Testbed
 from topo.wait import wait_until
 
@@ -46,6 +46,20 @@ def test_every_daemon_ready_and_https_through_the_vip_verifies(testbed):
     assert not failing
     response = https_request(testbed.net["client1"], testbed.site, "/")
     assert response.ok and response.served_by in ("server1", "server2")
+
+
+def test_a_balancer_answers_arp_only_on_the_leg_that_owns_the_address(testbed):
+    """No ARP flux (topo/network.py): both networks share the fabric's broadcast domain, and asked
+    for lb1's service address, only lb1's service leg answers. Its internet leg's answer would be
+    dropped and counted by the edge guard of lb1's front port (it claims an address not its own)."""
+    front, back = (i for i in sorted(testbed.plan.host_interfaces("lb1"),
+                                     key=lambda i: i.network != testbed.site.vip_network))
+    before = guard_drops(front.switch).get(front.switch_port, 0)
+    result = command.run(["arping", "-c", "3", "-i", "server2-eth0", str(back.ip)], testbed.net["server2"],
+                         check=False, timeout=15)
+    assert back.mac in result.stdout.lower(), result.stdout
+    assert front.mac not in result.stdout.lower(), result.stdout
+    assert guard_drops(front.switch).get(front.switch_port, 0) == before
 
 
 def test_round_robin_alternates_active_servers_and_skips_the_backup(testbed):
