@@ -199,7 +199,7 @@ def spof_report(topology) -> int:
 
 def check_mode(topology, source: str) -> int:
     """--check: the topology already loaded and validated; now every daemon's own checker."""
-    from hatestbed.check import check_topology
+    from hatestbed.check import check_topology, design_notes
     from topo.text import format_table
 
     if os.geteuid() != 0:
@@ -211,6 +211,8 @@ def check_mode(topology, source: str) -> int:
     if bad:
         fail(f"{source}: {bad[0].daemon}: its configuration fails its checker: {bad[0].detail}"
              + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""), 2)
+    for note in design_notes(topology):
+        print(f"note: {source}: {note}")
     print(f"check: {source} is good: {len(results)} configurations rendered and checked, nothing started")
     return 0
 

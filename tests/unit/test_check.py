@@ -42,3 +42,17 @@ def test_bad_topology_files_get_one_line_and_exit_2_in_every_mode(tmp_path, cont
     assert run.returncode == 2, run.stderr
     assert run.stderr.count("\n") == 1 and expected in run.stderr and "Traceback" not in run.stderr
     assert run.stderr.startswith(f"topo/run.py: error: {path}")
+
+
+def test_a_galera_cluster_larger_than_seen_forming_gets_a_note_naming_the_setting():
+    from hatestbed.check import design_notes
+    from topo.model import load_topology
+    from topo.scale import scaled_topology
+
+    assert design_notes(load_topology()) == []
+    assert design_notes(scaled_topology(load_topology(), 47, 16)) == []  # the base's 3 nodes
+    [note] = design_notes(scaled_topology(load_topology(), 47, 16, db_nodes=48))
+    assert note.startswith("services.mariadb: 48 Galera nodes") and "services.mariadb.nodes" in note
+    grown = scaled_topology(load_topology(), 47, 16, db_nodes=48)
+    mariadb = grown.services.mariadb.model_copy(update={"mode": "async"})
+    assert design_notes(grown.model_copy(update={"services": grown.services.model_copy(update={"mariadb": mariadb})})) == []
