@@ -237,10 +237,11 @@ class Experiment:
         with self.journal.step(f"recover {addresses} together") as step:
             with ThreadPoolExecutor(max_workers=len(faults)) as pool:
                 futures = [pool.submit(fault.recover) for fault in faults]
-            errors = [f.exception() for f in futures if f.exception() is not None]
-            step.detail = [f.result() if f.exception() is None else {"error": str(f.exception())} for f in futures]
-            if errors:
-                raise errors[0]
+            errors = [f.exception() for f in futures]
+            step.detail = [{"error": str(e)} if e else f.result() for f, e in zip(futures, errors)]
+            failed = [e for e in errors if e]
+            if failed:
+                raise failed[0]
         return step.detail
 
     def keep(self, fault, why: str) -> None:

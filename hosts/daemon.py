@@ -13,8 +13,9 @@
         status(node)     a short state text for the status table
 
 Class attributes: `name`, `binary` + `package` (preflight), `stage` (start order; stop reverses
-it), `ready_timeout` (seconds), `start_retries` (restarts after an exit during start-up). A daemon never finds its process by name: the manager starts it,
-records its pid in the run directory and stops it by that pid.
+it), `ready_timeout` (seconds), `start_retries` (restarts after an exit during start-up). A
+daemon never finds its process by name: the manager starts it, records its pid in the run
+directory and stops it by that pid.
 """
 
 from __future__ import annotations
