@@ -200,6 +200,19 @@ class TestbedCLI(CLI):
             print(f"  {clock(event['t'])}  {event['host']:<6} {event['state']}")
 
 
+def unknown_script_command(text: str, topology) -> str | None:
+    """The first line of a --script whose command the CLI would answer with "Unknown command"
+    (Mininet's CLI carries on and exits 0), as "line N: WORD"; None when every line is known.
+    Known: a CLI command, or a node name (`client1 ping lb1`); '#' starts a comment."""
+    nodes = set(topology.hosts) | set(topology.switches) | {f"c{i}" for i in range(topology.controller.instances)}
+    for number, line in enumerate(text.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words or words[0][0] in "!?" or hasattr(TestbedCLI, f"do_{words[0]}") or words[0] in nodes:
+            continue
+        return f"line {number}: unknown command {words[0]!r} (see `help` in the CLI)"
+    return None
+
+
 def _complete_whole_addresses() -> None:
     """Fault addresses hold ':', '@', '-', '|' and ',': readline must not split words there, or
     tab completion would see only the part after the last one."""

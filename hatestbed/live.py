@@ -18,6 +18,7 @@ from collections import Counter
 
 from experiments.probes import HttpsProbe, Request
 from topo.observe import vip_holders
+from topo.text import wall_clock
 
 MAX_SECONDS = 3600  # no view runs longer, whatever it is asked
 PROBE_INTERVAL = 0.01  # 100 requests/s: fine-grained enough to see a failover of tens of ms
@@ -93,7 +94,7 @@ def run_distribution(testbed, count: int) -> list[str]:
 def watch_lines(testbed) -> list[str]:
     """Who does what right now, as the daemons themselves report it."""
     holders = vip_holders(testbed)
-    lines = [f"{time.strftime('%H:%M:%S')}  VIP {testbed.site.vip}: "
+    lines = [f"{wall_clock(time.time())}  VIP {testbed.site.vip}: "
              f"{', '.join(holders) or 'nobody'}{'  SPLIT BRAIN' if len(holders) > 1 else ''}"]
     services = testbed.services
     for daemon in (d for d in services.daemons if d.name == "haproxy"):

@@ -102,6 +102,21 @@ def clean() -> int:
     return 0
 
 
+def script_problem(path: Path) -> str | None:
+    """Why a --script FILE cannot be run, found before anything starts (None: it can)."""
+    if not path.is_file():
+        return "no such file"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return f"cannot read: {exc.strerror}"
+    except UnicodeDecodeError as exc:
+        return f"not a text file (byte {exc.start} is not UTF-8): a script holds CLI commands, one per line"
+    if "\x00" in text:
+        return "not a text file (it holds NUL bytes): a script holds CLI commands, one per line"
+    return None
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     from topo.model import DEFAULT_TOPOLOGY, load_topology
@@ -115,8 +130,10 @@ def main(argv: list[str]) -> int:
         for name, cls in discover().items():
             print(f"{name:<20} {cls.description}" + ("" if cls.in_all else "  (not in all: run by name)"))
         return 0
-    if args.script and not Path(args.script).is_file():
-        fail(f"--script: no such file: {args.script}", 2)
+    if args.script:
+        problem = script_problem(Path(args.script))
+        if problem:
+            fail(f"--script: {args.script}: {problem}", 2)
     if args.trials < 1:
         fail("--trials: must be at least 1", 2)
     experiments = None
@@ -131,6 +148,12 @@ def main(argv: list[str]) -> int:
         options = experiment_options(args, experiments, topology)
     except BadInputError as exc:
         fail(str(exc), 2)
+    if args.script:
+        from hatestbed.cli import unknown_script_command
+
+        unknown = unknown_script_command(Path(args.script).read_text(encoding="utf-8"), topology)
+        if unknown:
+            fail(f"--script: {args.script}: {unknown}", 2)
     if args.spof:
         return spof_report(topology)
     if args.check:

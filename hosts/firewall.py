@@ -144,6 +144,8 @@ class Firewall(Daemon):
                 break
             sources.extend(addresses)
         sources = list(dict.fromkeys(sources))
+        if not sources:  # from a role no host has (e.g. monitor, none in the YAML): admits nobody
+            return []
         match = []
         if sources != [None]:
             match.append(f"-s {','.join(sources)}")

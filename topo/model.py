@@ -108,6 +108,16 @@ class Ports(_Strict):
     haproxy_metrics: Port = 8404
     prometheus: Port = 9090
 
+    @model_validator(mode="after")
+    def _one_service_per_port(self) -> Ports:
+        owners: dict[int, str] = {}
+        for name in type(self).model_fields:
+            port = getattr(self, name)
+            if port in owners:
+                raise ValueError(f"{owners[port]} and {name} are both port {port}: each service needs its own")
+            owners[port] = name
+        return self
+
 
 class Keepalived(_Strict):
     vrid: int = Field(default=51, ge=1, le=255)
@@ -293,8 +303,11 @@ class Topology(_Strict):
 
         if self.vip.network not in self.networks:
             raise ValueError(f"vip.network: unknown network {self.vip.network!r}")
-        if self.vip.address not in self.networks[self.vip.network].subnet:
-            raise ValueError(f"vip.address: {self.vip.address} is outside {self.networks[self.vip.network].subnet}")
+        vip_subnet = self.networks[self.vip.network].subnet
+        if self.vip.address not in vip_subnet:
+            raise ValueError(f"vip.address: {self.vip.address} is outside {vip_subnet}")
+        if self.vip.address in (vip_subnet.network_address, vip_subnet.broadcast_address):
+            raise ValueError(f"vip.address: {self.vip.address} is not a host address of {vip_subnet}")
 
         seen_addresses: dict[ipaddress.IPv4Address, str] = {self.vip.address: "vip.address"}
         for host_name, host in self.hosts.items():
@@ -317,8 +330,25 @@ class Topology(_Strict):
                     seen_addresses[intf.address] = where
             if host.role == "lb" and self.vip.network not in networks_used:
                 raise ValueError(f"hosts.{host_name}: a load balancer needs an interface in the VIP network {self.vip.network!r}")
+        self._check_address_room(seen_addresses)
         self._check_services()
         return self
+
+    def _check_address_room(self, explicit) -> None:
+        """Every interface without an explicit address gets one from its network, from host number
+        first_host up, skipping taken ones (topo/plan.py): there must be enough of them."""
+        for name, network in self.networks.items():
+            wanted = sum(1 for host in self.hosts.values() for intf in host.interfaces
+                         if intf.network == name and intf.address is None)
+            subnet, first = network.subnet, network.first_host
+            last = subnet.num_addresses - 2  # the highest host number (the broadcast address is not one)
+            taken = sum(1 for address in explicit
+                        if address in subnet and first <= int(address) - int(subnet.network_address) <= last)
+            free = max(0, last - first + 1) - taken
+            if wanted > free:
+                raise ValueError(f"networks.{name}: {wanted} interfaces need an automatic address but {subnet} "
+                                 f"has {max(free, 0)} free from host number {first} up (widen the subnet or "
+                                 "lower first_host)")
 
     def _check_roles(self) -> None:
         """With services on: the hosts each role needs, on the networks it needs them."""
@@ -333,6 +363,13 @@ class Topology(_Strict):
         if service is None or service == self.vip.network:
             raise ValueError(f"hosts.{servers[0]}.interfaces: a server's first interface must be on the service "
                              f"network, not on the VIP network {self.vip.network!r} (clients' side)")
+        clients = self.hosts_with_role("client")
+        if not clients:
+            raise ValueError("hosts: the services need at least one client (role: client) to send requests to the VIP")
+        for name in clients:
+            if self.vip.network not in {intf.network for intf in self.hosts[name].interfaces}:
+                raise ValueError(f"hosts.{name}.interfaces: a client needs an interface on the VIP network "
+                                 f"{self.vip.network!r} (networks are not routed to each other)")
         for name in lbs + servers + self.hosts_with_role("monitor"):
             if service not in {intf.network for intf in self.hosts[name].interfaces}:
                 raise ValueError(f"hosts.{name}.interfaces: a {self.hosts[name].role} needs an interface on the "
@@ -439,6 +476,8 @@ def load_topology(path: Path | str = DEFAULT_TOPOLOGY) -> Topology:
         raise TopologyError(f"{path}: not a text file (it holds NUL bytes): a topology is YAML")
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise TopologyError(f"{path}: nested too deeply to be a topology") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

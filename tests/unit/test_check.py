@@ -56,3 +56,30 @@ def test_a_galera_cluster_larger_than_seen_forming_gets_a_note_naming_the_settin
     grown = scaled_topology(load_topology(), 47, 16, db_nodes=48)
     mariadb = grown.services.mariadb.model_copy(update={"mode": "async"})
     assert design_notes(grown.model_copy(update={"services": grown.services.model_copy(update={"mariadb": mariadb})})) == []
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "no such file"),
+    (bytes(range(128, 256)), "not a text file (byte 0 is not UTF-8)"),
+    (b"status\n\x00", "not a text file (it holds NUL bytes)"),
+    (b"status\n# fine\nclient1 ping -c 1 lb1\nstatsu\n", "line 4: unknown command 'statsu'"),
+])
+def test_a_script_that_cannot_run_is_refused_before_anything_starts(tmp_path, content, expected):
+    path = tmp_path / "session.txt"
+    if content is not None:
+        path.write_bytes(content)
+    run = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == f"topo/run.py: error: --script: {path}: {expected}" + run.stderr.split(expected, 1)[1]
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr and run.stdout == ""
+
+
+def test_every_cli_command_and_node_name_is_known_to_the_script_check():
+    from hatestbed.cli import unknown_script_command
+    from topo.model import load_topology
+
+    text = "status\nvip\nfaults\nfail link:s1-s2\nheal all\nlb1 ip addr\ns1 ovs-vsctl show\nc0 true\n!date\nhelp fail\n"
+    assert unknown_script_command(text, load_topology()) is None
+    assert unknown_script_command("status\n\nserver9 ls\n", load_topology()) == \
+        "line 3: unknown command 'server9' (see `help` in the CLI)"

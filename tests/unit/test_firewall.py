@@ -98,3 +98,14 @@ def test_bad_policy_is_a_located_error(rule, message):
     with pytest.raises(TopologyError) as info:
         parse_topology(data, "t.yaml")
     assert message in str(info.value)
+
+
+def test_a_rule_from_a_role_no_host_has_admits_nobody_rather_than_everybody():
+    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+    data["hosts"] = {name: host for name, host in data["hosts"].items() if host["role"] != "monitor"}
+    site = Site(plan_network(parse_topology(data)), Path("/tmp/hatestbed-unit"))
+    with_monitor = [r for r in rules("server1") if "monitor" in r or "9100" in r]
+    assert with_monitor, "the default policy lets the monitor scrape server1"
+    lines = rules("server1", site)
+    assert not [r for r in lines if "-s  " in r or r.startswith("-s -")]
+    assert len(lines) == len(rules("server1")) - len(with_monitor)

@@ -137,6 +137,17 @@ def _only_internet(d, host):
      "bad.yaml: hosts.server1.interfaces: a server's first interface must be on the service network, not on the VIP"),
     (lambda d: _only_internet(d, "server2"),
      "bad.yaml: hosts.server2.interfaces: a server needs an interface on the service network 'service'"),
+    (lambda d: d["networks"]["service"].update(subnet="10.0.2.0/29"),
+     "bad.yaml: networks.service: 6 interfaces need an automatic address but 10.0.2.0/29 has 0 free from host number 10"),
+    (lambda d: d["networks"]["internet"].update(first_host=252),
+     "bad.yaml: networks.internet: 4 interfaces need an automatic address but 10.0.1.0/24 has 3 free from host number 252"),
+    (lambda d: d.update(hosts={n: h for n, h in d["hosts"].items() if h["role"] != "client"}),
+     "bad.yaml: hosts: the services need at least one client (role: client) to send requests to the VIP"),
+    (lambda d: d["hosts"]["client1"].update(interfaces=[{"network": "service", "switch": "s1"}]),
+     "bad.yaml: hosts.client1.interfaces: a client needs an interface on the VIP network 'internet'"),
+    (lambda d: d["vip"].update(address="10.0.1.0"), "bad.yaml: vip.address: 10.0.1.0 is not a host address of 10.0.1.0/24"),
+    (lambda d: d.setdefault("services", {}).update(ports={"haproxy_metrics": 443}),
+     "bad.yaml: services.ports: https and haproxy_metrics are both port 443: each service needs its own"),
 ])
 def test_meaning_the_schema_alone_misses(edit, expected):
     assert expected in broken(edit)
@@ -158,3 +169,22 @@ def test_a_binary_file_is_a_clear_error(tmp_path: Path, content, expected):
     path.write_bytes(content)
     with pytest.raises(TopologyError, match=rf"^{path}: {expected.replace('(', '[(]').replace(')', '[)]')}"):
         load_topology(path)
+
+
+def test_a_topology_nested_beyond_reason_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("[" * 5000)
+    with pytest.raises(TopologyError, match=rf"^{path}: nested too deeply to be a topology$"):
+        load_topology(path)
+
+
+def test_just_enough_room_for_automatic_addresses_is_accepted():
+    data = copy.deepcopy(DEFAULT)
+    wanted = sum(1 for h in data["hosts"].values() for i in h["interfaces"]
+                 if i["network"] == "internet" and "address" not in i)
+    # 10.0.1.0/24 has host numbers up to 254; the VIP (.100) is below this first_host.
+    data["networks"]["internet"]["first_host"] = 255 - wanted
+    assert parse_topology(data, "tight.yaml")
+    data["networks"]["internet"]["first_host"] = 256 - wanted
+    with pytest.raises(TopologyError, match="has 3 free"):
+        parse_topology(data, "tight.yaml")

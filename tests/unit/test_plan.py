@@ -7,7 +7,7 @@ import networkx as nx
 import pytest
 import yaml
 
-from topo.model import DEFAULT_TOPOLOGY, load_topology, parse_topology
+from topo.model import DEFAULT_TOPOLOGY, TopologyError, load_topology, parse_topology
 from topo.plan import plan_network
 
 DEFAULT = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
@@ -85,12 +85,15 @@ def test_reachable_pairs_are_hosts_sharing_a_network(plan):
     assert len(plan.reachable_pairs()) == 42
 
 
-def test_network_runs_out_of_addresses():
+def test_a_network_without_room_for_its_hosts_is_refused_by_the_model_before_planning():
     data = copy.deepcopy(DEFAULT)
     data["networks"]["internet"] = {"subnet": "10.0.1.0/29", "first_host": 5}
     data["vip"]["address"] = "10.0.1.1"
-    with pytest.raises(ValueError, match="network 'internet' has no free address left for"):
-        plan_network(parse_topology(data))
+    with pytest.raises(TopologyError, match="networks.internet: 4 interfaces need an automatic address but "
+                                            "10.0.1.0/29 has 2 free from host number 5 up"):
+        parse_topology(data)
+    data["networks"]["internet"]["first_host"] = 3  # .3-.6: room for the four
+    assert len([i for i in plan_network(parse_topology(data)).interfaces if i.network == "internet"]) == 4
 
 
 def test_interface_names_fit_linux_limit(plan):
