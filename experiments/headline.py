@@ -30,6 +30,7 @@ UNIT_RULES = (
     ("faults", "faults"),
     ("spofs", "components"),
     ("disagreements", "components"),
+    ("outages", "findings"),
 )
 # Units written with no space before them.
 TIGHT_UNITS = ("×",)

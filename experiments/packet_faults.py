@@ -249,6 +249,7 @@ class PacketFaults(Experiment):
                      "reaction_ms_median": _median([p.get("reaction_ms") for p in sent.get("packets", [])
                                                     if isinstance(p, dict)])},
             "failed_requests": result["failed_requests"], "outage_ms": result["outage_ms"],
+            "served_again_after_last_packet_ms": served_again_after(requests, end_of_sending),
             "requests": len(requests), "errors": result["errors"], "bursts": result["bursts"],
             "not_recovered": result["not_recovered"],
             "vip_stolen": bool(holder_changed or poisoned),
@@ -300,6 +301,9 @@ class PacketFaults(Experiment):
             per_attack[name] = {
                 "failed_requests_median": failed["median"],
                 "outage_ms": analysis.summarize([r["outage_ms"] for r in runs]),
+                "served_again_after_last_packet_ms": analysis.summarize(
+                    [r["served_again_after_last_packet_ms"] for r in runs
+                     if r.get("served_again_after_last_packet_ms") is not None]),
                 "vip_ever_stolen": any(r["vip_stolen"] for r in runs),
                 "ever_affected": any(r["affected"] for r in runs),
                 "vrrp_state_changes": analysis.summarize([r["vrrp_state_changes"] for r in runs]),
@@ -311,6 +315,16 @@ class PacketFaults(Experiment):
         metrics["vip_stolen_by"] = [n for n, a in per_attack.items() if a["vip_ever_stolen"]]
         metrics["attacks"] = per_attack
         return metrics
+
+
+def served_again_after(requests, t: float) -> float | None:
+    """ms from `t` (the attack's last packet) to the first request sent after it that succeeded:
+    how long the last forged packet kept hurting (None if nothing was sent after it)."""
+    after = sorted((r for r in requests if r.sent >= t), key=lambda r: r.sent)
+    if not after:
+        return None
+    first_ok = next((r for r in after if r.ok), None)
+    return None if first_ok is None else round((first_ok.sent - t) * 1000, 1)
 
 
 def _changes(series: list[tuple[float, object]]) -> list[tuple[float, object]]:

@@ -18,7 +18,10 @@ beside the static SPOF analysis's prediction (spof/). Run by name, not in `all` 
 
 A service is observed DOWN (the fault is an observed SPOF for it) when, for some client whose own
 host and access link are not the fault, no request sent in the last LAST_S seconds of the hold
-succeeded: nothing failed it over. Per fault and service the trial records the outage (from the
+succeeded: nothing failed it over. It is PARTIAL when it is up but some client had fewer than
+PARTIAL_BELOW of those requests served (a finding beside the SPOFs, not a disagreement).
+Monitoring is down when Prometheus cannot tell: a live host it scrapes has no `up` series at 1,
+its alert rules are not being evaluated, or a crashed host it scraped is named by no alert. Per fault and service the trial records the outage (from the
 probes' timestamps), whether it came back by itself within the hold, and whether it needed the
 fault's recover() (and how long after it). Probes run for the whole sweep; each trial reads its
 own time window. A prediction and an observation that differ are a disagreement: its timeline
@@ -42,10 +45,38 @@ from topo.wait import NotReadyError, wait_until
 
 HOLD_S = 5.0  # each fault is held this long
 LAST_S = 2.0  # ...and judged on its last 2 s
+# Up, but a client was served fewer than 9 in 10 of its requests in those 2 s: a partial outage
+# (e.g. a split brain, the VIP's ARP entry flipping between two MASTERs). Not a SPOF by the
+# definition (something still serves), reported beside the SPOFs as a finding about the design.
+PARTIAL_BELOW = 0.9
 BACK_TIMEOUT = 20.0  # after recover(): how long a service may take to come back
 MAX_PAIRS = 20
 CLIENT_SERVICES = {"web": ("GET", "/", 0.05), "read": ("GET", "/read", 0.1), "write": ("POST", "/write", 0.1)}
 SWEPT = ("node:", "daemon:", "link:", "controller")
+
+
+def judge_window(requests, fault_t: float, hold_end: float, recover_t: float) -> dict:
+    """One client's requests for one service, judged on the hold's last LAST_S seconds: down when
+    none sent then succeeded before recovery began (a SYN held back by a dead link completes once
+    the link is back: that success belongs to the recovery, not the hold); partial when some did,
+    but fewer than PARTIAL_BELOW of them."""
+    requests = [r for r in requests if r.sent >= fault_t - 1.0]
+    held = [r for r in requests if r.sent < hold_end]
+    last = [r for r in held if r.sent >= hold_end - LAST_S]
+    served = [r for r in last if r.ok and r.done <= recover_t]
+    down = bool(last) and not served
+    result = analysis.outage([r for r in held if r.done <= recover_t or not r.ok], fault_t)
+    return {"down_at_end": down, "partial": not down and bool(last) and len(served) < PARTIAL_BELOW * len(last),
+            "outage_ms": result["outage_ms"], "failed": result["failed_requests"],
+            "requests_last_2s": len(last), "ok_last_2s": len(served)}
+
+
+def why_down(seen: dict) -> str:
+    """The observation behind a "down", in a few words: whom it failed, or what monitoring missed."""
+    parts = [", ".join(seen.get("down_for") or seen.get("blind") or [])]
+    parts += [f"no alert for {h}" for h in seen.get("crashed_without_alert") or []]
+    parts += (seen.get("rule_problems") or [])[:1]
+    return "; ".join(p for p in parts if p)
 
 
 def plan_for(topology, faults: tuple[str, ...] | None, seed: int) -> tuple[tuple[str, ...], ...]:
@@ -68,7 +99,7 @@ class SpofSweep(Experiment):
     order = 900
     in_all = False
     accepts = ("faults",)
-    headline = ("faults_injected", "observed_spofs", "predicted_spofs", "disagreements")
+    headline = ("faults_injected", "observed_spofs", "predicted_spofs", "disagreements", "partial_outages")
 
     @classmethod
     def trial_count(cls, trials: int, topology, options: dict) -> int:
@@ -143,11 +174,14 @@ class SpofSweep(Experiment):
             seen["predicted_why"] = predicted[service].why
             if seen["predicted_down"] != seen["down"]:
                 disagreements.append(service)
-        evidence = self.keep_evidence(addresses, fault_t, observed_end, disagreements) if disagreements else None
+        partial = [s for s, v in services.items() if v.get("partial_for")]
+        evidence = (self.keep_evidence(addresses, fault_t, observed_end, disagreements + partial)
+                    if disagreements or partial else None)
         return {"faults": list(addresses), "fault_t": fault_t, "hold_s": HOLD_S, "evidence": evidence,
                 "vip_holder_before": holders, "vip_moved_back_before": moved,
                 "monitoring_complete_before": monitoring_before,
                 "observed_down": sorted(s for s, v in services.items() if v["down"]),
+                "observed_partial": sorted(partial),
                 "predicted_down": sorted(s for s, v in predicted.items() if not v.up),
                 "disagreements": disagreements, "services": services}
 
@@ -184,31 +218,25 @@ class SpofSweep(Experiment):
 
     def client_service(self, service: str, addresses, fault_t: float, hold_end: float, recover_t: float,
                        back: dict) -> dict:
-        """Down for a client when no request sent in the hold's last LAST_S seconds succeeded before
-        recovery began (a SYN held back by a dead link completes once the link is back: that
-        success belongs to the recovery, not the hold)."""
-        per_client, down_clients, worst = {}, [], None
+        """Every client not excused, judged by judge_window; down (or partial) for the service when
+        down (or partial) for some client."""
+        per_client, down_clients, partial_clients, worst = {}, [], [], None
         for client in self.site.clients:
             if self.excused(client, addresses):
                 per_client[client] = {"excused": True}
                 continue
-            requests = [r for r in self.requests(client, service) if r.sent >= fault_t - 1.0]
-            held = [r for r in requests if r.sent < hold_end]
-            last = [r for r in held if r.sent >= hold_end - LAST_S]
-            served = [r for r in last if r.ok and r.done <= recover_t]
-            down = bool(last) and not served
-            result = analysis.outage([r for r in held if r.done <= recover_t or not r.ok], fault_t)
-            per_client[client] = {"down_at_end": down, "outage_ms": result["outage_ms"],
-                                  "failed": result["failed_requests"], "requests_last_2s": len(last),
-                                  "ok_last_2s": len(served),
-                                  "back_after_recover_ms": back.get((client, service))}
-            if down:
+            judged = judge_window(self.requests(client, service), fault_t, hold_end, recover_t)
+            per_client[client] = {**judged, "back_after_recover_ms": back.get((client, service))}
+            if judged["down_at_end"]:
                 down_clients.append(client)
-            if worst is None or result["outage_ms"] > worst:
-                worst = result["outage_ms"]
+            elif judged["partial"]:
+                partial_clients.append(f"{client} {judged['ok_last_2s']}/{judged['requests_last_2s']}")
+            if worst is None or judged["outage_ms"] > worst:
+                worst = judged["outage_ms"]
         down = bool(down_clients)
         failed_during = any(v.get("failed") for v in per_client.values())
-        return {"down": down, "down_for": down_clients, "outage_ms": worst,
+        return {"down": down, "down_for": down_clients, "partial_for": [] if down else partial_clients,
+                "outage_ms": worst,
                 "recovered_by_itself": failed_during and not down,
                 "needed_recovery": down and all(per_client[c].get("back_after_recover_ms") is not None
                                                 for c in down_clients),
@@ -266,7 +294,14 @@ class SpofSweep(Experiment):
             up_by_host.setdefault(host, []).append(item["value"][1] == "1")
         expected = {host for jobs in self.design.facts.scrape.values() for host in jobs}
         blind = sorted(h for h in expected if h not in failed_hosts and not any(up_by_host.get(h, [])))
-        return {**result, "down": bool(blind), "blind": blind}
+        try:  # can it raise an alert: rules evaluated, and every crashed host it scraped named
+            problems = prometheus.rule_problems(node, time.time())
+            named = {a["labels"].get("instance") for a in prometheus.alerts(node)}
+        except Exception as exc:
+            return {**result, "down": True, "blind": blind, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        unalerted = sorted(h for h in failed_hosts & expected if h not in named)
+        return {**result, "down": bool(blind or problems or unalerted), "blind": blind,
+                "rule_problems": problems, "crashed_without_alert": unalerted}
 
     def observe_recovery(self) -> dict:
         """Can the fabric still reroute? The controller runs and every switch is connected to it."""
@@ -304,22 +339,28 @@ class SpofSweep(Experiment):
                           "observed_down": t["services"][s]["down"],
                           "predicted_why": t["services"][s].get("predicted_why", ""),
                           "observed": {k: v for k, v in t["services"][s].items()
-                                       if k in ("down_for", "outage_ms", "blind", "error", "controller_alive")},
+                                       if k in ("down_for", "outage_ms", "blind", "crashed_without_alert", "rule_problems",
+                                                "error", "controller_alive")},
                           "reading": ("the model expected an outage the testbed did not show: a mechanism the "
                                       "model does not know covered it, or the model is wrong"
                                       if t["services"][s]["predicted_down"] else
                                       "the testbed failed where the model expected a failover: a hidden "
                                       "dependency of the design, or a gap in the model")}
                          for t in trials for s in t["disagreements"]]
+        partial = [{"faults": t["faults"], "service": s, "clients": t["services"][s]["partial_for"],
+                    "predicted_down": t["services"][s].get("predicted_down")}
+                   for t in trials for s in t.get("observed_partial", [])]
         return {"faults_injected": len(trials), "observed_spofs": len(observed), "predicted_spofs": len(predicted),
                 "disagreements": len(disagreements), "disagreement_list": disagreements,
+                "partial_outages": len(partial), "partial_outage_list": partial,
                 "observed": [{"faults": list(f), "service": s} for f, s in observed]}
 
     def write_sweep_md(self, trials: list[dict]) -> None:
         lines = ["# SPOF sweep: prediction beside observation", "",
                  f"Each fault held {HOLD_S:g} s; a service is observed down when no request sent in the last "
-                 f"{LAST_S:g} s of the hold succeeded (for some client not itself failed). Predicted by "
-                 "spof/ from the model alone. **DISAGREES** rows are findings (their timelines are beside this file).",
+                 f"{LAST_S:g} s of the hold succeeded (for some client not itself failed); **partial** when a client "
+                 f"had fewer than {PARTIAL_BELOW:.0%} of them served. Predicted by spof/ from the model alone. "
+                 "**DISAGREES** and **partial** rows are findings (their timelines are beside this file).",
                  "", "| fault | service | predicted | observed | outage ms | back by itself | back after recover() | |",
                  "|---|---|---|---|---|---|---|---|"]
         for t in trials:
@@ -331,8 +372,8 @@ class SpofSweep(Experiment):
                 outage = seen.get("outage_ms")
                 lines.append("| `{}` | {} | {} | {} | {} | {} | {} | {} |".format(
                     " + ".join(t["faults"]), service, "down" if seen["predicted_down"] else "up",
-                    "down" + (f" ({', '.join(seen.get('down_for') or seen.get('blind') or [])})"
-                              if seen.get("down_for") or seen.get("blind") else "") if seen["down"] else "up",
+                    f"down ({why_down(seen)})" if seen["down"] and why_down(seen) else "down" if seen["down"] else
+                    f"**partial** ({', '.join(seen['partial_for'])} served)" if seen.get("partial_for") else "up",
                     f"{outage:.0f}" if isinstance(outage, (int, float)) else "-",
                     "yes" if seen.get("recovered_by_itself") else "-",
                     ", ".join(f"{b:.0f} ms" for b in backs if b is not None) or "-",

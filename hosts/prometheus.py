@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,6 +45,29 @@ def http_get(node, url: str, timeout: float = 2.0) -> tuple[int, str]:
                          node, check=False, timeout=timeout + 5)
     body, _, code = result.stdout.rpartition("\n")
     return (int(code) if code.isdigit() else 0), body
+
+
+def unix_time(rfc3339: str) -> float:
+    """Prometheus's timestamps (RFC 3339, nanoseconds, Z) as unix time."""
+    stamp = rfc3339.replace("Z", "+00:00")
+    if "." in stamp:  # Python parses at most microseconds
+        whole, rest = stamp.split(".", 1)
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        stamp = f"{whole}.{rest[:min(digits, 6)].ljust(6, '0')}{rest[digits:]}"
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def rule_problems(groups: list[dict], now: float, missed: int = 3) -> list[str]:
+    """From /api/v1/rules: a group not evaluated for `missed` of its intervals, a rule whose
+    last evaluation failed. Either means an alert could not be raised."""
+    problems = []
+    for group in groups:
+        age = now - unix_time(group["lastEvaluation"])
+        if age > missed * group["interval"]:
+            problems.append(f"rule group {group['name']} last evaluated {age:.1f} s ago")
+        problems += [f"rule {rule['name']}: {rule['health']} {rule.get('lastError', '')}".strip()
+                     for rule in group["rules"] if rule["health"] != "ok"]
+    return problems or ([] if groups else ["no alert rules loaded"])
 
 
 class Prometheus(Daemon):
@@ -176,6 +200,10 @@ class Prometheus(Daemon):
     def query(self, node, promql: str) -> list[dict]:
         """An instant query's result vector: [{"metric": {...}, "value": [time, "value"]}]."""
         return self.api(node, f"/api/v1/query?query={quote(promql)}")["result"]
+
+    def rule_problems(self, node, now: float) -> list[str]:
+        """Why the alert rules could not raise an alert at `now` (empty when they can)."""
+        return rule_problems(self.api(node, "/api/v1/rules?type=alert")["groups"], now)
 
     def alerts(self, node) -> list[dict]:
         """Pending and firing alerts: [{"labels": {...}, "state": ..., "activeAt": ...}]."""

@@ -130,6 +130,10 @@ def test_packet_faults_report_what_each_attack_did(suite):
     # balancer joins the VRRP group); a spoofed balancer's address is dropped by the fabric's
     # edge guards at the attacker's port.
     assert not attacks["vrrp_own_source"]["vip_stolen"] and attacks["vrrp_own_source"]["failed_requests"] == 0
+    # "0 failed requests beyond noise": the experiment reports any failure as affected; a lone
+    # failed request (a connect timeout on a loaded CI machine) is noise, a VIP move costs 5 or more.
     for name in ("vrrp_spoofed_lb", "vrrp_service_leg", "garp"):
-        assert not attacks[name]["vip_stolen"] and not attacks[name]["affected"], trial["what_happened"][name]
-        assert attacks[name]["guard_dropped_delta"] > 0, trial["what_happened"][name]
+        what = trial["what_happened"][name]
+        assert not attacks[name]["vip_stolen"] and attacks[name]["vrrp_state_changes"] == 0, what
+        assert attacks[name]["failed_requests"] <= 1, what
+        assert attacks[name]["guard_dropped_delta"] > 0, what

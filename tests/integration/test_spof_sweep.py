@@ -10,7 +10,7 @@ from topo.model import load_topology
 
 pytestmark = pytest.mark.root
 
-FAULTS = ["daemon:nginx@server2", "daemon:mariadb@server1", "node:monitor"]
+FAULTS = ["daemon:nginx@server2", "daemon:mariadb@server1", "node:monitor", "node:lb2"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_every_listed_fault_is_one_passed_trial(sweep):
     _, summary, trials = sweep
     assert list(trials) == [(f,) for f in FAULTS]
     assert all(t["status"] == "passed" for t in trials.values()), trials
-    assert summary["metrics"]["tuned"]["faults_injected"] == 3
+    assert summary["metrics"]["tuned"]["faults_injected"] == 4
 
 
 def test_a_server_daemon_is_covered_by_the_health_checks(sweep):
@@ -51,6 +51,16 @@ def test_the_only_monitor(sweep):
     monitoring = trials[("node:monitor",)]["services"]["monitoring"]
     assert monitoring["predicted_down"] is True and monitoring["down"] is True
     assert trials[("node:monitor",)]["services"]["web"]["down"] is False
+
+
+def test_a_crashed_balancer_is_seen_by_monitoring_and_named_by_an_alert(sweep):
+    """The standby balancer: nothing a client sees, but Prometheus must be able to say it is gone."""
+    _, _, trials = sweep
+    services = trials[("node:lb2",)]["services"]
+    assert services["web"]["down"] is False
+    monitoring = services["monitoring"]
+    assert monitoring["down"] is False and monitoring["predicted_down"] is False, monitoring
+    assert monitoring["crashed_without_alert"] == [] and monitoring["rule_problems"] == []
 
 
 def test_the_report_puts_prediction_beside_observation(sweep):

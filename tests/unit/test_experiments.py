@@ -12,9 +12,11 @@ EXPERIMENTS = discover()
 
 
 def test_every_experiment_of_the_spec_is_discovered_under_its_cli_name_in_declared_order():
-    assert list(EXPERIMENTS)[:10] == ["round_robin", "lb_failover", "lb_failback", "server_failover", "link_failure",
-                                      "db_failover", "db_crash_lagging", "db_partition", "controller_failure",
-                                      "packet_faults"]
+    spec = ["round_robin", "lb_failover", "lb_failback", "server_failover", "link_failure", "db_failover",
+            "db_crash_lagging", "db_partition", "controller_failure", "packet_faults"]
+    # A new experiment module may land anywhere in the order; these keep theirs relative to each other.
+    assert [name for name in EXPERIMENTS if name in spec] == spec
+    assert [cls.order for cls in EXPERIMENTS.values()] == sorted(cls.order for cls in EXPERIMENTS.values())
     assert [cls.name for cls in resolve("all")] == [name for name, cls in EXPERIMENTS.items() if cls.in_all]
     assert [cls.name for cls in resolve("lb_failover,round_robin")] == ["lb_failover", "round_robin"]
 

@@ -178,3 +178,19 @@ def test_scrapes_stay_within_their_budget_at_48_servers():
         assert targets / every <= SCRAPE_BUDGET_PER_S
         [instance_down] = [r for r in rules["groups"][0]["rules"] if r.get("alert") == "InstanceDown"]
         assert instance_down["for"] == f"{3 * every}s"  # three scrapes
+
+
+def _group(last: str, interval=1, health="ok") -> dict:
+    return {"name": "hatestbed", "interval": interval, "lastEvaluation": last,
+            "rules": [{"name": "InstanceDown", "health": health, "lastError": "" if health == "ok" else "boom"}]}
+
+
+def test_alert_rules_can_raise_an_alert_only_when_evaluated_lately_and_healthy():
+    from hosts.prometheus import rule_problems, unix_time
+
+    now = unix_time("2026-11-30T21:40:03.500000000Z")
+    assert now == unix_time("2026-11-30T21:40:03.5Z") and now % 1 == 0.5
+    assert rule_problems([_group("2026-11-30T21:40:02.999999999Z")], now) == []
+    assert rule_problems([_group("2026-11-30T21:39:59Z")], now) == ["rule group hatestbed last evaluated 4.5 s ago"]
+    assert rule_problems([_group("2026-11-30T21:40:03Z", health="err")], now) == ["rule InstanceDown: err boom"]
+    assert rule_problems([], now) == ["no alert rules loaded"]

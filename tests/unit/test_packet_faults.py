@@ -271,3 +271,14 @@ def test_rst_capture_filter_compiles():
     from scapy.arch.common import compile_filter
 
     assert compile_filter(sa.rst_filter(CLIENT, VIP, 443, ("to-client", "to-server")))
+
+
+def test_how_long_the_last_forged_packet_hurt_is_read_from_the_requests():
+    from experiments.packet_faults import served_again_after
+    from experiments.probes import Request
+
+    requests = [Request(0, 9.98, 9.99, 200), Request(1, 10.01, 10.5, 0, "tls"),
+                Request(2, 10.2, 10.6, 0, "tls"), Request(3, 10.43, 10.44, 200), Request(4, 10.44, 10.45, 200)]
+    assert served_again_after(requests, 10.0) == 430.0
+    assert served_again_after(requests[:3], 10.0) is None  # never served again in the window
+    assert served_again_after(requests[:1], 10.0) is None  # nothing sent after the last packet
