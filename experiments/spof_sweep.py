@@ -172,6 +172,7 @@ class SpofSweep(Experiment):
                 continue
             seen["predicted_down"] = not predicted[service].up
             seen["predicted_why"] = predicted[service].why
+            seen["predicted_partial"] = predicted[service].partial
             if seen["predicted_down"] != seen["down"]:
                 disagreements.append(service)
         partial = [s for s, v in services.items() if v.get("partial_for")]
@@ -348,11 +349,16 @@ class SpofSweep(Experiment):
                                       "dependency of the design, or a gap in the model")}
                          for t in trials for s in t["disagreements"]]
         partial = [{"faults": t["faults"], "service": s, "clients": t["services"][s]["partial_for"],
-                    "predicted_down": t["services"][s].get("predicted_down")}
+                    "predicted": ("partial: " + t["services"][s]["predicted_partial"]
+                                  if t["services"][s].get("predicted_partial") else
+                                  "down" if t["services"][s].get("predicted_down") else "up, fully")}
                    for t in trials for s in t.get("observed_partial", [])]
+        foreseen = [{"faults": t["faults"], "service": s} for t in trials for s, v in t["services"].items()
+                    if v.get("predicted_partial") and s not in t.get("observed_partial", [])]
         return {"faults_injected": len(trials), "observed_spofs": len(observed), "predicted_spofs": len(predicted),
                 "disagreements": len(disagreements), "disagreement_list": disagreements,
                 "partial_outages": len(partial), "partial_outage_list": partial,
+                "partial_predicted_not_seen": foreseen,
                 "observed": [{"faults": list(f), "service": s} for f, s in observed]}
 
     def write_sweep_md(self, trials: list[dict]) -> None:
@@ -371,7 +377,8 @@ class SpofSweep(Experiment):
                 backs = [c.get("back_after_recover_ms") for c in clients.values() if c.get("down_at_end")]
                 outage = seen.get("outage_ms")
                 lines.append("| `{}` | {} | {} | {} | {} | {} | {} | {} |".format(
-                    " + ".join(t["faults"]), service, "down" if seen["predicted_down"] else "up",
+                    " + ".join(t["faults"]), service,
+                    "down" if seen["predicted_down"] else "**partial** (split brain)" if seen.get("predicted_partial") else "up",
                     f"down ({why_down(seen)})" if seen["down"] and why_down(seen) else "down" if seen["down"] else
                     f"**partial** ({', '.join(seen['partial_for'])} served)" if seen.get("partial_for") else "up",
                     f"{outage:.0f}" if isinstance(outage, (int, float)) else "-",

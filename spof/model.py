@@ -54,6 +54,8 @@ class Outcome:
     why: str = ""  # why it is down (empty when up)
     # What the working service relied on: {"masters": ..., "servers": ..., "paths": {(a, b), ...}}
     used: dict = field(default_factory=dict, compare=False, hash=False)
+    # Up, but not for every request: why (a split brain in which some VIP MASTER serves nothing).
+    partial: str = field(default="", compare=False)
 
 
 class Design:
@@ -336,6 +338,7 @@ class State:
     def client_services(self) -> dict[str, Outcome]:
         masters = self.masters()
         down: dict[str, list[str]] = {"web": [], "write": []}
+        partial: list[str] = []
         used = {"masters": masters, "servers": set(), "paths": set(), "primary_paths": set()}
         for client in self.d.clients:
             access = self.intf(client, self.d.topology.vip.network)
@@ -347,6 +350,20 @@ class State:
                 down["write"].append(why)
                 continue
             servers, why_not = self.healthy_servers(lb, used["paths"])
+            # Split brain: every MASTER the client reaches announces the VIP (gratuitous ARPs, the
+            # periodic refresh), so its ARP entry follows whichever spoke last, not the holder.
+            others = [m for m in masters if m != lb and self.reach(client, m, self.d.topology.vip.network, used=set())]
+            serving = [m for m in others if self.healthy_servers(m, set())[0]]
+            idle = [m for m in others if m not in serving]
+            if not servers and serving:
+                idle, lb = [lb], serving[0]
+                self._healthy.pop(lb, None)  # again, recording the paths the service now relies on
+                servers, why_not = self.healthy_servers(lb, used["paths"])
+            if servers and idle:
+                partial.append(f"split brain: {client} reaches VIP MASTERs {lb} and {', '.join(idle)}, and "
+                               f"{idle[0]} reaches no server that passes {self.d.facts.backends[idle[0]].check}; the "
+                               f"VIP's ARP entry follows whichever announced last (VRRP checks only: "
+                               f"{', '.join(self.d.facts.vrrp[idle[0]].tracks)})")
             if not servers:
                 reason = (f"{client}'s VIP MASTER {lb} reaches no server that passes "
                           f"{self.d.facts.backends[lb].check}: {'; '.join(why_not)}; and nothing moves the VIP "
@@ -360,8 +377,10 @@ class State:
                 down["write"].append(f"{client}: {written}")
         used["quorums"], used["quorum_paths"], used["writers"] = self.quorums, self.quorum_paths, self.writers
         used["db_served"] = self.db_served
-        web = Outcome(not down["web"], " | ".join(down["web"]), used)
-        return {"web": web, "read": web, "write": Outcome(not down["write"], " | ".join(down["write"]), used)}
+        split = " | ".join(dict.fromkeys(partial))
+        web = Outcome(not down["web"], " | ".join(down["web"]), used, partial="" if down["web"] else split)
+        write = Outcome(not down["write"], " | ".join(down["write"]), used, partial="" if down["write"] else split)
+        return {"web": web, "read": web, "write": write}
 
     def promoted(self) -> str | None:
         """The replica the failover manager promotes in this state, if it does (its rules, from

@@ -99,6 +99,21 @@ def front_multicast(data):
     data["controller"] = {"edge_guards": False}
 
 
+def test_a_split_brain_where_one_master_serves_nothing_is_predicted_up_but_partial():
+    """s4 cut off (both its ring links): lb2's service leg hears no advert and takes the VIP too,
+    but behind it server2 alone is a Galera minority. Clients reach both MASTERs; the spof_sweep
+    saw 20-70 % of requests served. VRRP tracks only HAProxy's process, not its servers."""
+    design = Design(load_topology())
+    for pair in ({"link:s2-s4", "link:s4-s3"}, {"link:s3-s1", "link:s4-s3"}):
+        outcome = design.evaluate(pair)
+        for service in ("web", "read", "write"):
+            assert outcome[service].up and outcome[service].partial.startswith("split brain: client1 reaches VIP "
+                                                                              "MASTERs lb1 and lb2, and lb2 reaches no server")
+    # One ring link: every MASTER and server still meet; no split brain.
+    assert all(not o.partial for o in design.evaluate({"link:s1-s2"}).values())
+    assert all(not o.partial for o in design.evaluate(set()).values())
+
+
 def test_with_multicast_adverts_on_the_front_the_holders_service_leg_is_unchecked():
     """The exposed design: VRRP checks HAProxy's pid and the front carrier, not the back leg."""
     analysis = analyze(variant(front_multicast))
