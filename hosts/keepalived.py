@@ -8,6 +8,7 @@
    │   │ 10.0.2.10                │   every advert_int   │   10.0.2.11 (takes the VIP   │
    │   │                          │   service network    │   when lb1's adverts stop)   │
    │   ├─ track: <conf>/keepalived-check.sh: lb1's HAProxy pid (pids/lb1-haproxy.pid)
+   │   ├─ track: <conf>/keepalived-servers.sh: lb1's HAProxy has a server UP (its stats CSV)
    │   ├─ track_interface: both legs (either losing carrier: FAULT, the peer takes over)
    │   └─ notify: <conf>/keepalived-notify.sh ──▶ logs/vrrp-events.jsonl (one JSON line per change)
    └──────────────────────────────┘
@@ -30,6 +31,13 @@ Behaviour:
   FAULT, drops the VIP and stops advertising (a master leaving sends a priority-0 advert, so the
   peer takes over at once rather than after 3 × advert_int). FAULT works with and without
   preemption, unlike a priority weight.
+- The second track script (services.keepalived.track_servers, on by default) fails when this
+  host's HAProxy has no server UP: FAULT too, so a balancer that can serve nothing gives the VIP
+  to one that can. Without it, cutting a balancer off from every healthy server (its service
+  leg isolated with a Galera minority) left it MASTER beside the other in a split brain, and
+  clients followed whichever announced the VIP last (the SPOF sweep, README). It runs once a
+  second; when every server is down on every balancer, the VIP is held by nobody until one is
+  UP again (up to a second more than the checks alone).
 - keepalived 2.2.7 refuses fractional vrrp_script intervals ("must be between 1 and 4294"), so
   the script runs every second and polls the pid every `check_interval` inside one run (~0.85 s,
   ending before keepalived's next start). Detection is within ~check_interval (+ one ~0.15 s gap
@@ -60,6 +68,7 @@ import time
 from pathlib import Path
 
 from hosts.daemon import Daemon, ServiceError, render
+from hosts.haproxy import BACKEND
 from topo import observe
 from topo.jsonl import read_jsonl
 from topo.wait import NotReadyError, wait_until
@@ -86,6 +95,11 @@ class Keepalived(Daemon):
     @property
     def check_script(self) -> Path:
         return self.conf_path("keepalived-check.sh")
+
+    @property
+    def servers_script(self) -> Path | None:
+        """The track script that asks HAProxy for a server UP (None: services.keepalived.track_servers off)."""
+        return self.conf_path("keepalived-servers.sh") if self.site.services.keepalived.track_servers else None
 
     @property
     def notify_script(self) -> Path:
@@ -149,12 +163,18 @@ class Keepalived(Daemon):
                       advert_interface=self.advert_interface, unicast=self.unicast,
                       unicast_src=site.plan.address(self.host, self.advert_network), peers=self.peer_addresses(),
                       ka=site.services.keepalived, priority=self.priority,
-                      check_script=self.check_script, notify_script=self.notify_script,
+                      check_script=self.check_script, servers_script=self.servers_script,
+                      notify_script=self.notify_script,
                       events=site.vrrp_events, script_interval=interval, script_timeout=interval + 1)
         check = render("keepalived-check.sh.j2", host=self.host, pidfile=site.pidfile(self.host, "haproxy"),
                        poll_interval=f"{poll:g}", budget_cs=budget_cs)
         notify = render("keepalived-notify.sh.j2", host=self.host, vip=site.vip, events=site.vrrp_events)
-        return {self.config_path: conf, self.check_script: check, self.notify_script: notify}
+        files = {self.config_path: conf, self.check_script: check, self.notify_script: notify}
+        if self.servers_script:
+            files[self.servers_script] = render(
+                "keepalived-servers.sh.j2", host=self.host, backend=BACKEND, metrics_ip=site.backend_ip(self.host),
+                metrics_port=site.services.ports.haproxy_metrics, timeout_s=f"{min(0.5, interval / 2):g}")
+        return files
 
     def check_command(self) -> list[str]:
         return ["keepalived", "-t", "-f", str(self.config_path)]
@@ -171,8 +191,8 @@ class Keepalived(Daemon):
             path.unlink(missing_ok=True)  # keepalived refuses to start over a live-looking pid file
         self.site.vrrp_events.parent.mkdir(parents=True, exist_ok=True)
         # enable_script_security: the scripts must not be writable by anyone but root.
-        for script in (self.check_script, self.notify_script):
-            if script.exists():
+        for script in (self.check_script, self.servers_script, self.notify_script):
+            if script is not None and script.exists():
                 script.chmod(0o755)
         self._started_at = time.time()
 

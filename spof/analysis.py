@@ -97,6 +97,7 @@ def analyze(topology, pairs: bool = True) -> Analysis:
             if loss is not None:
                 pools[service][component.address] = loss
     cut_sets, tried = [], 0
+    evaluated: dict[frozenset, dict] = {}  # one evaluation answers every service: web, read and write share pairs
     if pairs:
         for service in services:
             pool = candidates[service] if len(candidates[service]) <= ALL_PAIRS_UP_TO else relevant[service]
@@ -105,7 +106,10 @@ def analyze(topology, pairs: bool = True) -> Analysis:
                         cannot_cut(service, pools[service][a], pools[service][b], intact[service]):
                     continue  # two losses from one redundant pool that leave some of it
                 tried += 1
-                result = design.evaluate({a, b})[service]
+                key = frozenset((a, b))
+                if key not in evaluated:
+                    evaluated[key] = design.evaluate(key)
+                result = evaluated[key][service]
                 if not result.up:
                     cut_sets.append(CutSet(service, (a, b), result.why))
     return Analysis(topology.name, services, judgements, cut_sets,

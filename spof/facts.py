@@ -48,6 +48,8 @@ class Vrrp:
     unicast_peers: tuple[str, ...] = ()  # addresses adverts are sent to; () = multicast
     # Interfaces whose loss of carrier puts the instance in FAULT (its own and track_interface).
     track_interfaces: tuple[str, ...] = ()
+    # A track script fails (FAULT) when the host's HAProxy has no server UP.
+    needs_server: bool = False
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,8 @@ def parse_keepalived(host: str, text: str, files: dict[Path, str]) -> Vrrp:
         pidfile = re.search(r"pidfile='([^']+)'", body)
         if pidfile and "haproxy" in Path(pidfile.group(1)).name:
             tracks.append(f"{host}'s HAProxy process is alive (by pid)")
+        elif re.search(r"^stats_csv='[^']+/stats;csv'", body, re.M) and "/^UP/" in body:
+            tracks.append(f"{host}'s HAProxy has a server UP (its stats)")
         else:
             tracks.append(f"script {name}")
     tracked_interfaces = [i for block in re.findall(r"track_interface\s*\{([^}]*)\}", text) for i in block.split()]
@@ -155,7 +159,8 @@ def parse_keepalived(host: str, text: str, files: dict[Path, str]) -> Vrrp:
     return Vrrp(host, vip_dev.group(1) if vip_dev else advert_interface, int(one(r"^\s*priority (\d+)")),
                 float(one(r"^\s*advert_int (\S+)")), not re.search(r"^\s*nopreempt\s*$", text, re.M),
                 tuple(tracks), advert_interface, tuple(peers),
-                tuple(dict.fromkeys([advert_interface, *tracked_interfaces])))
+                tuple(dict.fromkeys([advert_interface, *tracked_interfaces])),
+                any(t.endswith("has a server UP (its stats)") for t in tracks))
 
 
 def parse_haproxy(lb: str, text: str) -> Backend:

@@ -205,6 +205,11 @@ class State:
                 return f"{lb}'s {leg} interface {name} lost carrier (keepalived: FAULT)"
         if not self.daemon_up("haproxy", lb):
             return f"{lb}'s track script fails: its HAProxy is dead (keepalived: FAULT)"
+        if vrrp.needs_server:
+            servers, why = self.healthy_servers(lb, set())
+            if not servers:
+                return (f"{lb}'s track script fails: its HAProxy has no server UP ({'; '.join(why)}) "
+                        "(keepalived: FAULT)")
         return None
 
     def masters(self) -> list[str]:
@@ -226,9 +231,11 @@ class State:
     # -- services ------------------------------------------------------------------------------------
     def healthy_servers(self, lb: str, used: set) -> tuple[list[str], list[str]]:
         """Servers `lb`'s HAProxy sees pass GET /health, and why each other one fails."""
-        if lb in self._healthy:
-            return self._healthy[lb]
-        ok, why = [], []
+        if lb in self._healthy:  # asked again (VRRP's track script, each client): the same paths count
+            ok, why, paths = self._healthy[lb]
+            used.update(paths)
+            return ok, why
+        ok, why, paths = [], [], set()
         backend = self.d.facts.backends[lb]
         for server, _backup in backend.servers:
             dead = [d for d in self.d.facts.health_needs if not self.daemon_up(d, server)]
@@ -237,13 +244,14 @@ class State:
                 why.append(f"{server} is down")
             elif dead:
                 why.append(f"{server}'s {dead[0]} is dead (/health fails)")
-            elif (no_db := self.database_fails(server, used)):
+            elif (no_db := self.database_fails(server, paths)):
                 why.append(no_db)
-            elif not self.reach(lb, server, network, used=used):
+            elif not self.reach(lb, server, network, used=paths):
                 why.append(f"{lb} cannot reach {server}")
             else:
                 ok.append(server)
-        self._healthy[lb] = (ok, why)
+        self._healthy[lb] = (ok, why, paths)
+        used.update(paths)
         return ok, why
 
     def database_fails(self, server: str, used: set) -> str:
@@ -357,7 +365,6 @@ class State:
             idle = [m for m in others if m not in serving]
             if not servers and serving:
                 idle, lb = [lb], serving[0]
-                self._healthy.pop(lb, None)  # again, recording the paths the service now relies on
                 servers, why_not = self.healthy_servers(lb, used["paths"])
             if servers and idle:
                 partial.append(f"split brain: {client} reaches VIP MASTERs {lb} and {', '.join(idle)}, and "

@@ -135,6 +135,11 @@ class Keepalived(_Strict):
     priorities: list[int] = [253, 252]
     # How often the HAProxy liveness check (by pid) runs, seconds.
     check_interval: float = Field(default=0.1, gt=0)
+    # A balancer whose HAProxy has no server UP (its own health checks' verdict, read once a
+    # second from its stats) goes to FAULT and gives the VIP up. Without it, a balancer cut off
+    # from every healthy server still claims the VIP: in a split brain both MASTERs announce it and
+    # clients follow whichever announced last (the SPOF sweep saw 0-70 % served). false: the lesson.
+    track_servers: bool = True
     # Where the balancers' adverts travel. service-unicast: over the service network, unicast
     # to the other balancers' service addresses, and the firewall drops VRRP on the
     # internet-facing interface. front-multicast: multicast on the VIP's (internet-facing)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import time
 
 import pytest
 
@@ -113,6 +114,34 @@ def test_dead_haproxy_on_the_vip_holder_moves_the_vip(testbed):
         assert any(e["host"] == survivor and e["state"] == "MASTER" for e in events)
     finally:
         manager.restart_daemon(haproxy, testbed.net)
+
+
+def test_a_balancer_whose_haproxy_has_no_server_up_gives_the_vip_away(testbed):
+    """services.keepalived.track_servers: every server of the holder's HAProxy put in maintenance
+    (its process alive, its legs up) fails keepalived's second track script: FAULT, and the other
+    balancer takes the VIP and serves. Without it the holder kept the VIP and served nothing."""
+    manager, site = testbed.services, testbed.site
+    [holder] = vip_holders(testbed)
+    haproxy = manager.find(holder, "haproxy")
+    since = time.time()
+    try:
+        for server in site.servers:
+            haproxy.ask(f"disable server servers/{server}")
+        wait_until(lambda: vip_holders(testbed) not in ([], [holder]), 5, "the VIP moving off " + holder)
+        [survivor] = vip_holders(testbed)
+        wait_until(lambda: https_request(testbed.net["client1"], site, "/").ok, 5, "HTTPS through the VIP")
+        events = [json.loads(line) for line in site.vrrp_events.read_text().splitlines()]
+        assert any(e["host"] == holder and e["state"] == "FAULT" and e["t"] >= since for e in events)
+        assert any(e["host"] == survivor and e["state"] == "MASTER" and e["t"] >= since for e in events)
+    finally:
+        for server in site.servers:
+            haproxy.ask(f"enable server servers/{server}")
+
+    def holder_is_backup_again() -> bool:
+        events = [json.loads(line) for line in site.vrrp_events.read_text().splitlines()]
+        mine = [e for e in events if e["host"] == holder and e["t"] >= since]
+        return bool(mine) and mine[-1]["state"] == "BACKUP"
+    wait_until(holder_is_backup_again, 10, f"{holder} back to BACKUP once its servers are UP")
 
 
 def test_a_write_through_the_app_reaches_every_replica(testbed):

@@ -247,7 +247,11 @@ def test_track_script_and_notify_are_this_hosts_own(site):
     files = daemon.files()
     conf = files[daemon.config_path]
     assert f'script "{daemon.check_script}"' in conf
-    assert "track_script {\n        chk_haproxy\n    }" in conf
+    assert "track_script {\n        chk_haproxy\n        chk_servers\n    }" in conf
+    assert f'script "{daemon.servers_script}"' in conf
+    servers = files[daemon.servers_script]
+    assert "stats_csv='http://10.0.2.11:8404/stats;csv'" in servers  # lb2's own metrics listener
+    assert '$1 == "servers"' in servers and "$18 ~ /^UP/" in servers
     assert f'notify "{daemon.notify_script}"' in conf
     script_block = conf.split("vrrp_script chk_haproxy {")[1].split("}")[0]
     settings = [line.split()[0] for line in script_block.splitlines() if line.strip() and not line.strip().startswith("#")]

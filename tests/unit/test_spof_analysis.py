@@ -95,16 +95,19 @@ def test_the_seed_vip_holders_service_leg_is_tracked_by_vrrp(seed):
 
 
 def front_multicast(data):
-    data["services"] = {"keepalived": {"adverts": "front-multicast"}}
+    data["services"] = {"keepalived": {"adverts": "front-multicast", "track_servers": False}}
     data["controller"] = {"edge_guards": False}
 
 
-def test_a_split_brain_where_one_master_serves_nothing_is_predicted_up_but_partial():
-    """s4 cut off (both its ring links): lb2's service leg hears no advert and takes the VIP too,
-    but behind it server2 alone is a Galera minority. Clients reach both MASTERs; the spof_sweep
-    saw 20-70 % of requests served. VRRP tracks only HAProxy's process, not its servers."""
-    design = Design(load_topology())
-    for pair in ({"link:s2-s4", "link:s4-s3"}, {"link:s3-s1", "link:s4-s3"}):
+S4_CUT_OFF = ({"link:s2-s4", "link:s4-s3"}, {"link:s3-s1", "link:s4-s3"})
+
+
+def test_without_tracking_servers_a_split_brain_where_one_master_serves_nothing_is_partial():
+    """s4 cut off: lb2's service leg hears no advert and takes the VIP too, but behind it server2
+    alone is a Galera minority. Clients reach both MASTERs (the spof_sweep saw 0-70 % served)."""
+    design = Design(variant(lambda d: d.setdefault("services", {}).update(keepalived={"track_servers": False})))
+    assert not design.facts.vrrp["lb2"].needs_server
+    for pair in S4_CUT_OFF:
         outcome = design.evaluate(pair)
         for service in ("web", "read", "write"):
             assert outcome[service].up and outcome[service].partial.startswith("split brain: client1 reaches VIP "
@@ -112,6 +115,15 @@ def test_a_split_brain_where_one_master_serves_nothing_is_predicted_up_but_parti
     # One ring link: every MASTER and server still meet; no split brain.
     assert all(not o.partial for o in design.evaluate({"link:s1-s2"}).values())
     assert all(not o.partial for o in design.evaluate(set()).values())
+
+
+def test_tracking_servers_puts_the_balancer_that_serves_nothing_in_fault():
+    design = Design(load_topology())
+    assert design.facts.vrrp["lb2"].needs_server
+    assert "lb2's HAProxy has a server UP (its stats)" in design.facts.vrrp["lb2"].tracks
+    for pair in S4_CUT_OFF:
+        state = design.evaluate(pair)
+        assert all(state[s].up and not state[s].partial for s in ("web", "read", "write")), pair
 
 
 def test_with_multicast_adverts_on_the_front_the_holders_service_leg_is_unchecked():
