@@ -142,6 +142,7 @@ class SpofSweep(Experiment):
         self.ensure_probes()
         began = time.time()
         self.wait_successes_all(began, "every probe succeeding before the fault")
+        servers_up_before = self.wait_servers_up()
         moved = self.restore_initial_holder()
         monitoring_before = self.wait_monitoring_complete()
         holders = vip_holders(self.testbed)  # the model starts from the VIP where it is now
@@ -180,7 +181,7 @@ class SpofSweep(Experiment):
                     if disagreements or partial else None)
         return {"faults": list(addresses), "fault_t": fault_t, "hold_s": HOLD_S, "evidence": evidence,
                 "vip_holder_before": holders, "vip_moved_back_before": moved,
-                "monitoring_complete_before": monitoring_before,
+                "monitoring_complete_before": monitoring_before, "servers_up_before": servers_up_before,
                 "observed_down": sorted(s for s, v in services.items() if v["down"]),
                 "observed_partial": sorted(partial),
                 "predicted_down": sorted(s for s, v in predicted.items() if not v.up),
@@ -204,6 +205,22 @@ class SpofSweep(Experiment):
                     raise ExperimentError(f"spof_sweep: restarting keepalived on {lb}: {'; '.join(errors)}")
             step.detail = {"from": holders, "to": initial}
         return f"{','.join(holders)} → {initial}"
+
+    def wait_servers_up(self) -> bool:
+        """Before a fault: every balancer's HAProxy sees every server UP, the state the static
+        analysis starts from. Probes succeed sooner: a server whose Galera node is still rejoining
+        after the previous fault is not UP yet, and a fault then met two servers short (seen)."""
+        def all_up() -> bool:
+            for lb in self.site.lbs:
+                states = self.testbed.services.find(lb, "haproxy").server_states()
+                if any(states.get(server) != "UP" for server in self.site.servers):
+                    return False
+            return True
+        try:
+            wait_until(all_up, 30, "every server UP on every balancer", interval=0.1)
+            return True
+        except NotReadyError:
+            return False  # recorded; the fault goes ahead from where the testbed is
 
     def wait_successes_all(self, after: float, what: str) -> None:
         for (client, service), probe in self.probes.items():

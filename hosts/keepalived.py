@@ -32,12 +32,14 @@ Behaviour:
   peer takes over at once rather than after 3 × advert_int). FAULT works with and without
   preemption, unlike a priority weight.
 - The second track script (services.keepalived.track_servers, on by default) fails when this
-  host's HAProxy has no server UP: FAULT too, so a balancer that can serve nothing gives the VIP
-  to one that can. Without it, cutting a balancer off from every healthy server (its service
-  leg isolated with a Galera minority) left it MASTER beside the other in a split brain, and
-  clients followed whichever announced the VIP last (the SPOF sweep, README). It runs once a
-  second; when every server is down on every balancer, the VIP is held by nobody until one is
-  UP again (up to a second more than the checks alone).
+  host's HAProxy has no server UP: after SERVERS_FALL runs in a row (2-3 s), FAULT too, so a
+  balancer that can serve nothing gives the VIP to one that can. Without it, cutting a balancer
+  off from every healthy server (its service leg isolated with a Galera minority) left it
+  MASTER beside the other in a split brain, and clients followed whichever announced the VIP
+  last (the SPOF sweep, README). With FAULT at the first failed run, a Galera view change (no
+  server UP anywhere for ~1 s) dropped the VIP on both balancers and made every one-server
+  crash longer. When every server stays down, the VIP is held by nobody until one is UP again
+  (up to a second more than the checks alone).
 - keepalived 2.2.7 refuses fractional vrrp_script intervals ("must be between 1 and 4294"), so
   the script runs every second and polls the pid every `check_interval` inside one run (~0.85 s,
   ending before keepalived's next start). Detection is within ~check_interval (+ one ~0.15 s gap
@@ -76,6 +78,11 @@ from topo.wait import NotReadyError, wait_until
 
 # Notify records of one host closer than this have no reliable order (see all_events).
 SAME_INSTANT_S = 0.005
+
+
+# Runs of the server track script (one a second) that must find no server UP before FAULT: longer
+# than the ~1 s a Galera view change leaves every server DOWN, shorter than a hold of the sweep.
+SERVERS_FALL = 3
 
 
 class Keepalived(Daemon):
@@ -164,6 +171,7 @@ class Keepalived(Daemon):
                       unicast_src=site.plan.address(self.host, self.advert_network), peers=self.peer_addresses(),
                       ka=site.services.keepalived, priority=self.priority,
                       check_script=self.check_script, servers_script=self.servers_script,
+                      servers_fall=SERVERS_FALL,
                       notify_script=self.notify_script,
                       events=site.vrrp_events, script_interval=interval, script_timeout=interval + 1)
         check = render("keepalived-check.sh.j2", host=self.host, pidfile=site.pidfile(self.host, "haproxy"),
