@@ -275,16 +275,24 @@ class Experiment:
         holders = vip_holders(self.testbed)
         if len(holders) != 1:
             return {"ok": False, "why": f"VIP held by {holders or 'nobody'}"}
-        for lb in self.site.lbs:
-            states = self.testbed.services.find(lb, "haproxy").server_states()
-            down = [s for s in self.site.active_servers if states.get(s) != "UP"]
-            if down:
-                return {"ok": False, "why": f"{lb} sees {down} not UP"}
+        not_up = self.servers_not_up(self.site.active_servers)
+        if not_up:
+            return {"ok": False, "why": not_up}
         for client in self.site.clients:
             response = https_request(self.testbed.net[client], self.site, "/")
             if not response.ok:
                 return {"ok": False, "why": f"HTTPS via VIP from {client} failed: {response.status} {response.error}"}
         return {"ok": True, "vip_holder": holders[0]}
+
+    def servers_not_up(self, servers) -> str:
+        """"lb1 sees ['server3'] not UP" for the first balancer whose HAProxy does not see every one
+        of `servers` UP; "" when every balancer does."""
+        for lb in self.site.lbs:
+            states = self.testbed.services.find(lb, "haproxy").server_states()
+            down = [s for s in servers if states.get(s) != "UP"]
+            if down:
+                return f"{lb} sees {down} not UP"
+        return ""
 
     def wait_steady_state(self, timeout: float = 20.0) -> dict:
         last = {}

@@ -21,9 +21,10 @@ host and access link are not the fault, no request sent in the last LAST_S secon
 succeeded: nothing failed it over. It is PARTIAL when it is up but some client had fewer than
 PARTIAL_BELOW of those requests served (a finding beside the SPOFs, not a disagreement).
 Monitoring is down when Prometheus cannot tell: a live host it scrapes has no `up` series at 1,
-its alert rules are not being evaluated, or a crashed host it scraped is named by no alert. Per fault and service the trial records the outage (from the
-probes' timestamps), whether it came back by itself within the hold, and whether it needed the
-fault's recover() (and how long after it). Probes run for the whole sweep; each trial reads its
+its alert rules are not being evaluated, or a crashed host it scraped is named by no alert. Per
+fault and service the trial records the outage (from the probes' timestamps), whether it came
+back by itself within the hold, and whether it needed the fault's recover() (and how long after
+it). Probes run for the whole sweep; each trial reads its
 own time window. A prediction and an observation that differ are a disagreement: its timeline
 (plot, CSV) and the daemon events around it are kept as evidence. The runner rebuilds the testbed
 only after a trial whose recovery did not bring the steady state back.
@@ -210,14 +211,9 @@ class SpofSweep(Experiment):
         """Before a fault: every balancer's HAProxy sees every server UP, the state the static
         analysis starts from. Probes succeed sooner: a server whose Galera node is still rejoining
         after the previous fault is not UP yet, and a fault then met two servers short (seen)."""
-        def all_up() -> bool:
-            for lb in self.site.lbs:
-                states = self.testbed.services.find(lb, "haproxy").server_states()
-                if any(states.get(server) != "UP" for server in self.site.servers):
-                    return False
-            return True
         try:
-            wait_until(all_up, 30, "every server UP on every balancer", interval=0.1)
+            wait_until(lambda: not self.servers_not_up(self.site.servers), 30, "every server UP on every balancer",
+                       interval=0.1)
             return True
         except NotReadyError:
             return False  # recorded; the fault goes ahead from where the testbed is

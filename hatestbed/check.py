@@ -65,7 +65,7 @@ def design_notes(topology) -> list[str]:
     if not topology.services.enabled:
         return []
     mariadb = topology.services.mariadb
-    nodes = len(mariadb.nodes) if mariadb.nodes is not None else len(topology.hosts_with_role("server"))
+    nodes = len(topology.database_nodes())
     if mariadb.mode == "galera" and nodes > GALERA_NODES_SEEN_FORMING:
         return [f"services.mariadb: {nodes} Galera nodes (a node on every server unless `nodes` says otherwise); "
                 f"more than {GALERA_NODES_SEEN_FORMING} were not seen forming a cluster on a 2-core VM: "

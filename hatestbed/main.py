@@ -102,8 +102,9 @@ def clean() -> int:
     return 0
 
 
-def script_problem(path: Path) -> str | None:
-    """Why a --script FILE cannot be run, found before anything starts (None: it can)."""
+def script_problem(path: Path, topology) -> str | None:
+    """Why a --script FILE cannot be run, found before anything starts (None: it can): not a
+    readable text file, or a line the CLI would answer with "Unknown command"."""
     if not path.is_file():
         return "no such file"
     try:
@@ -114,7 +115,9 @@ def script_problem(path: Path) -> str | None:
         return f"not a text file (byte {exc.start} is not UTF-8): a script holds CLI commands, one per line"
     if "\x00" in text:
         return "not a text file (it holds NUL bytes): a script holds CLI commands, one per line"
-    return None
+    from hatestbed.cli import unknown_script_command
+
+    return unknown_script_command(text, topology)
 
 
 def main(argv: list[str]) -> int:
@@ -130,10 +133,6 @@ def main(argv: list[str]) -> int:
         for name, cls in discover().items():
             print(f"{name:<20} {cls.description}" + ("" if cls.in_all else "  (not in all: run by name)"))
         return 0
-    if args.script:
-        problem = script_problem(Path(args.script))
-        if problem:
-            fail(f"--script: {args.script}: {problem}", 2)
     if args.trials < 1:
         fail("--trials: must be at least 1", 2)
     experiments = None
@@ -149,11 +148,9 @@ def main(argv: list[str]) -> int:
     except BadInputError as exc:
         fail(str(exc), 2)
     if args.script:
-        from hatestbed.cli import unknown_script_command
-
-        unknown = unknown_script_command(Path(args.script).read_text(encoding="utf-8"), topology)
-        if unknown:
-            fail(f"--script: {args.script}: {unknown}", 2)
+        problem = script_problem(Path(args.script), topology)
+        if problem:
+            fail(f"--script: {args.script}: {problem}", 2)
     if args.spof:
         return spof_report(topology)
     if args.check:

@@ -419,6 +419,11 @@ class Topology(_Strict):
     def hosts_with_role(self, role: str) -> list[str]:
         return [name for name, host in self.hosts.items() if host.role == role]
 
+    def database_nodes(self) -> list[str]:
+        """The servers that run a database node: services.mariadb.nodes, or every server."""
+        nodes = self.services.mariadb.nodes
+        return list(nodes) if nodes is not None else self.hosts_with_role("server")
+
     def split_pair(self, text: str) -> tuple[str, str] | None:
         """"a-b" → (a, b) where a and b are nodes (hosts or switches); names may contain '-', so
         the split is the one whose both sides are nodes. None if there is none."""

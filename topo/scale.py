@@ -50,8 +50,7 @@ def _database_tier(data: dict, base: Topology, db_nodes: int | None) -> None:
     servers = [name for name, host in data["hosts"].items() if host["role"] == "server"]
     mariadb = data.setdefault("services", {}).setdefault("mariadb", {})
     if db_nodes is None:
-        nodes = base.services.mariadb.nodes or base.hosts_with_role("server")
-        mariadb["nodes"] = [n for n in nodes if n in servers]
+        mariadb["nodes"] = [n for n in base.database_nodes() if n in servers]
     else:
         mariadb["nodes"] = servers[:db_nodes]
 
