@@ -13,15 +13,17 @@ beside the static SPOF analysis's prediction (spof/). Run by name, not in `all` 
                                web    GET /       from every client     every 0.05 s
                                read   GET /read   from every client     every 0.1 s
                                write  POST /write from every client     every 0.1 s
-                               monitoring  Prometheus's own `up` series, asked on the monitor at the hold's end
+                               monitoring  each replica's Prometheus (`up`, alerts, rules) and its
+                                           Alertmanager, asked at the hold's end
                                recovery    the controller alive with every switch connected at the hold's end
 
 A service is observed DOWN (the fault is an observed SPOF for it) when, for some client whose own
 host and access link are not the fault, no request sent in the last LAST_S seconds of the hold
 succeeded: nothing failed it over. It is PARTIAL when it is up but some client had fewer than
 PARTIAL_BELOW of those requests served (a finding beside the SPOFs, not a disagreement).
-Monitoring is down when Prometheus cannot tell: a live host it scrapes has no `up` series at 1,
-its alert rules are not being evaluated, or a crashed host it scraped is named by no alert. Per
+Monitoring is down when no replica can tell and tell someone: for every replica, a host it
+scrapes is neither up nor named by an alert (missed), its alert rules are not being evaluated, it
+is cut off from every host it scrapes, or no Alertmanager it sends to answers with a live receiver. Per
 fault and service the trial records the outage (from the probes' timestamps), whether it came
 back by itself within the hold, and whether it needed the fault's recover() (and how long after
 it). Probes run for the whole sweep; each trial reads its
@@ -41,7 +43,7 @@ from experiments.faults import catalogue, parse
 from experiments.probes import HttpsProbe
 from spof.analysis import analyze
 from spof.model import Design
-from topo.observe import vip_holders
+from topo.observe import answering, vip_holders
 from topo.wait import NotReadyError, wait_until
 
 HOLD_S = 5.0  # each fault is held this long
@@ -226,9 +228,12 @@ class SpofSweep(Experiment):
         return self.probes[(client, service)].requests()
 
     def excused(self, client: str, addresses) -> bool:
-        """A client's own host and access link are not held against the design for it."""
-        own = {f"node:{client}"} | {f"link:{client}-{i.switch}" for i in self.site.plan.host_interfaces(client)}
-        return bool(own & set(addresses))
+        """A client's own access is not held against the design for it: its host, or every leg it
+        has on the VIP network lost (its access link or access switch), as the model excuses it."""
+        if f"node:{client}" in addresses:
+            return True
+        legs = [i for i in self.site.plan.host_interfaces(client) if i.network == self.site.vip_network]
+        return all({f"link:{client}-{i.switch}", f"node:{i.switch}"} & set(addresses) for i in legs)
 
     def client_service(self, service: str, addresses, fault_t: float, hold_end: float, recover_t: float,
                        back: dict) -> dict:
@@ -274,48 +279,83 @@ class SpofSweep(Experiment):
             pass  # recorded as None: the steady-state check that follows decides about a rebuild
         return back
 
-    def prometheus(self):
-        monitor = self.site.monitors[0]
-        return self.testbed.net[monitor], self.testbed.services.find(monitor, "prometheus")
-
     def wait_monitoring_complete(self) -> bool:
-        """Before a fault: every Prometheus target scraped and up (a restarted Prometheus or a host
-        back from a crash takes a few seconds), so the hold's observation is the fault's alone."""
+        """Before a fault: every replica's Prometheus targets scraped and up (a restarted Prometheus
+        or a host back from a crash takes a few seconds), so the hold's observation is the fault's alone."""
         if not self.site.monitors:
             return False
-        node, prometheus = self.prometheus()
         try:
-            prometheus.wait_targets_up(node, timeout=20)
+            for monitor in self.site.monitors:
+                self.testbed.services.find(monitor, "prometheus").wait_targets_up(self.testbed.net[monitor], timeout=20)
             return True
         except Exception:
             return False
 
     def observe_monitoring(self, addresses) -> dict:
-        """Prometheus's own view at the hold's end: is every live host it scrapes up through some
-        exporter? A host with no `up` series at all counts as not scraped."""
-        failed_hosts = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
-        result = {"down": False, "blind": [], "error": None}
+        """Each replica's own view at the hold's end; monitoring is up when some replica works."""
         if not self.site.monitors:
-            return {**result, "error": "no monitor"}
-        node, prometheus = self.prometheus()
+            return {"down": True, "error": "no monitor", "replicas": {}}
+        failed_hosts = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
+        replicas = {m: self.observe_replica(m, failed_hosts) for m in self.site.monitors}
+        working = [m for m, seen in replicas.items() if seen["works"]]
+        result = {"down": not working, "working_replicas": working, "replicas": replicas}
+        if not working:  # what the best-informed replica missed, for the table
+            worst = next(iter(replicas.values()))
+            result.update({k: worst.get(k) for k in ("blind", "crashed_without_alert", "rule_problems", "error")})
+        return result
+
+    def observe_replica(self, monitor: str, failed_hosts: set) -> dict:
+        """One replica works when its Prometheus answers, its rules are evaluated, it still scrapes
+        some host besides its own (cut off, it alerts on everything: false alarms), every host it
+        scrapes is up, or named by an alert (pending or firing) and out of the site (the failure is
+        seen, not missed), and an Alertmanager it sends to answers it, with a live receiver."""
+        seen = {"works": False, "blind": [], "crashed_without_alert": [], "rule_problems": [], "error": None}
+        if monitor in failed_hosts:
+            return {**seen, "error": f"{monitor} crashed"}
+        node, prometheus = self.testbed.net[monitor], self.testbed.services.find(monitor, "prometheus")
+        scraped = set(self.design.facts.scrape.get(monitor, {}))
         try:
             series = prometheus.query(node, "up")
-        except Exception as exc:  # nothing answered: that is the observation
-            return {**result, "down": True, "error": f"{type(exc).__name__}: {exc}"[:300]}
-        up_by_host: dict[str, list[bool]] = {}
-        for item in series:
-            host = item["metric"].get("instance")
-            up_by_host.setdefault(host, []).append(item["value"][1] == "1")
-        expected = {host for jobs in self.design.facts.scrape.values() for host in jobs}
-        blind = sorted(h for h in expected if h not in failed_hosts and not any(up_by_host.get(h, [])))
-        try:  # can it raise an alert: rules evaluated, and every crashed host it scraped named
             problems = prometheus.rule_problems(node, time.time())
             named = {a["labels"].get("instance") for a in prometheus.alerts(node)}
-        except Exception as exc:
-            return {**result, "down": True, "blind": blind, "error": f"{type(exc).__name__}: {exc}"[:300]}
-        unalerted = sorted(h for h in failed_hosts & expected if h not in named)
-        return {**result, "down": bool(blind or problems or unalerted), "blind": blind,
-                "rule_problems": problems, "crashed_without_alert": unalerted}
+        except Exception as exc:  # nothing answered: that is the observation
+            return {**seen, "error": f"{type(exc).__name__}: {exc}"[:300]}
+        up = {item["metric"].get("instance") for item in series if item["value"][1] == "1"}
+        cut_off = bool(scraped - {monitor}) and not (up & (scraped - {monitor}))
+        # Not scraped and not crashed: seen (an alert names it) if the fault cut it out of the site;
+        # missed if it is still part of it (a balancer or server gets its ping) or nothing names it.
+        unseen = sorted(scraped - failed_hosts - up)
+        blind = [h for h in unseen if h not in named or self.in_site(h, failed_hosts)]
+        unalerted = sorted(h for h in failed_hosts & scraped if h not in named)
+        delivery = self.delivery_path(monitor, node)
+        works = not (cut_off or blind or unalerted or problems) and delivery["ok"]
+        return {**seen, "works": works, "cut_off": cut_off, "blind": blind, "crashed_without_alert": unalerted,
+                "rule_problems": problems, "delivery": delivery}
+
+    def in_site(self, host: str, failed_hosts: set) -> bool:
+        """Some other live balancer or server gets a reply from `host` on the service network."""
+        witnesses = [h for h in self.site.lbs + self.site.servers if h != host and h not in failed_hosts]
+        return bool(answering(self.testbed, witnesses, self.site.backend_ip(host)))
+
+    def delivery_path(self, monitor: str, node) -> dict:
+        """Some Alertmanager this replica sends to answers it (/-/ready, asked from the replica's
+        host) and the receiver it delivers to is alive (asked on that receiver's host)."""
+        managers = self.design.facts.alerting.get(monitor)
+        if managers is None:
+            return {"ok": True, "alertmanagers": "none configured"}
+        answered = {}
+        for manager in managers:
+            try:
+                alertmanager = self.testbed.services.find(manager, "alertmanager")
+                ready = alertmanager.answers(node)
+                receivers = self.design.facts.receivers.get(manager, ())
+                alive = [f"{d}@{h}" for h, d in receivers
+                         if self.testbed.services.find(h, d).is_ready(self.testbed.net[h])]
+            except Exception as exc:
+                answered[manager] = f"{type(exc).__name__}: {exc}"[:200]
+                continue
+            answered[manager] = "ok" if ready and alive else "no receiver alive" if ready else "not answering"
+        return {"ok": "ok" in answered.values(), "alertmanagers": answered}
 
     def observe_recovery(self) -> dict:
         """Can the fabric still reroute? The controller runs and every switch is connected to it."""

@@ -67,9 +67,10 @@ def design_notes(topology) -> list[str]:
     mariadb = topology.services.mariadb
     nodes = len(topology.database_nodes())
     if mariadb.mode == "galera" and nodes > GALERA_NODES_SEEN_FORMING:
-        return [f"services.mariadb: {nodes} Galera nodes (a node on every server unless `nodes` says otherwise); "
+        return [f"services.mariadb.nodes: {nodes} Galera nodes; "
                 f"more than {GALERA_NODES_SEEN_FORMING} were not seen forming a cluster on a 2-core VM: "
-                "list a few servers in services.mariadb.nodes (README \"Scale\")"]
+                "list fewer there, or leave the list out for the default tier (3 nodes spread over the "
+                "servers' switches beyond 5 servers) (README \"Scale\")"]
     return []
 
 

@@ -151,10 +151,15 @@ def main(argv: list[str]) -> int:
         problem = script_problem(Path(args.script), topology)
         if problem:
             fail(f"--script: {args.script}: {problem}", 2)
+    source = args.topology or str(DEFAULT_TOPOLOGY)
+    if not (args.check or args.list_faults):  # --check prints its notes after its checks
+        from hatestbed.check import design_notes
+        for note in design_notes(topology):
+            print(f"note: {source}: {note}", flush=True)
     if args.spof:
         return spof_report(topology)
     if args.check:
-        return check_mode(topology, args.topology or str(DEFAULT_TOPOLOGY))
+        return check_mode(topology, source)
     if args.list_faults:
         from experiments.faults import catalogue_lines
         print("\n".join(catalogue_lines(topology)))
@@ -233,6 +238,8 @@ def check_mode(topology, source: str) -> int:
              + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""), 2)
     for note in design_notes(topology):
         print(f"note: {source}: {note}")
+    if topology.services.enabled:
+        print(f"database tier ({topology.services.mariadb.mode}): {', '.join(topology.database_nodes())}")
     print(f"check: {source} is good: {len(results)} configurations rendered and checked, nothing started")
     return 0
 

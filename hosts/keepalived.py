@@ -15,7 +15,7 @@
 
 services.keepalived.adverts: service-unicast (above, the default: the firewall drops VRRP on the
 internet-facing interface and accepts it on the service side only from the other balancers'
-addresses) or front-multicast (adverts to 224.0.0.18 on the VIP's network, where a forged advert
+addresses; a lone balancer has no peer and holds the VIP for good) or front-multicast (adverts to 224.0.0.18 on the VIP's network, where a forged advert
 from the internet side can take the VIP: the exposed design, kept for the lesson). VRRPv3 has no
 authentication either way: only the fabric's edge guards (controllers/guards.py) stop a host that
 reaches the service network from forging a peer's advert.

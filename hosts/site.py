@@ -86,17 +86,17 @@ class Site:
 
     @property
     def db_nodes(self) -> list[str]:
-        """The servers that run a database node (services.mariadb.nodes; default every server)."""
-        nodes = self.services.mariadb.nodes
-        return [s for s in self.servers if s in nodes] if nodes is not None else self.servers
+        """The servers that run a database node (services.mariadb.nodes, or the default tier:
+        Topology.database_nodes)."""
+        return self.topology.database_nodes()
 
     def db_route(self, server: str) -> list[str]:
         """The database nodes `server`'s app reads from (and checks in /health), in the order it
         tries them: its own node alone if it runs one; else the nodes on its own switch first,
         each list rotated by the server's place so that apps spread over the nodes.
 
-            default grown to 5 servers, nodes server1 (s3), server2 (s4), server3 (s3):
-            server4 (s3) → server1, server3, server2      server5 (s4) → server2, server3, server1
+            default grown to 5 servers, nodes server1 (s3), server2 (s4), server3 (s5):
+            server4 (s3) → server1, server2, server3      server5 (s4) → server2, server3, server1
         """
         nodes = self.db_nodes
         if server in nodes:

@@ -43,6 +43,14 @@ class CutSet:
     reason: str
 
 
+@dataclass(frozen=True)
+class ClientAccess:
+    """A client's own only way in: not the site's SPOF, and not hidden either."""
+    component: str  # node:<switch> or link:<client>-<switch>
+    clients: tuple[str, ...]
+    reason: str
+
+
 @dataclass
 class Analysis:
     topology: str
@@ -54,6 +62,7 @@ class Analysis:
     seconds: float = 0.0
     pairs_tried: int = 0
     notes: list[str] = field(default_factory=list)
+    client_access: list[ClientAccess] = field(default_factory=list)
 
     def spofs(self, service: str | None = None) -> list[Judgement]:
         return [j for j in self.judgements if j.predicted and (service is None or j.service == service)]
@@ -62,6 +71,8 @@ class Analysis:
         return {"topology": self.topology, "services": self.services, "seconds": self.seconds,
                 "pairs_tried": self.pairs_tried, "graph": self.graph, "facts": self.facts, "notes": self.notes,
                 "judgements": [asdict(j) for j in self.judgements],
+                "client_access": [{"component": c.component, "clients": list(c.clients), "reason": c.reason}
+                                  for c in self.client_access],
                 "cut_sets": [{"service": c.service, "components": list(c.components), "reason": c.reason}
                              for c in self.cut_sets]}
 
@@ -112,12 +123,30 @@ def analyze(topology, pairs: bool = True) -> Analysis:
                 result = evaluated[key][service]
                 if not result.up:
                     cut_sets.append(CutSet(service, (a, b), result.why))
+    notes = [f"VIP holder before any fault: {design.holder} (highest VRRP priority; every instance starts "
+             "BACKUP)" if design.holder else "no VRRP instance"]
+    if topology.services.enabled:
+        notes.append(f"database tier ({topology.services.mariadb.mode}): {', '.join(topology.database_nodes())}")
     return Analysis(topology.name, services, judgements, cut_sets,
                     {"articulation_points": sorted(articulation),
                      "bridges": sorted("-".join(sorted(b)) for b in bridges)},
-                    mechanisms.facts(), round(time.monotonic() - began, 3), tried,
-                    [f"VIP holder before any fault: {design.holder} (highest VRRP priority; every instance starts "
-                     "BACKUP)" if design.holder else "no VRRP instance"])
+                    mechanisms.facts(), round(time.monotonic() - began, 3), tried, notes, client_access(design))
+
+
+def client_access(design: Design) -> list[ClientAccess]:
+    """Every client's only access switch and link (a client with one leg on the VIP network): the
+    per-client services never hold them against the design (spof/model.py), so they are listed
+    here, apart from the site's SPOFs."""
+    found: dict[str, list[str]] = {}
+    for client in design.clients:
+        legs = [i for i in design.plan.host_interfaces(client) if i.network == design.topology.vip.network]
+        if len(legs) == 1:
+            found.setdefault(f"node:{legs[0].switch}", []).append(client)
+            found.setdefault(f"link:{client}-{legs[0].switch}", []).append(client)
+    return [ClientAccess(component, tuple(clients),
+                         f"the only {'switch' if component.startswith('node:') else 'link'} "
+                         f"{', '.join(clients)} {'reach' if len(clients) > 1 else 'reaches'} the VIP through")
+            for component, clients in found.items()]
 
 
 def pool_loss(service: str, component, before, after, mechanisms) -> frozenset | None:
@@ -139,9 +168,9 @@ def pool_loss(service: str, component, before, after, mechanisms) -> frozenset |
         servers = set(old.get("servers", ())) - set(new.get("servers", ()))
         return frozenset(servers | {("member", m) for m in members})
     if service == "monitoring":
-        if old.get("monitor") != new.get("monitor") or old.get("paths") != new.get("paths"):
+        if old.get("paths") != new.get("paths"):
             return None
-        return frozenset(h for h, _ in set(old.get("exporters", ())) - set(new.get("exporters", ())))
+        return frozenset(set(old.get("replicas", ())) - set(new.get("replicas", ())))
     return None
 
 
@@ -161,8 +190,8 @@ def members_lost(old: set, new: set) -> frozenset | None:
 
 def cannot_cut(service: str, loss_a: frozenset, loss_b: frozenset, intact) -> bool:
     """Two pool-only losses cannot take the service down when, for client services, together they
-    leave a server and (Galera) a majority of the members, and for monitoring, they hit different
-    hosts (no host loses its last exporter)."""
+    leave a server and (Galera) a majority of the members, and for monitoring, they leave a
+    replica that raises and delivers alerts."""
     if service in ("web", "read", "write"):
         lost = loss_a | loss_b
         members = max((len(together) for _, together in intact.used.get("quorums", ())), default=0)
@@ -170,7 +199,7 @@ def cannot_cut(service: str, loss_a: frozenset, loss_b: frozenset, intact) -> bo
         servers_left = not {x for x in lost if isinstance(x, str)} >= set(intact.used.get("servers", ()))
         return servers_left and (quorum_left or not members)
     if service == "monitoring":
-        return not (loss_a & loss_b)
+        return bool(set(intact.used.get("replicas", ())) - loss_a - loss_b)
     return False
 
 
@@ -293,13 +322,14 @@ class Mechanisms:
             return NOT_USED
         if service == "monitoring":
             old, new = before.used, after.used
-            gone = set(old.get("exporters", ())) - set(new.get("exporters", ()))
-            if gone:
-                host = next(iter(gone))[0]
-                left = sorted(j for h, j in new.get("exporters", ()) if h == host)
-                return f"{host} is still scraped through {', '.join(left)}" if left else NOT_USED
+            if set(old.get("replicas", ())) - set(new.get("replicas", ())):
+                left = sorted({f"{m} → {a}" if a else m for m, a in new.get("replicas", ())})
+                return f"the other monitoring replica raises and delivers alerts ({', '.join(left)})"
             if self.on_paths(component, old.get("paths", set())):
                 return self.reroute()
+            if component.kind in ("host", "host_link", "daemon") and component.where[0] in self.f.scrape.get(
+                    next(iter(self.f.scrape), ""), {}):
+                return "seen, not missed: its targets' `up` falls to 0 and InstanceDown names them"
             return NOT_USED
         return NOT_USED
 

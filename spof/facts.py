@@ -7,7 +7,9 @@
     app.json (every server)      where the app sends writes (the primary, or its own Galera node)
                                  and, without a node of its own, the database nodes it uses in order
     my.cnf (every node)          Galera on or off; the cluster's members (gcomm://)
-    prometheus.yml (monitor)     every scrape target: which exporter of which host, at what address
+    prometheus.yml (monitor)     every scrape target: which exporter of which host, at what address;
+                                 the Alertmanagers it sends alerts to
+    alertmanager.yml (monitor)   the webhook receivers it delivers to (a daemon of some host)
 
 Nothing is started: the daemons render into a placeholder run directory and the text is parsed.
 Two facts come from the code rather than a configuration file, and say so: the app's /health
@@ -71,6 +73,10 @@ class SiteFacts:
     db_route: dict[str, tuple[str, ...]] = field(default_factory=dict)
     db_nodes: tuple[str, ...] = ()  # the servers that run MariaDB
     scrape: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # monitor → host → exporters
+    # monitor → the hosts of the Alertmanagers its Prometheus sends alerts to (no entry: none configured)
+    alerting: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Alertmanager host → (host, daemon) of every receiver it delivers to
+    receivers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     health_needs: tuple[str, ...] = HEALTH_NEEDS
     promoter: str | None = None       # the daemon that promotes a replica, if one runs
     promoter_host: str | None = None
@@ -103,7 +109,14 @@ def site_facts(topology, plan) -> SiteFacts:
             facts.write_primary[daemon.host] = (writes["primary"] or {}).get("host")
             facts.db_route[daemon.host] = tuple(n["host"] for n in writes["nodes"]) or (daemon.host,)
         elif daemon.name == "prometheus":
-            facts.scrape[daemon.host] = parse_prometheus(files[daemon.conf_path("prometheus.yml")])
+            config = files[daemon.conf_path("prometheus.yml")]
+            facts.scrape[daemon.host] = parse_prometheus(config)
+            managers = parse_alertmanagers(config, site)
+            if managers is not None:
+                facts.alerting[daemon.host] = managers
+        elif daemon.name == "alertmanager":
+            facts.receivers[daemon.host] = parse_receivers(daemon.host, files[daemon.conf_path("alertmanager.yml")],
+                                                           daemons, site)
         elif daemon.name == "mariadb":
             facts.db_nodes += (daemon.host,)
             members = parse_galera_members(files[daemon.cnf], site)
@@ -180,3 +193,31 @@ def parse_prometheus(text: str) -> dict[str, tuple[str, ...]]:
         for static in job["static_configs"]:
             found.setdefault(static["labels"]["instance"], []).append(job["job_name"])
     return {host: tuple(jobs) for host, jobs in found.items()}
+
+
+def parse_alertmanagers(text: str, site: Site) -> tuple[str, ...] | None:
+    """The hosts of the Alertmanagers a prometheus.yml sends alerts to; None without `alerting`."""
+    config = yaml.safe_load(text)
+    if not config.get("alerting"):
+        return None
+    by_ip = {site.backend_ip(h): h for h in site.topology.hosts if site.plan.host_interfaces(h)}
+    return tuple(by_ip.get(target.rsplit(":", 1)[0], target)
+                 for manager in config["alerting"].get("alertmanagers", [])
+                 for static in manager.get("static_configs", []) for target in static.get("targets", []))
+
+
+def parse_receivers(host: str, text: str, daemons, site: Site) -> tuple[tuple[str, str], ...]:
+    """(host, daemon) of every webhook an alertmanager.yml delivers to: 127.0.0.1 is the
+    Alertmanager's own host; the daemon is the one of that host that listens on the URL's port."""
+    found = []
+    for receiver in yaml.safe_load(text).get("receivers", []):
+        for hook in receiver.get("webhook_configs", []):
+            match = re.match(r"https?://([^:/]+):(\d+)", hook["url"])
+            if not match:
+                raise ValueError(f"alertmanager.yml of {host}: webhook URL {hook['url']!r} names no host:port")
+            address, port = match.group(1), int(match.group(2))
+            target = host if address in ("127.0.0.1", "localhost") else next(
+                (h for h in site.topology.hosts if site.plan.host_interfaces(h) and site.backend_ip(h) == address), address)
+            listeners = [d.name for d in daemons if d.host == target and getattr(d, "port", None) == port]
+            found.append((target, listeners[0] if listeners else f"port {port}"))
+    return tuple(found)

@@ -12,7 +12,12 @@ what each redundancy mechanism detects, from spof/facts.py) are evaluated togeth
       write   ...and that server's app reaches the primary its app.json names (no promotion exists);
               Galera: each app writes to its own node (or its route's), which /health already
               requires in a majority component (the live members it reaches are more than half of all)
-      monitoring  Prometheus runs and reaches some exporter of every live host it scrapes
+      monitoring  some replica raises alerts and delivers them: its Prometheus runs (rules
+                  evaluated) and reaches a running Alertmanager it sends to, whose receiver runs.
+                  A host it cannot scrape is not missed: its `up` is 0 and InstanceDown names it
+                  (the failure is seen) unless the host is still part of the site (a balancer or
+                  server reaches it): then the replica is blind to it. A replica cut off from
+                  every host it scrapes alerts on everything (false alarms) and does not count
       recovery    a controller is in charge (it alone recomputes paths after a further cut);
                   with two instances a stopped MASTER is replaced by the standby
 
@@ -27,8 +32,9 @@ the intact shortest path (both directions), broadcast and VRRP multicast the int
 tree; with fast-failover groups, unicast also survives one inter-switch cut on any live path
 (the groups hold a backup for every destination; two cuts are not promised).
 
-Per-client services (web, read, write) do not count a client's own host or access link against
-that client; the service is down if it is down for any other client.
+Per-client services (web, read, write) do not count a client's own access against that client:
+its host, its access link, its access switch (spof/analysis.py lists those apart, as "client
+access"); the service is down if it is down for any other client.
 """
 
 from __future__ import annotations
@@ -44,8 +50,6 @@ from spof.facts import site_facts
 from topo.plan import plan_network
 
 SERVICES = ("web", "read", "write", "monitoring", "recovery")
-# Prometheus job → the daemon that answers it on the scraped host.
-JOB_DAEMON = {"node": "node_exporter", "mysqld": "mysqld_exporter", "haproxy": "haproxy", "prometheus": "prometheus"}
 
 
 @dataclass(frozen=True)
@@ -349,9 +353,8 @@ class State:
         partial: list[str] = []
         used = {"masters": masters, "servers": set(), "paths": set(), "primary_paths": set()}
         for client in self.d.clients:
-            access = self.intf(client, self.d.topology.vip.network)
-            if not self.host_up(client) or frozenset((client, access.switch)) in self.dead_links:
-                continue  # its own host or access link: not held against the design
+            if not self.intf_up(self.intf(client, self.d.topology.vip.network)):
+                continue  # its own host, access link or access switch: not held against the design
             lb, why = self.client_path(client, masters, used["paths"])
             if lb is None:
                 down["web"].append(why)
@@ -429,25 +432,54 @@ class State:
                 return ""
         return "; ".join(dict.fromkeys(reasons))
 
+    def in_site(self, host: str) -> bool:
+        """Some other live balancer or server reaches `host` on the service network: it still
+        takes part in the site (a host its own cut isolated is out of it, and rightly seen down)."""
+        witnesses = [h for h in self.d.topology.hosts_with_role("lb") + self.d.topology.hosts_with_role("server")
+                     if h != host and self.host_up(h)]
+        return any(self.reach(w, host, self.d.backend_network) for w in witnesses)
+
     def monitoring(self) -> Outcome:
-        reasons = []
-        used = {"exporters": set(), "paths": set()}
-        for monitor, targets in self.d.facts.scrape.items():
+        """Up while some replica raises and delivers alerts. used["replicas"]: the (Prometheus
+        host, Alertmanager host) pairs that do (Alertmanager None: no alerting configured, the
+        rules alone); used["paths"]: the switch pairs between them."""
+        facts, reasons = self.d.facts, []
+        used = {"replicas": set(), "paths": set()}
+        for monitor in facts.scrape:
             if not self.daemon_up("prometheus", monitor):
-                reasons.append(f"the only Prometheus, on {monitor}, is "
-                               + ("down" if not self.host_up(monitor) else "dead"))
+                reasons.append(f"Prometheus on {monitor} is " + ("down" if not self.host_up(monitor) else "dead"))
                 continue
-            blind = []
-            for host, jobs in targets.items():
-                if not self.host_up(host):
-                    continue  # a dead host is seen as down: InstanceDown fires, as it should
-                alive = [j for j in jobs if self.daemon_up(JOB_DAEMON.get(j, j), host)]
-                used["exporters"].update((host, j) for j in alive)
-                if not alive:
-                    blind.append(f"{host} is alive but none of its exporters ({', '.join(jobs)}) answers")
-                elif host != monitor and not self.reach(monitor, host, self.d.backend_network, used=used["paths"]):
-                    blind.append(f"{host} is alive but Prometheus on {monitor} cannot reach it")
-            if not blind:
-                return Outcome(True, used={"monitor": monitor, **used})
-            reasons.append("; ".join(blind))
+            others = [h for h in facts.scrape[monitor] if h != monitor and self.host_up(h)]
+            paths: set = set()
+            unreached = [h for h in others if not self.reach(monitor, h, self.d.backend_network, used=paths)]
+            if others and len(unreached) == len(others):
+                reasons.append(f"Prometheus on {monitor} reaches none of the hosts it scrapes (cut off, it "
+                               "alerts on every one of them: false alarms, not a view of the site)")
+                continue
+            missed = [h for h in unreached if self.in_site(h)]
+            if missed:
+                reasons.append(f"Prometheus on {monitor} cannot reach {', '.join(missed)}, still part of the site "
+                               "(a balancer or server reaches it): it alerts on them and is blind to their state")
+                continue
+            used["paths"] |= paths
+            managers = facts.alerting.get(monitor)
+            if managers is None:  # rules evaluated, nowhere to send them
+                used["replicas"].add((monitor, None))
+                continue
+            why = []
+            for manager in managers:
+                receivers = facts.receivers.get(manager, ())
+                if not self.daemon_up("alertmanager", manager):
+                    why.append(f"Alertmanager on {manager} is " + ("down" if not self.host_up(manager) else "dead"))
+                elif not any(self.daemon_up(daemon, host) for host, daemon in receivers):
+                    why.append(f"the receiver of {manager}'s Alertmanager ("
+                               + (", ".join(f"{d}@{h}" for h, d in receivers) or "none configured") + ") is dead")
+                elif manager != monitor and not self.reach(monitor, manager, self.d.backend_network, used=used["paths"]):
+                    why.append(f"Prometheus on {monitor} cannot reach the Alertmanager on {manager}")
+                else:
+                    used["replicas"].add((monitor, manager))
+            if not any(m == monitor for m, _ in used["replicas"]):
+                reasons.append(f"Prometheus on {monitor} delivers no alert: " + ("; ".join(why) or "no Alertmanager"))
+        if used["replicas"]:
+            return Outcome(True, used=used)
         return Outcome(False, " | ".join(reasons) or "no Prometheus")

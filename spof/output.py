@@ -32,6 +32,11 @@ SCHEMA = {
                 "kind": {"enum": ["host", "switch", "daemon", "isl", "host_link", "controller", "vip"]},
                 "service": {"type": "string"}, "predicted": {"type": "boolean"},
                 "reason": {"type": "string"}, "mitigation": {"type": "string"}}}},
+        "client_access": {"type": "array", "items": {
+            "type": "object", "required": ["component", "clients", "reason"], "additionalProperties": False,
+            "properties": {"component": {"type": "string", "pattern": r"^(node:\S+|link:\S+-\S+)$"},
+                           "clients": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                           "reason": {"type": "string"}}}},
         "cut_sets": {"type": "array", "items": {
             "type": "object", "required": ["service", "components", "reason"],
             "properties": {"components": {"type": "array", "minItems": 2, "maxItems": 2}}}},
@@ -72,6 +77,11 @@ def terminal_table(analysis: Analysis, width: int = 110) -> str:
     lines = [f"SPOF analysis of {analysis.topology}: {len(rows)} components are single points of failure "
              f"({analysis.seconds:.2f} s, {analysis.pairs_tried} pairs tried)", ""]
     lines.append(format_table(["component", "kind", "SPOF for", "why"], rows) if rows else "no SPOF predicted")
+    if analysis.client_access:
+        lines += ["", "client access (a client's own only switch or link: down for that client alone, not a SPOF "
+                      "of the site)", format_table(["component", "clients", "why"],
+                                                  [[c.component, ", ".join(c.clients), c.reason]
+                                                   for c in analysis.client_access])]
     lines += ["", "size-2 cut sets (pairs that take a service down though neither alone does): "
               + (", ".join(f"{service} {n}" for service, n in cuts.items()) or "none")]
     return "\n".join(lines)
@@ -90,6 +100,14 @@ def write_markdown(directory: Path, analysis: Analysis, pictures: list[Path] = (
     out += ["## Single points of failure", "", "| component | kind | service | why |", "|---|---|---|---|"]
     for j in analysis.spofs():
         out.append(f"| `{j.component}` | {j.kind} | {j.service} | {_cell(j.reason)} |")
+    if not analysis.spofs():
+        out.append("| none | | | |")
+    if analysis.client_access:
+        out += ["", "## Client access", "",
+                "A client's own only switch or link: the services are down for that client alone, so it is not "
+                "a SPOF of the site, but it is one for the client.", "",
+                "| component | clients | why |", "|---|---|---|"]
+        out += [f"| `{c.component}` | {', '.join(c.clients)} | {_cell(c.reason)} |" for c in analysis.client_access]
     out += ["", "## Every component × service", "",
             "| component | " + " | ".join(analysis.services) + " |",
             "|---|" + "---|" * len(analysis.services)]

@@ -107,6 +107,9 @@ class Ports(_Strict):
     mysqld_exporter: Port = 9104
     haproxy_metrics: Port = 8404
     prometheus: Port = 9090
+    alertmanager: Port = 9093         # Alertmanager's API (Prometheus sends alerts here)
+    alertmanager_cluster: Port = 9094  # the Alertmanager pair's gossip (TCP and UDP)
+    alert_receiver: Port = 9095       # the webhook receiver that records delivered notifications
 
     @model_validator(mode="after")
     def _one_service_per_port(self) -> Ports:
@@ -208,15 +211,25 @@ class MariaDB(_Strict):
     # The primary of the replication modes; in galera mode the node that bootstraps the cluster.
     primary: str = "server1"
     # The servers that run a database node (Galera members, or the primary and its replicas);
-    # null: every server. The database tier need not grow with the web tier: a server without a
-    # node has its app read, write and check /health on the nodes over the service network,
-    # the nearest first (hosts/site.py db_route). A Galera cluster of more than ~20 nodes does
-    # not form on a 2-core VM (README "Scale"); 48 servers run with 3 nodes.
+    # null: every server up to 5 servers, beyond that 3 spread over the servers' switches
+    # (Topology.database_nodes). The database tier need not grow with the web tier: a server
+    # without a node has its app read, write and check /health on the nodes over the service
+    # network, the nearest first (hosts/site.py db_route). A Galera cluster of more than ~20
+    # nodes does not form on a 2-core VM (README "Scale"); 48 servers run with 3 nodes.
     nodes: list[str] | None = Field(default=None, min_length=1)
     buffer_pool_mb: int = Field(default=32, ge=8)
     # semisync: how long a commit waits for a replica's acknowledgement before the primary
     # silently falls back to async (MariaDB's default is 10 s).
     semisync_timeout_ms: int = Field(default=3000, ge=1)
+
+
+# services.mariadb.nodes left out: every server runs a database node while there are at most this
+# many servers; beyond, DEFAULT_DB_NODES do, one per failure domain where it can (database_nodes).
+# A Galera cluster of 29 nodes did not form within 30 s on a 2-core VM; 3 is the smallest tier
+# that survives the loss of any one node (a majority of 3 is 2), 5 the largest the default
+# grows to in the labs.
+ALL_SERVERS_DB_UP_TO = 5
+DEFAULT_DB_NODES = 3
 
 
 class FirewallRule(_Strict):
@@ -237,6 +250,12 @@ DEFAULT_FIREWALL = [
     {"name": "galera", "from": ["server"], "to": ["server"], "ports": ["galera", "galera_ist", "galera_sst"]},
     {"name": "monitoring", "from": ["monitor"], "to": ["lb", "server"],
      "ports": ["node_exporter", "mysqld_exporter", "haproxy_metrics"]},
+    # The monitoring replicas: each Prometheus scrapes the other and sends alerts to both
+    # Alertmanagers; the Alertmanagers gossip (TCP and UDP) and deliver to the receivers.
+    {"name": "alerting", "from": ["monitor"], "to": ["monitor"],
+     "ports": ["prometheus", "alertmanager", "alertmanager_cluster", "alert_receiver"]},
+    {"name": "alerting-gossip", "from": ["monitor"], "to": ["monitor"], "proto": "udp",
+     "ports": ["alertmanager_cluster"]},
     {"name": "ping", "from": ["any"], "to": ["any"], "proto": "icmp"},
 ]
 
@@ -420,9 +439,26 @@ class Topology(_Strict):
         return [name for name, host in self.hosts.items() if host.role == role]
 
     def database_nodes(self) -> list[str]:
-        """The servers that run a database node: services.mariadb.nodes, or every server."""
+        """The servers that run a database node, in file order: services.mariadb.nodes; with none
+        given, every server up to ALL_SERVERS_DB_UP_TO servers, else DEFAULT_DB_NODES of them
+        spread over failure domains (the servers' access switches): the primary first, then the
+        first server of each switch not yet holding a node, in file order, round after round.
+
+            48 servers on s3, s4, s5 (the default grown) → server1 (s3), server2 (s4), server3 (s5)
+        """
         nodes = self.services.mariadb.nodes
-        return list(nodes) if nodes is not None else self.hosts_with_role("server")
+        servers = self.hosts_with_role("server")
+        if nodes is not None:
+            return [s for s in servers if s in nodes]
+        if len(servers) <= ALL_SERVERS_DB_UP_TO:
+            return servers
+        primary = self.services.mariadb.primary
+        chosen = [primary] if primary in servers else []
+        while len(chosen) < min(DEFAULT_DB_NODES, len(servers)):
+            used = {self.hosts[s].interfaces[0].switch for s in chosen}
+            fresh = [s for s in servers if s not in chosen and self.hosts[s].interfaces[0].switch not in used]
+            chosen.append(fresh[0] if fresh else next(s for s in servers if s not in chosen))
+        return [s for s in servers if s in chosen]
 
     def split_pair(self, text: str) -> tuple[str, str] | None:
         """"a-b" → (a, b) where a and b are nodes (hosts or switches); names may contain '-', so

@@ -16,6 +16,7 @@ MAC gets learned). Each takes the running testbed (anything with .net, .plan, .t
                     host_of_mac(plan, mac)                        MAC ↔ host, from the plan
                     tcp_counters(node, wanted) ← parse_tcp_counters  /proc/net/{snmp,netstat}
                     syn_recv(node)                                ss state syn-recv
+                    answering(testbed, pingers, address)           which hosts get a ping reply now
     controller      port_events(testbed, since, ports, up)        its journal's port-status times
 """
 
@@ -251,6 +252,22 @@ def vip_holders(testbed) -> list[str]:
     if testbed.net is None:
         return []
     return [lb for lb in testbed.topology.hosts_with_role("lb") if has_vip(testbed.net[lb], testbed.plan)]
+
+
+def answering(testbed, pingers: list[str], address: str, wait_s: float = 0.5) -> list[str]:
+    """The hosts among `pingers` that get a reply to one ping to `address`, all sent at once (a
+    cut-off address costs `wait_s`, not `wait_s` per pinger)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(host: str) -> bool:
+        return command.run(["ping", "-n", "-q", "-c", "1", "-W", f"{wait_s:g}", address], testbed.net[host],
+                           check=False, timeout=wait_s + 2).ok
+
+    if not pingers:
+        return []
+    with ThreadPoolExecutor(max_workers=len(pingers)) as pool:
+        replies = list(pool.map(one, pingers))
+    return [host for host, ok in zip(pingers, replies) if ok]
 
 
 def neighbour(testbed, host: str, address: str) -> dict:

@@ -5,7 +5,7 @@
       clients   client1 s1, client2 s2, client3 s1, ...        in turn over the switches of the
                                                                base's clients (the default: s1, s2)
       servers   server1 s3, server2 s4, server4 s3, ...        in turn over the switches of the
-                server3 (backup, s3, kept as it is)            base's active servers (s3, s4);
+                server3 (backup, s5, kept as it is)            base's active servers (s3, s4);
                                                                numbers skip names already taken
 
       database  the base's nodes (the default: server1-3, every server it has), whatever the

@@ -52,7 +52,7 @@ def test_a_galera_cluster_larger_than_seen_forming_gets_a_note_naming_the_settin
     assert design_notes(load_topology()) == []
     assert design_notes(scaled_topology(load_topology(), 47, 16)) == []  # the base's 3 nodes
     [note] = design_notes(scaled_topology(load_topology(), 47, 16, db_nodes=48))
-    assert note.startswith("services.mariadb: 48 Galera nodes") and "services.mariadb.nodes" in note
+    assert note.startswith("services.mariadb.nodes: 48 Galera nodes") and "leave the list out" in note
     grown = scaled_topology(load_topology(), 47, 16, db_nodes=48)
     mariadb = grown.services.mariadb.model_copy(update={"mode": "async"})
     assert design_notes(grown.model_copy(update={"services": grown.services.model_copy(update={"mariadb": mariadb})})) == []

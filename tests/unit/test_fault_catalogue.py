@@ -41,7 +41,7 @@ def test_the_default_catalogue_has_every_host_daemon_link_the_controller_and_eve
     assert not [a for a in listed if a.startswith("daemon:firewall")]  # a host setting, not a process
     for a, b in topology.switch_links:
         assert f"link:{a}-{b}" in listed
-    for host in ("client1-s1", "lb1-s1", "lb1-s3", "server3-s3", "monitor-s4"):
+    for host in ("client1-s1", "lb1-s1", "lb1-s3", "server3-s5", "monitor-s4", "monitor2-s3"):
         assert f"link:{host}" in listed
     assert "controller" in listed
     assert "partition:lb1|lb2" in listed
@@ -138,6 +138,6 @@ def test_attack_rows_build_their_arguments_from_the_site(testbed):
 def test_a_switch_is_addressed_as_a_node_and_takes_every_port(testbed):
     fault = parse("node:s3", testbed)
     assert isinstance(fault, SwitchCrash) and fault.address == "node:s3"
-    ring = [p for p in fault.ports if p in ("s3-eth1", "s3-eth2")]
-    assert len(ring) == 2 and len(fault.ports) == 2 + 3  # two ring links, lb1's back leg, server1, server3
-    assert {s for s, _ in fault.neighbour_ports} == {"s1", "s4"}
+    fabric = [p for p in fault.ports if p in ("s3-eth1", "s3-eth2", "s3-eth3")]
+    assert len(fabric) == 3 and len(fault.ports) == 3 + 3  # s4, s1, s5; lb1's back leg, server1, monitor2
+    assert {s for s, _ in fault.neighbour_ports} == {"s1", "s4", "s5"}

@@ -81,7 +81,7 @@ def test_policy_is_yaml_and_network_destinations_use_the_local_address():
     data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
     data["services"] = {"firewall": [{"name": "ssh", "from": ["monitor"], "to": ["service"], "ports": [22]}]}
     site = Site(plan_network(parse_topology(data)), Path("/tmp/x"))
-    assert rules("server1", site) == ['-s 10.0.2.15/32 -d 10.0.2.12/32 -p tcp -m multiport --dports 22 '
+    assert rules("server1", site) == ['-s 10.0.2.15/32,10.0.2.16/32 -d 10.0.2.12/32 -p tcp -m multiport --dports 22 '
                                       '-m comment --comment "ssh" -j ACCEPT']
     assert rules("client1", site) == []
 

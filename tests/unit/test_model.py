@@ -13,7 +13,11 @@ DEFAULT = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
 
 def test_default_topology_has_the_seed_hosts():
     topology = load_topology()
-    assert set(topology.hosts) == {"client1", "client2", "lb1", "lb2", "server1", "server2", "server3", "monitor"}
+    assert set(topology.hosts) == {"client1", "client2", "lb1", "lb2", "server1", "server2", "server3", "monitor",
+                                   "monitor2"}
+    assert topology.switches == ["s1", "s2", "s3", "s4", "s5"]
+    # One database node per service switch: none of them holds a Galera majority.
+    assert {topology.hosts[s].interfaces[0].switch for s in topology.database_nodes()} == {"s3", "s4", "s5"}
     assert topology.hosts_with_role("lb") == ["lb1", "lb2"]
     assert topology.hosts_with_role("server") == ["server1", "server2", "server3"]
     assert [n for n in topology.hosts_with_role("server") if topology.hosts[n].backup] == ["server3"]
@@ -53,9 +57,9 @@ def broken(edit) -> str:
     (lambda d: d["hosts"].update({"s1": d["hosts"]["client1"]}), "hosts: 's1' is also a switch name"),
     (lambda d: d.update(switches=["s1", "switch2"]), "bad.yaml: switches: switch name 'switch2' must be"),
     (lambda d: d.update(switches=["s1", "s1"]), "bad.yaml: switches: switch names repeat"),
-    (lambda d: d["switch_links"].append(["s1", "s7"]), "switch_links.4: unknown switch 's7'"),
-    (lambda d: d["switch_links"].append(["s1", "s1"]), "switch_links.4: a link must join two different switches"),
-    (lambda d: d["switch_links"].append(["s1", "s2", "s3"]), "bad.yaml: switch_links.4: Tuple should have at most 2"),
+    (lambda d: d["switch_links"].append(["s1", "s7"]), "switch_links.6: unknown switch 's7'"),
+    (lambda d: d["switch_links"].append(["s1", "s1"]), "switch_links.6: a link must join two different switches"),
+    (lambda d: d["switch_links"].append(["s1", "s2", "s3"]), "bad.yaml: switch_links.6: Tuple should have at most 2"),
     (lambda d: d.update(switch_links=[["s1", "s2"], ["s3", "s4"]]), "switch_links: the switches do not form one connected fabric"),
     (lambda d: d["vip"].update(address="10.0.2.100"), "vip.address: 10.0.2.100 is outside 10.0.1.0/24"),
     (lambda d: d["vip"].update(network="dmz"), "vip.network: unknown network 'dmz'"),
@@ -138,7 +142,7 @@ def _only_internet(d, host):
     (lambda d: _only_internet(d, "server2"),
      "bad.yaml: hosts.server2.interfaces: a server needs an interface on the service network 'service'"),
     (lambda d: d["networks"]["service"].update(subnet="10.0.2.0/29"),
-     "bad.yaml: networks.service: 6 interfaces need an automatic address but 10.0.2.0/29 has 0 free from host number 10"),
+     "bad.yaml: networks.service: 7 interfaces need an automatic address but 10.0.2.0/29 has 0 free from host number 10"),
     (lambda d: d["networks"]["internet"].update(first_host=252),
      "bad.yaml: networks.internet: 4 interfaces need an automatic address but 10.0.1.0/24 has 3 free from host number 252"),
     (lambda d: d.update(hosts={n: h for n, h in d["hosts"].items() if h["role"] != "client"}),
@@ -188,3 +192,28 @@ def test_just_enough_room_for_automatic_addresses_is_accepted():
     data["networks"]["internet"]["first_host"] = 256 - wanted
     with pytest.raises(TopologyError, match="has 3 free"):
         parse_topology(data, "tight.yaml")
+
+
+def test_the_default_database_tier_is_every_server_up_to_five_then_three_over_the_switches():
+    from topo.model import ALL_SERVERS_DB_UP_TO, DEFAULT_DB_NODES
+    from topo.scale import scaled_topology
+
+    assert (ALL_SERVERS_DB_UP_TO, DEFAULT_DB_NODES) == (5, 3)
+    assert load_topology().database_nodes() == ["server1", "server2", "server3"]
+    data = copy.deepcopy(DEFAULT)
+    for n in range(4, 6):
+        data["hosts"][f"server{n}"] = {"role": "server", "interfaces": [{"network": "service", "switch": "s3"}]}
+    assert parse_topology(data).database_nodes() == ["server1", "server2", "server3", "server4", "server5"]
+    # 48 servers, no nodes given: the primary, then one server of each switch that has none yet.
+    for n in range(6, 49):
+        data["hosts"][f"server{n}"] = {"role": "server", "interfaces": [{"network": "service", "switch": "s3"}]}
+    data["services"] = {"mariadb": {"primary": "server2"}}
+    assert parse_topology(data).database_nodes() == ["server1", "server2", "server3"]  # s3, s4 (primary), s5
+    # Every server on one switch: one failure domain, so the first servers after the primary.
+    for host in data["hosts"].values():
+        if host["role"] == "server":
+            host["interfaces"] = [{"network": "service", "switch": "s4"}]
+    data["services"] = {"mariadb": {"primary": "server7"}}
+    assert parse_topology(data).database_nodes() == ["server1", "server2", "server7"]
+    # Given explicitly, kept as given (in file order); scaled topologies keep their base's tier.
+    assert scaled_topology(load_topology(), 47, 16).database_nodes() == ["server1", "server2", "server3"]

@@ -67,7 +67,8 @@ def test_switch_ports_isl_first_then_hosts_and_unique(plan):
 
 def test_fabric_for_the_controller(plan):
     fabric = plan.fabric()
-    assert fabric["switches"] == {"s1": {"dpid": 1}, "s2": {"dpid": 2}, "s3": {"dpid": 3}, "s4": {"dpid": 4}}
+    assert fabric["switches"] == {"s1": {"dpid": 1}, "s2": {"dpid": 2}, "s3": {"dpid": 3}, "s4": {"dpid": 4},
+                                  "s5": {"dpid": 5}}
     assert {"a": "s1", "a_port": 1, "b": "s2", "b_port": 1} in fabric["links"]
 
 
@@ -81,8 +82,8 @@ def test_reachable_pairs_are_hosts_sharing_a_network(plan):
     pairs = {(src, dst) for src, dst, _ in plan.reachable_pairs()}
     assert ("client1", "lb1") in pairs and ("lb1", "server1") in pairs and ("server1", "monitor") in pairs
     assert ("client1", "server1") not in pairs and ("monitor", "client2") not in pairs
-    # 4 hosts on internet, 6 on service: 4*3 + 6*5 ordered pairs
-    assert len(plan.reachable_pairs()) == 42
+    # 4 hosts on internet, 7 on service: 4*3 + 7*6 ordered pairs
+    assert len(plan.reachable_pairs()) == 54
 
 
 def test_a_network_without_room_for_its_hosts_is_refused_by_the_model_before_planning():

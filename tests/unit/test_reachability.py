@@ -52,10 +52,10 @@ def test_the_count_grows_with_the_hosts_not_their_square(plan):
     assert len(probe_pairs(plan)) <= hosts + 2 * len(plan.topology.networks)
 
 
-def test_the_default_needs_ten_pings_instead_of_forty_two():
+def test_the_default_needs_thirteen_pings_instead_of_fifty_four():
     plan = plan_network(load_topology())
-    assert len(plan.reachable_pairs()) == 42
-    assert len(probe_pairs(plan)) == 10
+    assert len(plan.reachable_pairs()) == 54
+    assert len(probe_pairs(plan)) == 13
 
 
 def test_a_lone_member_has_nothing_to_ping():

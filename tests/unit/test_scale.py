@@ -26,7 +26,7 @@ def test_counts_roles_and_a_valid_plan(base, servers, clients):
     assert len(active) == servers
     assert [h for h in topology.hosts_with_role("server") if hosts[h].backup] == ["server3"]
     assert len(topology.hosts_with_role("client")) == clients
-    assert topology.hosts_with_role("lb") == ["lb1", "lb2"] and topology.hosts_with_role("monitor") == ["monitor"]
+    assert topology.hosts_with_role("lb") == ["lb1", "lb2"] and topology.hosts_with_role("monitor") == ["monitor", "monitor2"]
     # The database tier stays the base's (every server it has), written out; the rest is the base's.
     expected = set(base.hosts_with_role("server")) & set(topology.hosts)
     assert topology.services.mariadb.nodes == [s for s in base.hosts_with_role("server") if s in expected]
@@ -46,7 +46,7 @@ def test_placement_alternates_like_the_default(base):
     active = [s for s in topology.hosts_with_role("server") if not topology.hosts[s].backup]
     assert active[:4] == ["server1", "server2", "server4", "server5"] and active[-1] == "server48"
     assert [switch[s] for s in active] == (["s3", "s4"] * 24)[:47]
-    assert switch["server3"] == "s3"
+    assert switch["server3"] == "s5"
 
 
 def test_growing_keeps_every_base_host_where_it_was(base):

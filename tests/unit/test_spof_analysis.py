@@ -17,8 +17,12 @@ from topo.model import DEFAULT_TOPOLOGY, load_topology, parse_topology
 from topo.plan import plan_network
 
 
-def variant(edit) -> object:
-    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
+# The seed's design as first built (four switches, one monitor): the lessons of the old design.
+FOUR_SWITCHES = DEFAULT_TOPOLOGY.parent / "examples" / "four-switches.yaml"
+
+
+def variant(edit, base=DEFAULT_TOPOLOGY) -> object:
+    data = yaml.safe_load(base.read_text())
     edit(data)
     return parse_topology(data, "variant")
 
@@ -65,7 +69,7 @@ def test_async_replication_the_failover_manager_covers_the_primary_but_not_with_
 def test_async_replication_without_a_manager_keeps_a_single_primary_for_writes():
     def no_monitor(data):
         async_mode(data)
-        del data["hosts"]["monitor"]
+        del data["hosts"]["monitor"], data["hosts"]["monitor2"]
     analysis = analyze(variant(no_monitor))
     write = spofs(analysis, "write")
     assert {"node:server1", "daemon:mariadb@server1", "link:server1-s3"} <= write
@@ -105,7 +109,8 @@ S4_CUT_OFF = ({"link:s2-s4", "link:s4-s3"}, {"link:s3-s1", "link:s4-s3"})
 def test_without_tracking_servers_a_split_brain_where_one_master_serves_nothing_is_partial():
     """s4 cut off: lb2's service leg hears no advert and takes the VIP too, but behind it server2
     alone is a Galera minority. Clients reach both MASTERs (the spof_sweep saw 0-70 % served)."""
-    design = Design(variant(lambda d: d.setdefault("services", {}).update(keepalived={"track_servers": False})))
+    design = Design(variant(lambda d: d.setdefault("services", {}).update(keepalived={"track_servers": False}),
+                            FOUR_SWITCHES))
     assert not design.facts.vrrp["lb2"].needs_server
     for pair in S4_CUT_OFF:
         outcome = design.evaluate(pair)
@@ -118,7 +123,7 @@ def test_without_tracking_servers_a_split_brain_where_one_master_serves_nothing_
 
 
 def test_tracking_servers_puts_the_balancer_that_serves_nothing_in_fault():
-    design = Design(load_topology())
+    design = Design(load_topology(FOUR_SWITCHES))
     assert design.facts.vrrp["lb2"].needs_server
     assert "lb2's HAProxy has a server UP (its stats)" in design.facts.vrrp["lb2"].tracks
     for pair in S4_CUT_OFF:
@@ -152,10 +157,30 @@ def test_the_seed_balancers_servers_and_ring_links_are_covered(seed):
     assert cover["daemon:prometheus@monitor"] == "not on this service's path"
 
 
-def test_the_seed_edge_switches_strand_their_clients(seed):
-    [why] = [j.reason for j in seed.spofs("web") if j.component == "node:s1"]
-    assert why.startswith("client1 reaches no VIP MASTER") and "articulation point" in why
-    assert "node:client1" not in spofs(seed, "web") and "link:client1-s1" not in spofs(seed, "web")
+def test_the_seed_has_no_site_spof_and_lists_each_clients_own_access_apart(seed):
+    assert seed.spofs() == []
+    access = {c.component: c.clients for c in seed.client_access}
+    assert access == {"node:s1": ("client1",), "link:client1-s1": ("client1",),
+                      "node:s2": ("client2",), "link:client2-s2": ("client2",)}
+    # s1 strands client1, but client2 is served through lb2: the site survives it.
+    cover = {j.component: j.mitigation for j in seed.judgements if j.service == "web"}
+    assert cover["node:s1"].startswith("VRRP: lb2 takes the VIP")
+    # A switch that is one client's access and carries the only balancer's front leg is the site's SPOF.
+    one = analyze(variant(lambda data: data["hosts"].pop("lb2")))
+    [why] = [j.reason for j in one.spofs("web") if j.component == "node:s1"]
+    assert why.startswith("client2 reaches no VIP MASTER") and "node:s1" in {c.component for c in one.client_access}
+
+
+def test_no_service_switch_holds_a_galera_majority(seed):
+    """The seed as first built put server1 and server3 on s3: losing it left server2 alone, a
+    minority, and /health failed on every server. Three service switches, one node each."""
+    before = analyze(load_topology(FOUR_SWITCHES))
+    [why] = [j.reason for j in before.spofs("write") if j.component == "node:s3"]
+    assert "not in a majority component" in why
+    design = Design(load_topology())
+    for switch in ("s3", "s4", "s5"):
+        outcome = design.evaluate({f"node:{switch}"})
+        assert all(outcome[s].up for s in ("web", "read", "write", "monitoring")), (switch, outcome)
 
 
 def one_controller(data):
@@ -166,9 +191,29 @@ def one_controller_no_fast_failover(data):
     data["controller"] = {"instances": 1, "fast_failover": False}
 
 
-def test_the_only_monitor_and_the_only_controller(seed):
-    assert {"node:monitor", "daemon:prometheus@monitor"} <= spofs(seed, "monitoring")
-    assert "daemon:node_exporter@lb1" not in spofs(seed, "monitoring")  # lb1's haproxy exporter remains
+def test_one_monitor_is_a_spof_and_two_replicas_on_two_switches_are_not(seed):
+    before = analyze(load_topology(FOUR_SWITCHES))
+    assert {"node:monitor", "daemon:prometheus@monitor", "node:s4", "link:monitor-s4"} == spofs(before, "monitoring")
+    assert spofs(seed, "monitoring") == set()
+    cuts = {c.components for c in seed.cut_sets if c.service == "monitoring"}
+    assert ("node:monitor", "node:monitor2") in cuts
+    assert ("daemon:prometheus@monitor", "daemon:prometheus@monitor2") in cuts
+    cover = {j.component: j.mitigation for j in seed.judgements if j.service == "monitoring"}
+    assert cover["node:monitor"].startswith("the other monitoring replica raises and delivers alerts (monitor2")
+    # A host cut off by its own link is seen (InstanceDown names it), not missed.
+    assert cover["link:server1-s3"].startswith("seen, not missed")
+
+
+def test_a_replica_cut_off_from_a_working_part_of_the_site_is_blind_to_it():
+    """The line fabric: s3-s4 cut leaves lb1, server1 and server3 serving on s3, out of the only
+    monitor's reach: it alerts on them but cannot see their state."""
+    line = Design(load_topology(DEFAULT_TOPOLOGY.parent / "examples" / "line.yaml"))
+    outcome = line.evaluate({"link:s3-s4"})
+    assert outcome["web"].up and not outcome["monitoring"].up
+    assert "cannot reach lb1, server1, server3, still part of the site" in outcome["monitoring"].why
+
+
+def test_the_only_controller(seed):
     assert spofs(seed, "recovery") == set()  # two controller instances: the standby takes over
     single = analyze(variant(one_controller))
     assert spofs(single, "recovery") == {"controller"}
@@ -202,7 +247,7 @@ def test_a_line_fabric_makes_some_links_spofs_depending_on_attachment():
     def line(data):
         data["switch_links"] = [["s1", "s2"], ["s2", "s3"], ["s3", "s4"]]
         data["hosts"]["lb1"]["interfaces"][0]["switch"] = "s2"
-    analysis = analyze(variant(line))
+    analysis = analyze(variant(line, FOUR_SWITCHES))
     isl = {j.component: j.service for j in analysis.spofs() if j.kind == "isl"}
     by_link = {}
     for j in analysis.spofs():
@@ -218,7 +263,7 @@ def test_a_line_fabric_makes_some_links_spofs_depending_on_attachment():
 def test_cut_sets_are_pairs_that_no_single_failure_explains(seed):
     web = [c.components for c in seed.cut_sets if c.service == "web"]
     assert ("node:lb1", "node:lb2") in web
-    assert ("node:s4", "link:s1-s2") in web  # client2 splits off with lb2, whose service leg is on s4
+    assert ("node:s1", "node:s4") in web  # lb1's front and lb2's back: neither balancer serves
     singles = {(j.service, j.component) for j in seed.spofs()}
     for cut in seed.cut_sets:
         assert all((cut.service, c) not in singles for c in cut.components)
@@ -227,7 +272,7 @@ def test_cut_sets_are_pairs_that_no_single_failure_explains(seed):
 
 
 def test_a_stopped_controller_freezes_paths_and_the_flood_tree():
-    design = Design(variant(one_controller_no_fast_failover))
+    design = Design(variant(one_controller_no_fast_failover, FOUR_SWITCHES))
     assert design.evaluate({"controller"})["web"].up
     assert design.evaluate({"link:s3-s1"})["web"].up
     # With the controller stopped, lb1 can no longer reach server2 when its path's link is cut.
@@ -236,8 +281,8 @@ def test_a_stopped_controller_freezes_paths_and_the_flood_tree():
     assert stuck["web"].up  # server1 and server3 share lb1's switch: web survives, monitoring does not
     assert not stuck["monitoring"].up
     # Fast failover: the switches reroute that one cut by themselves; a standby controller: nothing stops.
-    assert Design(variant(one_controller)).evaluate({"controller", "link:s3-s4"})["monitoring"].up
-    assert Design(load_topology()).evaluate({"controller", "link:s3-s4"})["recovery"].up
+    assert Design(variant(one_controller, FOUR_SWITCHES)).evaluate({"controller", "link:s3-s4"})["monitoring"].up
+    assert Design(load_topology(FOUR_SWITCHES)).evaluate({"controller", "link:s3-s4"})["recovery"].up
 
 
 def test_every_component_but_the_vip_is_a_fault_address(seed):
@@ -251,9 +296,14 @@ def test_outputs_hold_every_component_and_service(tmp_path, seed):
     assert len(data["judgements"]) == len({j["component"] for j in data["judgements"]}) * len(data["services"])
     assert {"component", "kind", "service", "predicted", "reason", "mitigation"} == set(data["judgements"][0])
     text = write_markdown(tmp_path, seed).read_text()
-    assert "| `link:monitor-s4` | host_link | monitoring |" in text and "## Size-2 cut sets" in text
+    assert "## Client access" in text and "| `node:s1` | client1 |" in text and "## Size-2 cut sets" in text
+    assert data["client_access"][0] == {"component": "node:s1", "clients": ["client1"],
+                                        "reason": "the only switch client1 reaches the VIP through"}
     table = terminal_table(seed)
-    assert "link:lb1-s3" in table and "SPOF for" in table
+    assert "no SPOF predicted" in table and "client access" in table and "link:client2-s2" in table
+    before = analyze(load_topology(FOUR_SWITCHES))
+    assert "| `node:s3` | switch | web |" in write_markdown(tmp_path, before).read_text()
+    assert "SPOF for" in terminal_table(before)
 
 
 def test_static_analysis_is_fast_for_the_seed_and_for_fifty_hosts():
@@ -267,12 +317,14 @@ def test_static_analysis_is_fast_for_the_seed_and_for_fifty_hosts():
         for n in range(3, 6):
             data["hosts"][f"client{n}"] = {"role": "client", "interfaces": [{"network": "internet", "switch": "s1"}]}
     big = variant(fifty)
-    assert len(big.hosts) == 51
+    assert len(big.hosts) == 52
     began = time.monotonic()
     analysis = analyze(big)
     big_s = time.monotonic() - began
-    print(f"static analysis: seed {seed_s:.2f} s, 51 hosts {big_s:.2f} s ({analysis.pairs_tried} pairs)")
-    assert analysis.spofs("write")  # client1 and the VIP hang on s1
+    print(f"static analysis: seed {seed_s:.2f} s, 52 hosts {big_s:.2f} s ({analysis.pairs_tried} pairs)")
+    assert [c.clients for c in analysis.client_access if c.component == "node:s1"] == [
+        ("client1", "client3", "client4", "client5")]
+    assert analysis.facts["db_routes"]  # 43 servers, the default tier of 3 nodes
 
 
 def test_spof_mode_writes_its_folder_and_prints_the_table(tmp_path):
@@ -285,7 +337,8 @@ def test_spof_mode_writes_its_folder_and_prints_the_table(tmp_path):
     env = dict(os.environ, HATESTBED_RESULTS=str(tmp_path))
     result = subprocess.run([sys.executable, str(run), "--spof"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "link:lb1-s3" in result.stdout and "size-2 cut sets" in result.stdout
+    assert "no SPOF predicted" in result.stdout and "client access" in result.stdout
+    assert "size-2 cut sets" in result.stdout
     [folder] = tmp_path.glob("*-spof")
     assert {p.name for p in folder.iterdir()} == {"spof.json", "spof.md", "topology.png", "topology.svg"}
     bad = tmp_path / "bad.yaml"
@@ -303,6 +356,8 @@ def test_the_example_topologies_say_what_their_headers_claim():
         if j.kind == "isl":
             isl.setdefault(j.component, set()).add(j.service)
     assert isl == {"link:s1-s2": {"web", "read", "write"}, "link:s3-s4": {"monitoring"}}
+    four = analyze(load_topology(examples / "four-switches.yaml"))
+    assert spofs(four, "web") == {"node:s3"}
     one = analyze(load_topology(examples / "one-lb.yaml"))
     assert {"node:lb1", "daemon:haproxy@lb1", "link:lb1-s1", "link:lb1-s3"} <= spofs(one, "web")
 
@@ -320,7 +375,7 @@ def test_a_database_tier_smaller_than_the_servers_is_judged_by_each_apps_route()
     from topo.scale import scaled_topology
     grown = scaled_topology(load_topology(), active_servers=4, clients=2)  # nodes server1-3
     analysis = analyze(grown)
-    assert analysis.facts["db_routes"] == {"server4": ["server1", "server3", "server2"],
+    assert analysis.facts["db_routes"] == {"server4": ["server1", "server2", "server3"],
                                            "server5": ["server2", "server3", "server1"]}
     assert not {c for c in spofs(analysis, "web") if c.startswith("daemon:mariadb@")}
     pair = next(c for c in analysis.cut_sets
