@@ -10,7 +10,7 @@ How server1 is slowed: its app sleeps DELAY_MS in every GET / (hosts/webapp/app.
 file read at run time), like a server waiting on a slow dependency. Chosen over a CPU quota:
 every emulated host shares the same two cores, so a cgroup limit on one host would slow it by
 an amount that depends on what every other host does, while a sync worker held by a slow call
-is exactly what the agent counts as busy. With 4 workers and 100 ms per request server1 serves
+is exactly what the agent counts as busy. With 6 workers and 150 ms per request server1 serves
 at most 40 req/s; round robin sends it 50 req/s, so its queue grows for the whole run.
 
 Evidence per run: every request (latency p50/p95/p99, errors, timeouts, who served it), the
@@ -39,7 +39,7 @@ from experiments.probes import HttpsProbe
 from topo.observe import vip_holders
 from topo.wait import wait_until
 
-DELAY_MS = 100  # server1's extra service time per GET /
+DELAY_MS = 150  # server1's extra service time per GET / (6 workers: at most 40 req/s)
 RATE_PER_S = 100  # open-loop request rate through the VIP
 RUN_S = 10.0  # each run's length
 TIMEOUT_S = 5.0  # a request not answered by then is a timeout

@@ -5,11 +5,14 @@
                                                               ▼
                                                   gunicorn 127.0.0.1:<ports.app> (X-Served-By back)
 
-A bulkhead in front of the app: at most write_slots() requests to /write wait on the database
-at once (half the app's sync workers); more are refused at once with 503, so the other workers
-stay free for reads and /health. Without it, commits blocked while Galera agreed on a new view
-held every worker of the surviving servers, their /health timed out and the balancers had no
-server at all for ~1 s (10 of 10 db_failover trials).
+A bulkhead in front of the app: at most database_slots() requests to /read and /write together
+wait on the database at once (4 of the app's 6 sync workers); more are refused at once with
+503, so two workers stay free for `/` and /health. Without it, commits blocked while
+Galera agreed on a new view held every worker of the surviving servers, their /health timed out
+and the balancers had no server at all for ~1 s (10 of 10 db_failover trials). With writes
+alone bounded (2 of 4 workers), causal reads (wsrep_sync_wait 1) blocked through the view change
+filled the rest: the SPOF sweep's node:s3 marked the surviving server DOWN 0.5 s in, and web
+was back only after 2.1 s; a Galera view change now costs reads and writes, not web.
 
 One foreground master (`daemon off`, its pid recorded by the manager) and one worker. Every path
 nginx would otherwise take from its compiled-in defaults (pid, error log, the five temp dirs) is
@@ -45,9 +48,11 @@ class Nginx(Daemon):
         return self.site.log(self.host, "nginx-access")
 
     # -- pure -------------------------------------------------------------------------------------
-    def write_slots(self) -> int:
-        """How many writes may wait on the database at once: half the app's workers."""
-        return max(1, self.site.services.app.workers // 2)
+    def database_slots(self) -> int:
+        """How many requests that wait on the database (/read, /write) may run at once: all the
+        app's workers but two, kept for `/` and /health (4 of 6). With Galera's causal reads
+        (wsrep_sync_wait 1) a read waits through a view change like a commit does."""
+        return max(1, self.site.services.app.workers - 2)
 
     def files(self) -> dict[Path, str]:
         site, ports = self.site, self.site.services.ports
@@ -56,7 +61,8 @@ class Nginx(Daemon):
             error_log=self.log_path, access_log=self.access_log, temp=self.temp_dir,
             app_port=ports.app, address=site.backend_ip(self.host), https_port=ports.https,
             server_name=site.services.server_name, cert=site.tls_cert(self.host), key=site.tls_key(self.host),
-            served_by=SERVED_BY_HEADER, write_slots=self.write_slots(), workers=self.site.services.app.workers)}
+            served_by=SERVED_BY_HEADER, database_slots=self.database_slots(),
+            workers=self.site.services.app.workers)}
 
     def _argv(self) -> list[str]:
         # -p: relative paths (none are used) resolve per host, not under /usr/share/nginx.

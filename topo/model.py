@@ -198,7 +198,9 @@ class HAProxy(_Strict):
 
 
 class App(_Strict):
-    workers: int = Field(default=4, ge=1, le=64)
+    # Sync workers: 2 for reads and 2 for writes at most (nginx's bulkhead), 2 always free for `/`
+    # and /health (hosts/nginx.py).
+    workers: int = Field(default=6, ge=1, le=64)
 
 
 class MariaDB(_Strict):
@@ -248,7 +250,7 @@ DEFAULT_FIREWALL = [
     {"name": "lb-to-servers", "from": ["lb"], "to": ["server"], "ports": ["https", "agent"]},
     {"name": "database", "from": ["server"], "to": ["server"], "ports": ["mariadb"]},
     {"name": "galera", "from": ["server"], "to": ["server"], "ports": ["galera", "galera_ist", "galera_sst"]},
-    {"name": "monitoring", "from": ["monitor"], "to": ["lb", "server"],
+    {"name": "monitoring", "from": ["monitor"], "to": ["lb", "server", "monitor"],
      "ports": ["node_exporter", "mysqld_exporter", "haproxy_metrics"]},
     # The monitoring replicas: each Prometheus scrapes the other and sends alerts to both
     # Alertmanagers; the Alertmanagers gossip (TCP and UDP) and deliver to the receivers.

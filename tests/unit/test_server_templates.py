@@ -279,7 +279,7 @@ def gunicorn_settings(site, host) -> dict:
 def test_gunicorn_config_is_python_with_the_model_settings(site):
     settings = gunicorn_settings(site, "server2")
     assert settings["bind"] == ["127.0.0.1:8000"]
-    assert settings["workers"] == site.services.app.workers == 4
+    assert settings["workers"] == site.services.app.workers == 6
     assert settings["worker_class"] == "sync"
     assert settings["wsgi_app"] == "hosts.webapp.app:application"
     assert settings["pidfile"] == str(site.pidfile("server2", "app"))
@@ -358,15 +358,20 @@ def test_nginx_tls_upstream_and_per_host_paths(site):
     assert len(temp_paths) == 5 * len(site.servers)
 
 
-def test_nginx_keeps_half_the_app_workers_free_of_waiting_writes(site):
-    """A bulkhead: only /write is limited, to half the workers; reads and /health are not."""
+def test_nginx_keeps_two_app_workers_free_of_waiting_reads_and_writes(site):
+    """A bulkhead: /write and /read together are limited to 4 of the 6 workers; `/` and /health
+    are not, and a slot is freed as soon as its answer is sent (no lingering close)."""
     nginx = Nginx(site, "server2")
     text = nginx.files()[nginx.config_path]
-    assert site.services.app.workers == 4 and nginx.write_slots() == 2
-    assert "limit_conn_zone $server_addr zone=writes:1m;" in text and "limit_conn_status 503;" in text
-    write = re.search(r"location = /write \{([^}]*)\}", text).group(1)
-    assert "limit_conn writes 2;" in write and "proxy_pass http://app;" in write
-    assert text.count("limit_conn writes") == 1
+    assert site.services.app.workers == 6 and nginx.database_slots() == 4
+    assert "limit_conn_zone $server_addr zone=database:1m;" in text and "limit_conn_status 503;" in text
+    for path in ("/write", "/read"):
+        location = re.search(rf"location = {path} \{{([^}}]*)\}}", text).group(1)
+        assert "limit_conn database 4;" in location and "proxy_pass http://app;" in location
+        assert "lingering_close off;" in location
+    assert text.count("limit_conn database ") == 2
+    root = re.search(r"location / \{([^}]*)\}", text).group(1)
+    assert "limit_conn" not in root
 
 
 def test_nginx_readiness_verifies_with_the_ca(site):
