@@ -4,13 +4,15 @@
       ├─ job node      node_exporter  on lbs (back leg), servers, monitor   :9100 /metrics
       ├─ job mysqld    mysqld_exporter on database nodes                    :9104 /metrics
       ├─ job haproxy   HAProxy's built-in exporter on lbs (back leg)        :8404 /metrics
+      ├─ job fabric    the controllers' roles, the switches' flows and guards  :9105 /metrics
+      │                (hosts/fabric_exporter.py, on every monitor)
       └─ job prometheus itself                                              :9090 /metrics
     every target is labelled instance=<host>, role=<role>; rules: <conf>/monitor/prometheus-rules.yml
 
 All scrapes go over the back-end network (the monitor has no leg on the internet side). The
-scrape interval is 1 s up to SCRAPE_BUDGET_PER_S targets, then the whole seconds that keep the
-scrapes within it (57 targets at 48 servers and 3 database nodes: every 3 s); the rules' `for`
-is three scrapes.
+scrape interval is 1 s up to SCRAPE_BUDGET_PER_S scrapes a second across every replica (each
+scrapes every target), then the whole seconds that keep them within it (2 replicas of 61
+targets at 48 servers and 3 database nodes: every 4 s); the rules' `for` is three scrapes.
 Helpers for tests and experiments run curl inside a host (the root namespace cannot reach the
 emulated network): http_get(), Prometheus.targets_up(), .wait_targets_up(), .query(), .alerts().
 """
@@ -28,12 +30,12 @@ from hosts.haproxy import BACKEND
 from topo import command
 from topo.wait import NotReadyError, wait_until
 
-# Scrapes per second across every target: each is an HTTP request to an exporter that reads
-# /proc or queries MariaDB, then ingestion, on the same two cores as everything else. The
-# default's 12 targets are scraped every second; at 48 servers there are 57 targets (a node
-# exporter per server, a mysqld exporter per database node: 3), so every 3 s instead of 57
-# scrapes a second (102 and every 5 s with a database node on every server).
-SCRAPE_BUDGET_PER_S = 25
+# Scrapes per second of every replica together: each is an HTTP request to an exporter that
+# reads /proc or queries MariaDB, then ingestion, on the same two cores as everything else. The
+# default's 2 replicas × 15 targets are scraped every second; at 48 servers there are 61 targets
+# (a node exporter per server, a mysqld exporter per database node: 3), so every 4 s instead of
+# 122 scrapes a second (every 7 s with a database node on every server).
+SCRAPE_BUDGET_PER_S = 32
 SCRAPE_TIMEOUT = "1s"
 # First scrape of every target: up to 5 s of target discovery + one scrape interval + margin.
 TARGETS_MARGIN_S = 9.0
@@ -111,13 +113,16 @@ class Prometheus(Daemon):
              "targets": targets(site.lbs + site.servers + site.monitors, ports.node_exporter)},
             {"name": "mysqld", "path": "/metrics", "targets": targets(site.db_nodes, ports.mysqld_exporter)},
             {"name": "haproxy", "path": "/metrics", "targets": targets(site.lbs, ports.haproxy_metrics)},
+            # The controllers and switches, seen from every monitor (hosts/fabric_exporter.py).
+            {"name": "fabric", "path": "/metrics", "targets": targets(site.monitors, ports.fabric_exporter)},
             {"name": "prometheus", "path": "/metrics", "targets": targets([self.host], ports.prometheus)},
         ]
         return [job for job in jobs if job["targets"]]  # e.g. a topology without load balancers
 
     def scrape_interval_s(self) -> int:
-        """1 s, or the whole seconds that keep every target's scrapes within SCRAPE_BUDGET_PER_S."""
-        targets = sum(len(job["targets"]) for job in self.jobs())
+        """1 s, or the whole seconds that keep every replica's scrapes of every target within
+        SCRAPE_BUDGET_PER_S: a budget of the machine, whatever the number of replicas."""
+        targets = sum(len(job["targets"]) for job in self.jobs()) * max(1, len(self.site.monitors))
         return max(1, math.ceil(targets / SCRAPE_BUDGET_PER_S))
 
     def files(self) -> dict[Path, str]:

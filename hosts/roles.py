@@ -4,13 +4,15 @@
     lb       firewall, node_exporter, haproxy, keepalived
     server   firewall, mariadb, app (+ idle-capacity agent), mysqld_exporter, node_exporter, nginx
              (mariadb and mysqld_exporter only on services.mariadb.nodes, default every server)
-    monitor  firewall, node_exporter, prometheus, failover (the first monitor, replication modes only)
+    monitor  firewall, node_exporter, fabric_exporter (the controllers and switches), prometheus,
+             failover (the first monitor, replication modes only)
 """
 
 from __future__ import annotations
 
 from hosts.app import App
 from hosts.daemon import Daemon
+from hosts.fabric_exporter import FabricExporter
 from hosts.failover import Failover
 from hosts.firewall import Firewall
 from hosts.haproxy import HAProxy
@@ -26,7 +28,7 @@ ROLE_DAEMONS: dict[str, list[type[Daemon]]] = {
     "client": [Firewall],
     "lb": [Firewall, NodeExporter, HAProxy, Keepalived],
     "server": [Firewall, MariaDB, App, MysqldExporter, NodeExporter, Nginx],
-    "monitor": [Firewall, NodeExporter, Prometheus, Failover],
+    "monitor": [Firewall, NodeExporter, FabricExporter, Prometheus, Failover],
 }
 
 

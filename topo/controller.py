@@ -41,6 +41,11 @@ class ControllerError(TestbedError):
     pass
 
 
+def instance_names(instances: int) -> list[str]:
+    """The controller instances' names: "controller", then "controller2", ..."""
+    return ["controller"] + [f"controller{i}" for i in range(2, instances + 1)]
+
+
 def control_socket(run_dir: RunDir, name: str) -> Path | None:
     """<run>/s/<name>.sock, or None when the path is too long for AF_UNIX (107 bytes): under a
     very deep run root there is no control channel."""
@@ -178,7 +183,7 @@ class ControllerService:
     """
 
     def __init__(self, run_dir: RunDir, fabric: dict, port: int, instances: int = 1):
-        names = ["controller"] + [f"controller{i}" for i in range(2, instances + 1)]
+        names = instance_names(instances)
         peers = {names[0]: names[1], names[1]: names[0]} if instances == 2 else {}
         self.instances = [ControllerProcess(run_dir, fabric, port + i, name, peers.get(name))
                           for i, name in enumerate(names)]

@@ -107,6 +107,7 @@ class Ports(_Strict):
     mysqld_exporter: Port = 9104
     haproxy_metrics: Port = 8404
     prometheus: Port = 9090
+    fabric_exporter: Port = 9105      # the controllers' and switches' state (hosts/fabric_exporter.py)
     alertmanager: Port = 9093         # Alertmanager's API (Prometheus sends alerts here)
     alertmanager_cluster: Port = 9094  # the Alertmanager pair's gossip (TCP and UDP)
     alert_receiver: Port = 9095       # the webhook receiver that records delivered notifications
@@ -251,7 +252,7 @@ DEFAULT_FIREWALL = [
     {"name": "database", "from": ["server"], "to": ["server"], "ports": ["mariadb"]},
     {"name": "galera", "from": ["server"], "to": ["server"], "ports": ["galera", "galera_ist", "galera_sst"]},
     {"name": "monitoring", "from": ["monitor"], "to": ["lb", "server", "monitor"],
-     "ports": ["node_exporter", "mysqld_exporter", "haproxy_metrics"]},
+     "ports": ["node_exporter", "mysqld_exporter", "haproxy_metrics", "fabric_exporter"]},
     # The monitoring replicas: each Prometheus scrapes the other and sends alerts to both
     # Alertmanagers; the Alertmanagers gossip (TCP and UDP) and deliver to the receivers.
     {"name": "alerting", "from": ["monitor"], "to": ["monitor"],

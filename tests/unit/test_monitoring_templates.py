@@ -40,7 +40,8 @@ def test_every_exporter_of_every_host_is_scraped_by_host_name(site, prometheus_f
     config, _ = prometheus_files
     backend = {host: site.backend_ip(host) for host in site.topology.hosts if site.topology.hosts[host].role != "client"}
     assert targets_of(config, "node") == {h: f"{backend[h]}:9100" for h in
-                                          ["lb1", "lb2", "server1", "server2", "server3", "monitor"]}
+                                          ["lb1", "lb2", "server1", "server2", "server3", "monitor", "monitor2"]}
+    assert targets_of(config, "fabric") == {"monitor": "10.0.2.15:9105", "monitor2": "10.0.2.16:9105"}
     assert targets_of(config, "mysqld") == {h: f"{backend[h]}:9104" for h in ["server1", "server2", "server3"]}
     assert targets_of(config, "haproxy") == {"lb1": "10.0.2.10:8404", "lb2": "10.0.2.11:8404"}
     assert targets_of(config, "prometheus") == {"monitor": "10.0.2.15:9090"}
@@ -167,15 +168,16 @@ def test_scrapes_stay_within_their_budget_at_48_servers():
     from hosts.prometheus import SCRAPE_BUDGET_PER_S
     from topo.scale import scaled_topology
 
-    # 48 node exporters + 3 on lbs and monitor, a mysqld exporter per database node, 2 HAProxy, itself
-    for db_nodes, expected, every in ((None, 57, 3), (48, 102, 5)):
+    # 52 node exporters (servers, lbs, monitors), a mysqld exporter per database node, 2 HAProxy,
+    # 2 fabric exporters, the Prometheus replicas; every replica scrapes every target.
+    for db_nodes, expected, every in ((None, 60, 4), (48, 105, 7)):
         large = Site(plan_network(scaled_topology(load_topology(), 47, 16, db_nodes)), Path("/tmp/x"))
         daemon = Prometheus(large, "monitor")
         files = daemon.files()
         config, rules = yaml.safe_load(files[daemon.config_path]), yaml.safe_load(files[daemon.rules_path])
         targets = sum(len(job["static_configs"]) for job in config["scrape_configs"])
         assert targets == expected and config["global"]["scrape_interval"] == f"{every}s"
-        assert targets / every <= SCRAPE_BUDGET_PER_S
+        assert 2 * targets / every <= SCRAPE_BUDGET_PER_S
         [instance_down] = [r for r in rules["groups"][0]["rules"] if r.get("alert") == "InstanceDown"]
         assert instance_down["for"] == f"{3 * every}s"  # three scrapes
 
