@@ -1,4 +1,5 @@
-"""Prometheus on the monitor host: scrapes every exporter of every host, evaluates the alert rules.
+"""Prometheus on every monitor host: scrapes every exporter of every host, evaluates the alert
+rules, sends the alerts to every monitor's Alertmanager.
 
     monitor:9090 (Prometheus, 1 s scrapes or longer at scale, TSDB in <run>/data/monitor/prometheus/)
       ├─ job node      node_exporter  on lbs (back leg), servers, monitor   :9100 /metrics
@@ -6,8 +7,13 @@
       ├─ job haproxy   HAProxy's built-in exporter on lbs (back leg)        :8404 /metrics
       ├─ job fabric    the controllers' roles, the switches' flows and guards  :9105 /metrics
       │                (hosts/fabric_exporter.py, on every monitor)
-      └─ job prometheus itself                                              :9090 /metrics
+      └─ job prometheus every replica, itself included                     :9090 /metrics
     every target is labelled instance=<host>, role=<role>; rules: <conf>/monitor/prometheus-rules.yml
+    alerts ──▶ every monitor's Alertmanager                                  :9093 (hosts/alertmanager.py)
+
+Replicas: every monitor host runs one, with the same targets, labels and external_labels (no
+replica label), so both raise the same alert, byte for byte, and the Alertmanager pair holds it
+as one alert and delivers it once (hosts/alertmanager.py).
 
 All scrapes go over the back-end network (the monitor has no leg on the internet side). The
 scrape interval is 1 s up to SCRAPE_BUDGET_PER_S scrapes a second across every replica (each
@@ -32,13 +38,21 @@ from topo.wait import NotReadyError, wait_until
 
 # Scrapes per second of every replica together: each is an HTTP request to an exporter that
 # reads /proc or queries MariaDB, then ingestion, on the same two cores as everything else. The
-# default's 2 replicas × 15 targets are scraped every second; at 48 servers there are 61 targets
-# (a node exporter per server, a mysqld exporter per database node: 3), so every 4 s instead of
-# 122 scrapes a second (every 7 s with a database node on every server).
+# default's 2 replicas × 16 targets (32 scrapes: the whole budget) are scraped every second; at
+# 48 servers there are 61 targets (a node exporter per server, a mysqld exporter per database
+# node: 3), so every 4 s instead of 122 scrapes a second (every 7 s with a database node on
+# every server).
 SCRAPE_BUDGET_PER_S = 32
 SCRAPE_TIMEOUT = "1s"
 # First scrape of every target: up to 5 s of target discovery + one scrape interval + margin.
 TARGETS_MARGIN_S = 9.0
+# A send to the Alertmanagers waits for every one of them (notifier.sendAll) before the next
+# batch: a monitor host gone silent would hold every later alert back for this long (default
+# 10 s). An Alertmanager here answers in milliseconds.
+ALERTMANAGER_TIMEOUT = "1s"
+# --rules.alert.resend-delay stays at its 1 m: a firing alert is sent again that often. Shorter,
+# the replica that sees a recovery a scrape later would more often re-send "firing" just after
+# the other replica's "resolved", and the Alertmanagers would notify the alert firing again.
 
 
 def http_get(node, url: str, timeout: float = 2.0) -> tuple[int, str]:
@@ -115,9 +129,17 @@ class Prometheus(Daemon):
             {"name": "haproxy", "path": "/metrics", "targets": targets(site.lbs, ports.haproxy_metrics)},
             # The controllers and switches, seen from every monitor (hosts/fabric_exporter.py).
             {"name": "fabric", "path": "/metrics", "targets": targets(site.monitors, ports.fabric_exporter)},
-            {"name": "prometheus", "path": "/metrics", "targets": targets([self.host], ports.prometheus)},
+            # Every replica, so that each sees the other's health (and its own).
+            {"name": "prometheus", "path": "/metrics", "targets": targets(site.monitors, ports.prometheus)},
+            # No job for the Alertmanagers: 2 more targets a replica would take the default
+            # site over SCRAPE_BUDGET_PER_S (2 × 18 > 32) and every scrape, and every alert's
+            # `for`, to 2 s. Alertmanager.status() and .cluster_peers() show them.
         ]
         return [job for job in jobs if job["targets"]]  # e.g. a topology without load balancers
+
+    def alertmanagers(self) -> list[str]:
+        """Where the alerts go: every monitor host's Alertmanager (hosts/alertmanager.py)."""
+        return [f"{self.site.backend_ip(h)}:{self.site.services.ports.alertmanager}" for h in self.site.monitors]
 
     def scrape_interval_s(self) -> int:
         """1 s, or the whole seconds that keep every replica's scrapes of every target within
@@ -130,7 +152,8 @@ class Prometheus(Daemon):
         interval = self.scrape_interval_s()
         config = render("prometheus.yml.j2", host=self.host, topology_name=site.topology.name,
                         scrape_interval=f"{interval}s", scrape_timeout=SCRAPE_TIMEOUT,
-                        rules_path=self.rules_path, jobs=self.jobs())
+                        rules_path=self.rules_path, jobs=self.jobs(), alertmanagers=self.alertmanagers(),
+                        alertmanager_timeout=ALERTMANAGER_TIMEOUT)
         # "for": three scrapes in a row, whatever the interval.
         rules = render("prometheus-rules.yml.j2", vip=site.vip, backend=BACKEND,
                        lbs_regex="|".join(site.lbs), scrape_interval=f"{interval}s",

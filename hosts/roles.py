@@ -5,11 +5,15 @@
     server   firewall, mariadb, app (+ idle-capacity agent), mysqld_exporter, node_exporter, nginx
              (mariadb and mysqld_exporter only on services.mariadb.nodes, default every server)
     monitor  firewall, node_exporter, fabric_exporter (the controllers and switches), prometheus,
-             failover (the first monitor, replication modes only)
+             alertmanager (clustered with every other monitor's), alert_receiver (the webhook
+             that records what its Alertmanager delivers), failover (the first monitor,
+             replication modes only)
 """
 
 from __future__ import annotations
 
+from hosts.alert_receiver import AlertReceiver
+from hosts.alertmanager import Alertmanager
 from hosts.app import App
 from hosts.daemon import Daemon
 from hosts.fabric_exporter import FabricExporter
@@ -28,7 +32,7 @@ ROLE_DAEMONS: dict[str, list[type[Daemon]]] = {
     "client": [Firewall],
     "lb": [Firewall, NodeExporter, HAProxy, Keepalived],
     "server": [Firewall, MariaDB, App, MysqldExporter, NodeExporter, Nginx],
-    "monitor": [Firewall, NodeExporter, FabricExporter, Prometheus, Failover],
+    "monitor": [Firewall, NodeExporter, FabricExporter, AlertReceiver, Alertmanager, Prometheus, Failover],
 }
 
 

@@ -18,6 +18,7 @@ PACKAGES=(
     haproxy keepalived nginx-light mariadb-server mariadb-client
     galera-4 rsync                        # Galera cluster mode (rsync: its state transfer)
     prometheus prometheus-node-exporter prometheus-mysqld-exporter
+    prometheus-alertmanager               # the monitors' clustered Alertmanagers (+ amtool)
     stress-ng                             # timer_sweep: the bounded CPU stressor inside the testbed
     chromium chromium-driver              # tests: report.html seen in a headless browser
 )

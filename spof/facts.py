@@ -200,7 +200,7 @@ def parse_alertmanagers(text: str, site: Site) -> tuple[str, ...] | None:
     config = yaml.safe_load(text)
     if not config.get("alerting"):
         return None
-    by_ip = {site.backend_ip(h): h for h in site.topology.hosts if site.plan.host_interfaces(h)}
+    by_ip = {str(i.ip): i.host for i in site.plan.members(site.backend_network)}
     return tuple(by_ip.get(target.rsplit(":", 1)[0], target)
                  for manager in config["alerting"].get("alertmanagers", [])
                  for static in manager.get("static_configs", []) for target in static.get("targets", []))
@@ -216,8 +216,8 @@ def parse_receivers(host: str, text: str, daemons, site: Site) -> tuple[tuple[st
             if not match:
                 raise ValueError(f"alertmanager.yml of {host}: webhook URL {hook['url']!r} names no host:port")
             address, port = match.group(1), int(match.group(2))
-            target = host if address in ("127.0.0.1", "localhost") else next(
-                (h for h in site.topology.hosts if site.plan.host_interfaces(h) and site.backend_ip(h) == address), address)
+            by_ip = {str(i.ip): i.host for i in site.plan.members(site.backend_network)}
+            target = host if address in ("127.0.0.1", "localhost") else by_ip.get(address, address)
             listeners = [d.name for d in daemons if d.host == target and getattr(d, "port", None) == port]
             found.append((target, listeners[0] if listeners else f"port {port}"))
     return tuple(found)

@@ -19,7 +19,7 @@ class DroppedIn(Experiment):
         probe = self.start_probe(self.site.clients[0], f"dropped-{self.profile}-{index}", baseline=5,
                                  interval=0.02, duration=20)
         try:
-            cut = parse("link:server3-s3", self.testbed)  # the backup's link: no client should notice
+            cut = parse("link:server3-s5", self.testbed)  # the backup's link: no client should notice
             self.inject(cut)
             self.wait_successes(probe, cut.injected_at, 20, 10, "requests after the cut")
         finally:

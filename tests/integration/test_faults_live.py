@@ -1,6 +1,6 @@
 """Every fault of experiments/faults/ on the full stack: injected, observed, recovered.
 
-One testbed for the module, on a private copy of the default topology (switches s51..s54,
+One testbed for the module, on a private copy of the default topology (switches s51..s55,
 controller port 6751) so it never collides with another testbed on the same machine. Every test
 recovers its fault in `finally` and checks the site is whole again.
 """
@@ -23,7 +23,7 @@ from topo.wait import wait_until
 
 pytestmark = pytest.mark.root
 
-RENAME = {f"s{i}": f"s5{i}" for i in range(1, 5)}
+RENAME = {f"s{i}": f"s5{i}" for i in range(1, 6)}
 PORT = 6751
 
 

@@ -52,7 +52,7 @@ def test_script_mode_runs_cli_commands(run_py, run_root, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "1 received" in result.stdout
     assert "10.0.2.12/24" in result.stdout  # the status table lists server1's address
-    assert "SPOF analysis of seed" in result.stdout and "link:lb1-s3" in result.stdout  # the CLI's spof
+    assert "SPOF analysis of seed" in result.stdout and "link:client1-s1" in result.stdout  # the CLI's spof
     assert_nothing_left(latest_run(run_root))
 
 
@@ -250,4 +250,4 @@ def test_a_dropped_in_experiment_runs_by_name(run_root, tmp_path):
     [trial] = summary["trials"]["tuned"]
     assert trial["status"] == "passed" and trial["served"] > 20
     steps = [step["name"] for step in summary["journal"]["tuned"]]
-    assert "inject link:server3-s3" in steps and "recover link:server3-s3" in steps
+    assert "inject link:server3-s5" in steps and "recover link:server3-s5" in steps

@@ -217,12 +217,22 @@ def test_load_balancer_to_server_traffic_is_tls_only(testbed):
         assert plaintext not in out
 
 
-def test_prometheus_sees_every_target_up(testbed):
-    [monitor] = testbed.site.monitors
-    prometheus = testbed.services.find(monitor, "prometheus")
+def test_every_prometheus_replica_sees_every_target_up(testbed):
+    """Two replicas, each scraping every target: every exporter, the fabric exporters and each other."""
+    monitors = testbed.site.monitors
+    assert monitors == ["monitor", "monitor2"]
+    for monitor in monitors:
+        prometheus = testbed.services.find(monitor, "prometheus")
 
-    def all_up():
-        up, total = prometheus.targets_up(testbed.net[monitor])
-        return total > 0 and up == total
+        def all_up():
+            up, total = prometheus.targets_up(testbed.net[monitor])
+            return total > 0 and up == total
 
-    wait_until(all_up, 15, "every Prometheus target up")
+        wait_until(all_up, 20, f"every target up on {monitor}'s Prometheus")
+        instances = {(t["job"], t["instance"]) for t in prometheus.targets(testbed.net[monitor])}
+        assert {("fabric", "monitor"), ("fabric", "monitor2"), ("node", "monitor2"), ("node", "monitor")} <= instances
+        masters = prometheus.query(testbed.net[monitor], "hatestbed_controller_master == 1")
+        assert {m["metric"]["controller"] for m in masters} == {"controller"}  # seen by both fabric exporters
+        assert {m["metric"]["instance"] for m in masters} == {"monitor", "monitor2"}
+        switches = prometheus.query(testbed.net[monitor], "hatestbed_switch_up == 1")
+        assert {s["metric"]["switch"] for s in switches} == set(testbed.topology.switches)

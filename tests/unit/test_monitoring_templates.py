@@ -44,7 +44,8 @@ def test_every_exporter_of_every_host_is_scraped_by_host_name(site, prometheus_f
     assert targets_of(config, "fabric") == {"monitor": "10.0.2.15:9105", "monitor2": "10.0.2.16:9105"}
     assert targets_of(config, "mysqld") == {h: f"{backend[h]}:9104" for h in ["server1", "server2", "server3"]}
     assert targets_of(config, "haproxy") == {"lb1": "10.0.2.10:8404", "lb2": "10.0.2.11:8404"}
-    assert targets_of(config, "prometheus") == {"monitor": "10.0.2.15:9090"}
+    # Every replica scrapes every replica, itself included.
+    assert targets_of(config, "prometheus") == {"monitor": "10.0.2.15:9090", "monitor2": "10.0.2.16:9090"}
     # The balancers are scraped on their back legs: nothing is exposed on the internet side.
     assert not any(address.startswith("10.0.1.") for job in ("node", "haproxy")
                    for address in targets_of(config, job).values())
@@ -169,8 +170,8 @@ def test_scrapes_stay_within_their_budget_at_48_servers():
     from topo.scale import scaled_topology
 
     # 52 node exporters (servers, lbs, monitors), a mysqld exporter per database node, 2 HAProxy,
-    # 2 fabric exporters, the Prometheus replicas; every replica scrapes every target.
-    for db_nodes, expected, every in ((None, 60, 4), (48, 105, 7)):
+    # 2 fabric exporters, the 2 Prometheus replicas; every replica scrapes every target.
+    for db_nodes, expected, every in ((None, 61, 4), (48, 106, 7)):
         large = Site(plan_network(scaled_topology(load_topology(), 47, 16, db_nodes)), Path("/tmp/x"))
         daemon = Prometheus(large, "monitor")
         files = daemon.files()

@@ -193,7 +193,8 @@ def one_controller_no_fast_failover(data):
 
 def test_one_monitor_is_a_spof_and_two_replicas_on_two_switches_are_not(seed):
     before = analyze(load_topology(FOUR_SWITCHES))
-    assert {"node:monitor", "daemon:prometheus@monitor", "node:s4", "link:monitor-s4"} == spofs(before, "monitoring")
+    assert {"node:monitor", "daemon:prometheus@monitor", "daemon:alertmanager@monitor", "daemon:alert_receiver@monitor",
+            "node:s4", "link:monitor-s4"} == spofs(before, "monitoring")
     assert spofs(seed, "monitoring") == set()
     cuts = {c.components for c in seed.cut_sets if c.service == "monitoring"}
     assert ("node:monitor", "node:monitor2") in cuts
