@@ -17,8 +17,9 @@ as one alert and delivers it once (hosts/alertmanager.py).
 
 All scrapes go over the back-end network (the monitor has no leg on the internet side). The
 scrape interval is 1 s up to SCRAPE_BUDGET_PER_S scrapes a second across every replica (each
-scrapes every target), then the whole seconds that keep them within it (2 replicas of 61
-targets at 48 servers and 3 database nodes: every 4 s); the rules' `for` is three scrapes.
+scrapes every target), then the whole seconds that keep them within it (the default's 2 replicas
+of 15 targets: every 2 s; 61 targets at 48 servers and 3 database nodes: every 8 s); the rules'
+`for` is three scrapes.
 Helpers for tests and experiments run curl inside a host (the root namespace cannot reach the
 emulated network): http_get(), Prometheus.targets_up(), .wait_targets_up(), .query(), .alerts().
 """
@@ -37,12 +38,12 @@ from topo import command
 from topo.wait import NotReadyError, wait_until
 
 # Scrapes per second of every replica together: each is an HTTP request to an exporter that
-# reads /proc or queries MariaDB, then ingestion, on the same two cores as everything else. The
-# default's 2 replicas × 16 targets (32 scrapes: the whole budget) are scraped every second; at
-# 48 servers there are 61 targets (a node exporter per server, a mysqld exporter per database
-# node: 3), so every 4 s instead of 122 scrapes a second (every 7 s with a database node on
-# every server).
-SCRAPE_BUDGET_PER_S = 32
+# reads /proc or queries MariaDB, then ingestion, on the same two cores as everything else (a
+# mysqld_exporter scrape alone costs ~30 ms of CPU). The budget is the one a single replica had
+# at 1 s scrapes: 2 replicas × 15 targets every 1 s made the machine 13 points busier at rest
+# (64 % of both cores, from 51 %), and `--experiment all` ran 8 min 19 s instead of 5 min, so
+# the default's two replicas scrape every 2 s; at 48 servers, 61 targets every 8 s.
+SCRAPE_BUDGET_PER_S = 16
 SCRAPE_TIMEOUT = "1s"
 # First scrape of every target: up to 5 s of target discovery + one scrape interval + margin.
 TARGETS_MARGIN_S = 9.0
@@ -132,8 +133,8 @@ class Prometheus(Daemon):
             # Every replica, so that each sees the other's health (and its own).
             {"name": "prometheus", "path": "/metrics", "targets": targets(site.monitors, ports.prometheus)},
             # No job for the Alertmanagers: 2 more targets a replica would take the default
-            # site over SCRAPE_BUDGET_PER_S (2 × 18 > 32) and every scrape, and every alert's
-            # `for`, to 2 s. Alertmanager.status() and .cluster_peers() show them.
+            # site over SCRAPE_BUDGET_PER_S at 2 s (2 × 18 > 32) and every scrape, and every
+            # alert's `for`, to 3 s. Alertmanager.status() and .cluster_peers() show them.
         ]
         return [job for job in jobs if job["targets"]]  # e.g. a topology without load balancers
 

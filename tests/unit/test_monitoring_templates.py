@@ -53,8 +53,8 @@ def test_every_exporter_of_every_host_is_scraped_by_host_name(site, prometheus_f
 
 def test_scrapes_are_frequent_and_the_rules_are_loaded(site, prometheus_files):
     config, _ = prometheus_files
-    assert config["global"]["scrape_interval"] == "1s"
-    assert config["global"]["evaluation_interval"] == "1s"
+    assert config["global"]["scrape_interval"] == "2s"  # two replicas share the budget
+    assert config["global"]["evaluation_interval"] == "2s"
     assert config["rule_files"] == [str(site.conf("monitor", "prometheus-rules.yml"))]
 
 
@@ -171,7 +171,7 @@ def test_scrapes_stay_within_their_budget_at_48_servers():
 
     # 52 node exporters (servers, lbs, monitors), a mysqld exporter per database node, 2 HAProxy,
     # 2 fabric exporters, the 2 Prometheus replicas; every replica scrapes every target.
-    for db_nodes, expected, every in ((None, 61, 4), (48, 106, 7)):
+    for db_nodes, expected, every in ((None, 61, 8), (48, 106, 14)):
         large = Site(plan_network(scaled_topology(load_topology(), 47, 16, db_nodes)), Path("/tmp/x"))
         daemon = Prometheus(large, "monitor")
         files = daemon.files()
