@@ -195,12 +195,17 @@ def parse_prometheus(text: str) -> dict[str, tuple[str, ...]]:
     return {host: tuple(jobs) for host, jobs in found.items()}
 
 
+def hosts_by_backend_ip(site: Site) -> dict[str, str]:
+    """Address on the service network → host, for the configs that name hosts by address."""
+    return {str(i.ip): i.host for i in site.plan.members(site.backend_network)}
+
+
 def parse_alertmanagers(text: str, site: Site) -> tuple[str, ...] | None:
     """The hosts of the Alertmanagers a prometheus.yml sends alerts to; None without `alerting`."""
     config = yaml.safe_load(text)
     if not config.get("alerting"):
         return None
-    by_ip = {str(i.ip): i.host for i in site.plan.members(site.backend_network)}
+    by_ip = hosts_by_backend_ip(site)
     return tuple(by_ip.get(target.rsplit(":", 1)[0], target)
                  for manager in config["alerting"].get("alertmanagers", [])
                  for static in manager.get("static_configs", []) for target in static.get("targets", []))
@@ -209,14 +214,13 @@ def parse_alertmanagers(text: str, site: Site) -> tuple[str, ...] | None:
 def parse_receivers(host: str, text: str, daemons, site: Site) -> tuple[tuple[str, str], ...]:
     """(host, daemon) of every webhook an alertmanager.yml delivers to: 127.0.0.1 is the
     Alertmanager's own host; the daemon is the one of that host that listens on the URL's port."""
-    found = []
+    found, by_ip = [], hosts_by_backend_ip(site)
     for receiver in yaml.safe_load(text).get("receivers", []):
         for hook in receiver.get("webhook_configs", []):
             match = re.match(r"https?://([^:/]+):(\d+)", hook["url"])
             if not match:
                 raise ValueError(f"alertmanager.yml of {host}: webhook URL {hook['url']!r} names no host:port")
             address, port = match.group(1), int(match.group(2))
-            by_ip = {str(i.ip): i.host for i in site.plan.members(site.backend_network)}
             target = host if address in ("127.0.0.1", "localhost") else by_ip.get(address, address)
             listeners = [d.name for d in daemons if d.host == target and getattr(d, "port", None) == port]
             found.append((target, listeners[0] if listeners else f"port {port}"))
