@@ -159,7 +159,7 @@ def test_galera_every_node_writable_lists_every_member_and_uses_fast_eviction_ti
         assert options["innodb_autoinc_lock_mode"] == "2"
         assert "read_only" not in options and "log_bin" not in options
         provider = dict(o.strip().split("=", 1) for o in options["wsrep_provider_options"].strip('"').split(";"))
-        assert provider["evs.suspect_timeout"] == "PT1S" and provider["evs.keepalive_period"] == "PT0.2S"
+        assert provider["evs.suspect_timeout"] == "PT0.8S" and provider["evs.keepalive_period"] == "PT0.2S"
         assert provider["gmcast.listen_addr"] == f"tcp://{site.backend_ip(server)}:4567"
         assert site.db_writer(server) == server  # each app writes to its own node
 
