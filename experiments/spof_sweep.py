@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from experiments import analysis
 from experiments.base import Experiment, ExperimentError
@@ -144,10 +145,14 @@ class SpofSweep(Experiment):
         addresses = self.plan[index]
         self.ensure_probes()
         began = time.time()
-        self.wait_successes_all(began, "every probe succeeding before the fault")
-        servers_up_before = self.wait_servers_up()
+        # Each wait is a journal step: the sweep's wall time is mostly these, not the holds.
+        with self.journal.step(f"trial {index}: probes succeeding"):
+            self.wait_successes_all(began, "every probe succeeding before the fault")
+        with self.journal.step(f"trial {index}: every server UP"):
+            servers_up_before = self.wait_servers_up()
         moved = self.restore_initial_holder()
-        monitoring_before = self.wait_monitoring_complete()
+        with self.journal.step(f"trial {index}: every target scraped"):
+            monitoring_before = self.wait_monitoring_complete()
         holders = vip_holders(self.testbed)  # the model starts from the VIP where it is now
         faults = [parse(address, self.testbed, rng=self.rng) for address in addresses]
         for fault in faults:
@@ -155,15 +160,17 @@ class SpofSweep(Experiment):
         fault_t = min(f.injected_at for f in faults)
         hold_end = fault_t + HOLD_S
         time.sleep(max(0.0, hold_end - time.time()))  # the hold itself; every figure comes from probes
-        monitoring = self.observe_monitoring(addresses)
-        recovery = self.observe_recovery()
+        with self.journal.step(f"trial {index}: observe monitoring and recovery"):
+            monitoring = self.observe_monitoring(addresses)
+            recovery = self.observe_recovery()
         observed_end = time.time()
         if len(faults) == 1:
             self.recover_now(faults[0])
         else:  # a pair: two Galera nodes of a lost quorum come back only together
             self.recover_together(faults)
         recovered_t = time.time()
-        back = self.wait_back(recovered_t)
+        with self.journal.step(f"trial {index}: every probe back"):
+            back = self.wait_back(recovered_t)
         predicted = self.design.evaluate(set(addresses), holder=holders[0] if len(holders) == 1 else None)
         services = {}
         for service in CLIENT_SERVICES:
@@ -296,7 +303,10 @@ class SpofSweep(Experiment):
         if not self.site.monitors:
             return {"down": True, "error": "no monitor", "replicas": {}}
         failed_hosts = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
-        replicas = {m: self.observe_replica(m, failed_hosts) for m in self.site.monitors}
+        # Asked at once: a replica cut off costs its timeouts once, not once per replica.
+        with ThreadPoolExecutor(max_workers=len(self.site.monitors)) as pool:
+            seen = pool.map(lambda m: self.observe_replica(m, failed_hosts), self.site.monitors)
+        replicas = dict(zip(self.site.monitors, seen))
         working = [m for m, seen in replicas.items() if seen["works"]]
         result = {"down": not working, "working_replicas": working, "replicas": replicas}
         if not working:  # what the best-informed replica missed, for the table
@@ -325,7 +335,10 @@ class SpofSweep(Experiment):
         # Not scraped and not crashed: seen (an alert names it) if the fault cut it out of the site;
         # missed if it is still part of it (a balancer or server gets its ping) or nothing names it.
         unseen = sorted(scraped - failed_hosts - up)
-        blind = [h for h in unseen if h not in named or self.in_site(h, failed_hosts)]
+        named_unseen = [h for h in unseen if h in named]
+        with ThreadPoolExecutor(max_workers=max(1, len(named_unseen))) as pool:
+            still_in_site = dict(zip(named_unseen, pool.map(lambda h: self.in_site(h, failed_hosts), named_unseen)))
+        blind = [h for h in unseen if h not in named or still_in_site[h]]
         unalerted = sorted(h for h in failed_hosts & scraped if h not in named)
         delivery = self.delivery_path(monitor, node)
         works = not (cut_off or blind or unalerted or problems) and delivery["ok"]
@@ -343,8 +356,8 @@ class SpofSweep(Experiment):
         managers = self.design.facts.alerting.get(monitor)
         if managers is None:
             return {"ok": True, "alertmanagers": "none configured"}
-        answered = {}
-        for manager in managers:
+
+        def ask(manager: str) -> str:
             try:
                 alertmanager = self.testbed.services.find(manager, "alertmanager")
                 ready = alertmanager.answers(node)
@@ -352,9 +365,11 @@ class SpofSweep(Experiment):
                 alive = [f"{d}@{h}" for h, d in receivers
                          if self.testbed.services.find(h, d).is_ready(self.testbed.net[h])]
             except Exception as exc:
-                answered[manager] = f"{type(exc).__name__}: {exc}"[:200]
-                continue
-            answered[manager] = "ok" if ready and alive else "no receiver alive" if ready else "not answering"
+                return f"{type(exc).__name__}: {exc}"[:200]
+            return "ok" if ready and alive else "no receiver alive" if ready else "not answering"
+
+        with ThreadPoolExecutor(max_workers=max(1, len(managers))) as pool:
+            answered = dict(zip(managers, pool.map(ask, managers)))
         return {"ok": "ok" in answered.values(), "alertmanagers": answered}
 
     def observe_recovery(self) -> dict:

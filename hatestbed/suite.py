@@ -3,7 +3,8 @@
     run_suite(topology, resolve("lb_failover,round_robin"), trials, seed)   (experiments/registry.py)
       for each profile needed (timers tuned, the topology's own database mode, stock; the other
       database modes): bring the testbed up with that profile (a profile equal to the one before,
-      like tuned and the topology's own mode, keeps its testbed)
+      like tuned and the topology's own mode, keeps its testbed; one that changes only
+      restartable daemons' files, like tuned to stock, retimes it: those daemons restart)
           for each experiment needing it: Experiment(...).run(trials)
               (an experiment that cannot recover gets a fresh testbed for the next one; one that
                changes the site for good, db_failover outside Galera, gets one per trial and
@@ -23,10 +24,11 @@ import shutil
 import time
 from pathlib import Path
 
-from experiments import headline, html_report, report
+from experiments import headline, html_report, plot_queue, report
 from experiments.base import DB_MODES, Experiment, ExperimentError, profile_order, timers_of, with_timers
 from hatestbed.progress import NullProgress
 from hatestbed.testbed import Testbed
+from topo.errors import TestbedError
 from spof import draw_topology
 from topo.text import format_table
 
@@ -47,6 +49,28 @@ def _up(topology, run_root, progress) -> Testbed:
     return testbed
 
 
+# Daemons whose files may change under a running testbed: restarted with the new files, they
+# behave as if started fresh. MariaDB is not among them: a database mode change (Galera to
+# replication) would restart a node on data and a membership built for the other mode.
+RESTARTABLE = frozenset({"keepalived", "haproxy", "nginx", "app", "prometheus"})
+
+
+def _retimed(testbed: Testbed, profiled, say) -> bool:
+    """Retime the running testbed to `profiled` when only restartable daemons' files change (tuned
+    to stock: keepalived and HAProxy, a few seconds instead of a teardown and a bring-up); False
+    when it must be rebuilt instead."""
+    try:
+        changed = testbed.changes_on_retime(profiled)
+    except TestbedError:
+        return False
+    if not set(changed) <= RESTARTABLE:
+        return False
+    began = time.time()
+    testbed.retime(profiled, changed)
+    say(f"retimed: {', '.join(changed) or 'nothing'} restarted with the new settings in {time.time() - began:.1f} s")
+    return True
+
+
 def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
               results_root: Path = RESULTS, run_root=None, say=print, options: dict | None = None,
               progress=None) -> list[dict]:
@@ -62,69 +86,73 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                                 for cls in classes}
     versions = {}
     testbed, up_as, dirty = None, None, False
-    try:
-        for profile in _profiles(topology, options):
-            # Experiments that change the site for good go last: the restart after their final
-            # trial is then the profile's teardown.
-            wanted = sorted((cls for cls in classes if profile in cls.profiles),
-                            key=lambda c: c.fresh_testbed_per_trial(profile))
-            if not wanted:
-                continue
-            profiled = with_timers(topology, profile)
-            if testbed is None or dirty or profiled != up_as:  # one testbed serves equal profiles in a row
-                if testbed is not None:
-                    testbed.stop()
-                    testbed = None
-                testbed, up_as = _up(profiled, run_root, progress), profiled
-            dirty = any(cls.fresh_testbed_per_trial(profile) for cls in wanted)
-            versions = versions or report.daemon_versions(testbed)
-            for cls in wanted:
-                fresh = cls.fresh_testbed_per_trial(profile)
-                total = cls.trial_count(trials, profiled, options)
-                started.setdefault(cls.name, time.time())
-                merged = {"trials": [], "journal": []}
-                experiment = None
-                while len(merged["trials"]) < total:
-                    done = len(merged["trials"])
-                    experiment = cls(testbed, rng, out_dirs[cls.name], profile, options)
-                    try:
-                        result = experiment.run(1 if fresh else total - done, first=done, of=total)
-                        rebuild = fresh
-                    except ExperimentError as exc:
-                        # A trial it could not recover from: keep what ran, carry on from the
-                        # next trial on a fresh testbed (rebuilt only where a fault was not undone).
-                        say(f"  {cls.name}: {exc}; bringing the testbed up afresh")
-                        partial = getattr(exc, "partial", None)
-                        result = partial or {"trials": [{"status": "error", "error": str(exc)}],
-                                             "journal": experiment.journal.as_list()}
-                        result["trials"][-1]["testbed_rebuilt_after"] = True
-                        rebuild = True
-                        if partial is None:  # it never ran a trial (validate): nothing to resume
-                            merged["trials"] += result["trials"]
-                            merged["journal"] += result["journal"]
+    # Plots are queued and drawn once the testbed is down, on every core (plot_queue.py).
+    with plot_queue.deferred(say):
+        try:
+            for profile in _profiles(topology, options):
+                # Experiments that change the site for good go last: the restart after their final
+                # trial is then the profile's teardown.
+                wanted = sorted((cls for cls in classes if profile in cls.profiles),
+                                key=lambda c: c.fresh_testbed_per_trial(profile))
+                if not wanted:
+                    continue
+                profiled = with_timers(topology, profile)
+                if testbed is not None and not dirty and profiled != up_as and _retimed(testbed, profiled, say):
+                    up_as = profiled
+                elif testbed is None or dirty or profiled != up_as:  # one testbed serves equal profiles in a row
+                    if testbed is not None:
+                        testbed.stop()
+                        testbed = None
+                    testbed, up_as = _up(profiled, run_root, progress), profiled
+                dirty = any(cls.fresh_testbed_per_trial(profile) for cls in wanted)
+                versions = versions or report.daemon_versions(testbed)
+                for cls in wanted:
+                    fresh = cls.fresh_testbed_per_trial(profile)
+                    total = cls.trial_count(trials, profiled, options)
+                    started.setdefault(cls.name, time.time())
+                    merged = {"trials": [], "journal": []}
+                    experiment = None
+                    while len(merged["trials"]) < total:
+                        done = len(merged["trials"])
+                        experiment = cls(testbed, rng, out_dirs[cls.name], profile, options)
+                        try:
+                            result = experiment.run(1 if fresh else total - done, first=done, of=total)
+                            rebuild = fresh
+                        except ExperimentError as exc:
+                            # A trial it could not recover from: keep what ran, carry on from the
+                            # next trial on a fresh testbed (rebuilt only where a fault was not undone).
+                            say(f"  {cls.name}: {exc}; bringing the testbed up afresh")
+                            partial = getattr(exc, "partial", None)
+                            result = partial or {"trials": [{"status": "error", "error": str(exc)}],
+                                                 "journal": experiment.journal.as_list()}
+                            result["trials"][-1]["testbed_rebuilt_after"] = True
+                            rebuild = True
+                            if partial is None:  # it never ran a trial (validate): nothing to resume
+                                merged["trials"] += result["trials"]
+                                merged["journal"] += result["journal"]
+                                testbed.stop()
+                                testbed = _up(profiled, run_root, progress)
+                                break
+                        for trial in result["trials"]:
+                            trial["trial"] = len(merged["trials"])
+                            merged["trials"].append(trial)
+                        merged["journal"] += result["journal"]
+                        more = len(merged["trials"]) < total or cls is not wanted[-1]
+                        if rebuild and more:  # the next trial must not inherit its changes
                             testbed.stop()
                             testbed = _up(profiled, run_root, progress)
-                            break
-                    for trial in result["trials"]:
-                        trial["trial"] = len(merged["trials"])
-                        merged["trials"].append(trial)
-                    merged["journal"] += result["journal"]
-                    more = len(merged["trials"]) < total or cls is not wanted[-1]
-                    if rebuild and more:  # the next trial must not inherit its changes
-                        testbed.stop()
-                        testbed = _up(profiled, run_root, progress)
-                passed = [t for t in merged["trials"] if t["status"] == "passed"]
-                result = {"trials": merged["trials"], "journal": merged["journal"],
-                          "metrics": experiment.summarize(passed) if experiment else {}}
-                entry = outcome[cls.name]
-                entry["trials"][profile] = result["trials"]
-                entry["metrics"][profile] = result["metrics"]
-                entry["journal"][profile] = result["journal"]
-                entry["timers"][profile] = timers_of(profiled)
-    finally:
-        progress.suite_done()
-        if testbed is not None:
-            testbed.stop()
+                    passed = [t for t in merged["trials"] if t["status"] == "passed"]
+                    result = {"trials": merged["trials"], "journal": merged["journal"],
+                              "metrics": experiment.summarize(passed) if experiment else {}}
+                    entry = outcome[cls.name]
+                    entry["trials"][profile] = result["trials"]
+                    entry["metrics"][profile] = result["metrics"]
+                    entry["journal"][profile] = result["journal"]
+                    entry["timers"][profile] = timers_of(profiled)
+        finally:
+            progress.suite_done()
+            if testbed is not None:
+                testbed.stop()
 
     picture = draw_topology(topology, out_dirs[classes[0].name])[1]  # one drawing serves every report
     summaries = [write_results(cls, outcome[cls.name], out_dirs[cls.name], topology, seed,

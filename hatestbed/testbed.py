@@ -196,16 +196,27 @@ class Testbed:
         self.services = ServiceManager(self.site, daemons_for(self.site))
         self.services.start(self.net, self.processes)
 
-    def retime(self, topology: Topology, daemons: tuple[str, ...] = ("haproxy", "keepalived")) -> list[dict]:
+    def retime(self, topology: Topology, daemons: tuple[str, ...] | None = None) -> list[dict]:
         """Run on with `topology`, which differs only in daemon settings (a timer sweep's next
-        step): the named daemons restart on every host with their configuration rendered anew.
-        The network stays as it is; a topology that would change it is refused."""
+        step, the suite's next profile): the named daemons (default: those whose rendered files
+        change) restart on every host with their configuration rendered anew. The network stays
+        as it is; a topology that would change it is refused (TestbedError)."""
+        plan, site = self._same_network(topology)
+        if daemons is None:
+            daemons = self.services.changed_by(site, daemons_for(site))
+        self.topology, self.plan, self.site = topology, plan, site
+        return self.services.reconfigure(self.site, daemons, self.net)
+
+    def changes_on_retime(self, topology: Topology) -> tuple[str, ...]:
+        """The daemons a retime to `topology` would restart (TestbedError if it changes the network)."""
+        _, site = self._same_network(topology)
+        return self.services.changed_by(site, daemons_for(site))
+
+    def _same_network(self, topology: Topology) -> tuple[NetworkPlan, Site]:
         plan = plan_network(topology)
         if (plan.interfaces, plan.switch_links) != (self.plan.interfaces, self.plan.switch_links):
             raise TestbedError("retime: the new topology changes the network, not only daemon settings")
-        self.topology, self.plan = topology, plan
-        self.site = Site(plan, self.site.run_path)
-        return self.services.reconfigure(self.site, daemons, self.net)
+        return plan, Site(plan, self.site.run_path)
 
     def wait_reachable(self, timeout: float) -> None:
         """Every host attached and the fabric forwarding on every network, within `timeout`: the

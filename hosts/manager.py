@@ -196,6 +196,19 @@ class ServiceManager:
                     errors.append(f"{daemon.label} after start: {exc}")
         return done, errors
 
+    def changed_by(self, site: Site, daemons: list[Daemon]) -> tuple[str, ...]:
+        """The names of the running daemons whose files `daemons` (the same daemons rendered for
+        `site`) would change: what a retime must restart, and nothing else."""
+        written = {d.label: d.files() for d in self.daemons if d.label in self.processes}
+        names = []
+        for daemon in daemons:
+            if daemon.label not in written:
+                continue
+            before = {path: path.read_text() if path.exists() else None for path in written[daemon.label]}
+            if daemon.files() != before and daemon.name not in names:
+                names.append(daemon.name)
+        return tuple(names)
+
     def reconfigure(self, site: Site, names: tuple[str, ...], net) -> list[dict]:
         """Give every daemon `site` (same network, other settings), then restart the daemons
         called `names` on every host with their files rendered and checked anew: stopped highest
