@@ -1,18 +1,21 @@
 """The topology drawn from the YAML, tiers top to bottom, predicted SPOFs in red (PNG and SVG).
 
-    clients            client1   client2
-    internet switches     s1 ───── s2
-    balancers          lb1 (VIP)   lb2
-    service switches      s3 ───── s4
-    servers, monitor   server1 server3  server2 monitor
+    clients               client1          client2
+    internet switches        s1 ─────────── s2
+    balancers            lb1 (VIP)          lb2
+    service switches         s3 ─────────── s4
+                               └──── s5 ────┘
+    servers, monitors    server1 monitor2  server2 monitor   server3 (under s5)
 
 Roles are written under the hosts (active, passive backup); the two firewall zones, the internet
 side and the service side, are shaded bands with the balancers between them. Also the run's
 topology picture in every report.html (experiments/html_report.py).
 Hosts and switches that are SPOFs get a ring, links that are SPOFs a thick line: red when a
 client-facing service (web, read, write) depends on them alone, orange when only monitoring or
-recovery does. The SPOFs that are not drawn (daemons, the controller) are listed under it. Hosts
-sit under the switches they are attached to (the mean of their switches' positions).
+recovery does. A client's own only way in (its access switch or link: "client access" in the
+analysis) is blue, its links dashed: not the site's SPOF, not hidden either. The SPOFs that are not
+drawn (daemons, the controller) are listed under it. Hosts sit under the switches they are
+attached to (the mean of their switches' positions).
 """
 
 from __future__ import annotations
@@ -59,15 +62,24 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
     for first, last, colour, label in ZONES:
         ax.axhspan(-last - 0.45, -first + 0.45, color=colour, zorder=0)
         ax.text(left, -first + 0.4, label, fontsize=7, color="#555555", va="top")
-    edges = list(graph.edges(data=True))
-    nx.draw_networkx_edges(graph, pos, edgelist=[(a, b) for a, b, _ in edges], ax=ax,
-                           edge_color=[severity(spof.get(d["address"]), "#777777") for _, _, d in edges],
-                           width=[3.5 if d["address"] in spof else 1.2 for _, _, d in edges])
+    styles = component_styles(analysis)
+    all_edges = list(graph.edges(data=True))
+    # A link that passes over a switch of its own row (s3-s5 behind s4) is drawn as an arc.
+    hidden = [e for e in all_edges if passes_over(pos, e[0], e[1])]
+    for edges, arc in (([e for e in all_edges if e not in hidden], None), (hidden, "arc3,rad=-0.18")):
+        if not edges:
+            continue
+        nx.draw_networkx_edges(graph, pos, edgelist=[(a, b) for a, b, _ in edges], ax=ax,
+                               edge_color=[styles.get(d["address"], ("#777777", ""))[0] for _, _, d in edges],
+                               width=[3.5 if d["address"] in styles else 1.2 for _, _, d in edges],
+                               style=[styles.get(d["address"], ("", "solid"))[1] for _, _, d in edges],
+                               **({"arrows": True, "arrowstyle": "-", "connectionstyle": arc, "node_size": 1300}
+                                  if arc else {}))
     nodes = list(graph)
     nx.draw_networkx_nodes(graph, pos, nodelist=nodes, ax=ax, node_size=1300,
                            node_color=[graph.nodes[n]["colour"] for n in nodes],
-                           edgecolors=[severity(spof.get(f"node:{n}"), "#333333") for n in nodes],
-                           linewidths=[4 if f"node:{n}" in spof else 1 for n in nodes],
+                           edgecolors=[styles.get(f"node:{n}", ("#333333", ""))[0] for n in nodes],
+                           linewidths=[4 if f"node:{n}" in styles else 1 for n in nodes],
                            node_shape="o")
     nx.draw_networkx_labels(graph, pos, labels={n: graph.nodes[n]["label"] for n in nodes}, ax=ax, font_size=8)
     holder = analysis.notes[0].split(":")[1].split("(")[0].strip() if analysis.notes else ""
@@ -78,7 +90,7 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
     others = [f"{c} ({', '.join(s)})" for c, s in spof.items()
               if not c.startswith(("node:", "link:"))]
     ax.set_title(f"{analysis.topology}: predicted single points of failure (red: web/read/write, "
-                 "orange: monitoring/recovery only)", fontsize=10)
+                 "orange: monitoring/recovery only; blue dashed: a client's only access)", fontsize=10)
     ax.text(0.99, 0.01, "every host: iptables firewall, default deny", transform=ax.transAxes,
             fontsize=7, ha="right", va="bottom", color="#555555")
     ax.text(0.01, 0.01, "also SPOF: " + ("; ".join(others) if others else "nothing else"), transform=ax.transAxes,
@@ -93,6 +105,27 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
         paths.append(path)
     plt.close(fig)
     return paths
+
+
+CLIENT_ACCESS_COLOUR = "#3182bd"
+
+
+def component_styles(analysis: Analysis) -> dict[str, tuple[str, str]]:
+    """Drawn component address → (colour, line style): the site's SPOFs red or orange and solid,
+    a client's only access blue and dashed (a component that is both is drawn as the SPOF)."""
+    spof: dict[str, list[str]] = {}
+    for j in analysis.spofs():
+        spof.setdefault(j.component, []).append(j.service)
+    styles = {c.component: (CLIENT_ACCESS_COLOUR, "dashed") for c in analysis.client_access}
+    styles.update({c: (severity(services, ""), "solid") for c, services in spof.items()})
+    return styles
+
+
+def passes_over(pos: dict[str, tuple[float, float]], a: str, b: str) -> bool:
+    """Does the straight line a-b run through another node of the same row?"""
+    (xa, ya), (xb, yb) = pos[a], pos[b]
+    return ya == yb and any(y == ya and min(xa, xb) < x < max(xa, xb)
+                            for n, (x, y) in pos.items() if n not in (a, b))
 
 
 def severity(services: list[str] | None, default: str) -> str:
