@@ -24,6 +24,7 @@ from hosts.daemon import ServiceError
 from hosts.prometheus import Prometheus
 from hosts.roles import daemons_for
 from hosts.site import Site
+from tests.http_stub import serving
 from tests.unit.test_monitoring_templates import _Node  # runs a command in this namespace
 from topo.model import load_topology, parse_topology
 from topo.plan import plan_network
@@ -229,34 +230,17 @@ def test_helpers_read_the_cluster_and_the_alerts_and_raise_when_nothing_answers(
                "/api/v2/status": json.dumps({"cluster": {"name": "01B", "status": "settling", "peers": [
                    {"name": "01A", "address": "10.0.2.16:9094"}, {"name": "01B", "address": "10.0.2.15:9094"}]}})}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = answers.get(self.path, "").encode()
-            self.send_response(200 if self.path in answers else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    with serving(answers) as base:
+        class Local(Alertmanager):
+            url = base
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-
-    class Local(Alertmanager):
-        url = f"http://127.0.0.1:{server.server_port}"
-
-    daemon = Local(pair, "monitor")
-    try:
+        daemon = Local(pair, "monitor")
         assert [p["address"] for p in daemon.cluster_peers(_Node)] == ["10.0.2.16:9094", "10.0.2.15:9094"]
         assert daemon.alerts(_Node)[0]["labels"]["alertname"] == "A"
         assert daemon.answers(_Node) and not daemon.is_ready(_Node)  # answering, not settled yet
         assert "cluster settling, 2 members, 1 active alert(s) of 1" in daemon.status(_Node)
         answers["/api/v2/status"] = answers["/api/v2/status"].replace("settling", "ready")
         assert daemon.is_ready(_Node)
-    finally:
-        server.shutdown()
-        server.server_close()
     with pytest.raises(ServiceError, match="answered nothing"):
         daemon.cluster_peers(_Node)
     assert daemon.status(_Node).startswith("not answering")

@@ -24,6 +24,7 @@ from experiments.analysis import (achieved_interval, delay_ms, distribution, fir
                                   summarize)
 from experiments.probes import Request, read_requests
 from experiments.report import write_requests_csv
+from tests.http_stub import reply
 
 T0 = 1_700_000_000.0
 STEP = 0.01  # a 10 ms probe
@@ -232,21 +233,11 @@ def tls_server(tmp_path):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body = b"server9\n"
-            self.send_response(200 if self.path == "/" else 503)
-            self.send_header("X-Served-By", "server9")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, 200 if self.path == "/" else 503, b"server9\n", {"X-Served-By": "server9"})
 
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            body = b'{"server": "server9", "id": 42}'
-            self.send_response(201)
-            self.send_header("X-Served-By", "server9")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, 201, b'{"server": "server9", "id": 42}', {"X-Served-By": "server9"})
 
         def log_message(self, *args):
             pass

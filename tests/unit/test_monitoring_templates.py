@@ -1,9 +1,7 @@
 """Monitoring rendered from the default model: every exporter scraped, alert rules present (no root)."""
 
-import http.server
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from hosts.mysqld_exporter import MysqldExporter
 from hosts.node_exporter import NodeExporter
 from hosts.prometheus import Prometheus, http_get
 from hosts.site import DB_USERS, Site
+from tests.http_stub import serving
 from topo.model import load_topology
 from topo.plan import plan_network
 
@@ -128,27 +127,9 @@ class _Node:
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
 def test_http_get_returns_status_and_body():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = b"mysql_up 1\n" if self.path == "/metrics" else b"nope"
-            self.send_response(200 if self.path == "/metrics" else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_port}"
+    with serving({"/metrics": "mysql_up 1\n"}) as base:
         assert http_get(_Node, f"{base}/metrics") == (200, "mysql_up 1\n")
         assert http_get(_Node, f"{base}/other")[0] == 404
-    finally:
-        server.shutdown()
-        server.server_close()
     assert http_get(_Node, f"{base}/metrics", timeout=1)[0] == 0  # nothing answers
 
 
