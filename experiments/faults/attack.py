@@ -66,7 +66,13 @@ class Attack(Fault):
         self.report_path = directory / f"{self.label}.json"
         self.log_path = directory / f"{self.label}.log"
         self.options = self.row.options(self.testbed, self.rng)
-        argv = [sys.executable, str(SCRIPT), self.row.builder, *self.options, "--report", str(self.report_path)]
+        # Started at nice 19: a Python start-up and Scapy's import are a second of CPU on a 2-core
+        # VM, and at the normal priority they starved keepalived and the userspace datapath long
+        # enough for the backup balancer to miss three adverts and flap to MASTER just before the
+        # first forged packet (seen: "lb2 MASTER at -65 ms", 21 failed requests). The script
+        # returns to the normal priority when it starts sending (scapy_attacks.announce).
+        argv = ["nice", "-n", "19", sys.executable, str(SCRIPT), self.row.builder, *self.options,
+                "--report", str(self.report_path)]
         self.injected_at = now()
         self.proc = self.testbed.processes.start(f"attack-{self.label}", argv, node=self.testbed.net[self.host],
                                                  log=self.log_path)
