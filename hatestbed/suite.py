@@ -28,8 +28,8 @@ from experiments import headline, html_report, plot_queue, report
 from experiments.base import DB_MODES, Experiment, ExperimentError, profile_order, timers_of, with_timers
 from hatestbed.progress import NullProgress
 from hatestbed.testbed import Testbed
-from topo.errors import TestbedError
 from spof import draw_topology
+from topo.errors import TestbedError
 from topo.text import format_table
 
 REPO = Path(__file__).resolve().parent.parent

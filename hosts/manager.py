@@ -199,13 +199,11 @@ class ServiceManager:
     def changed_by(self, site: Site, daemons: list[Daemon]) -> tuple[str, ...]:
         """The names of the running daemons whose files `daemons` (the same daemons rendered for
         `site`) would change: what a retime must restart, and nothing else."""
-        written = {d.label: d.files() for d in self.daemons if d.label in self.processes}
         names = []
         for daemon in daemons:
-            if daemon.label not in written:
+            if daemon.label not in self.processes or daemon.name in names:
                 continue
-            before = {path: path.read_text() if path.exists() else None for path in written[daemon.label]}
-            if daemon.files() != before and daemon.name not in names:
+            if any(not path.exists() or path.read_text() != text for path, text in daemon.files().items()):
                 names.append(daemon.name)
         return tuple(names)
 

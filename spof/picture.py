@@ -39,9 +39,7 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    spof = {}
-    for j in analysis.spofs():
-        spof.setdefault(j.component, []).append(j.service)
+    spof = spofs_by_component(analysis)
     graph = nx.Graph()
     vip_net = topology.vip.network
     for host, spec in topology.hosts.items():
@@ -113,12 +111,17 @@ CLIENT_ACCESS_COLOUR = "#3182bd"
 def component_styles(analysis: Analysis) -> dict[str, tuple[str, str]]:
     """Drawn component address → (colour, line style): the site's SPOFs red or orange and solid,
     a client's only access blue and dashed (a component that is both is drawn as the SPOF)."""
+    styles = {c.component: (CLIENT_ACCESS_COLOUR, "dashed") for c in analysis.client_access}
+    styles.update({c: (severity(services, ""), "solid") for c, services in spofs_by_component(analysis).items()})
+    return styles
+
+
+def spofs_by_component(analysis: Analysis) -> dict[str, list[str]]:
+    """SPOF component address → the services it takes down."""
     spof: dict[str, list[str]] = {}
     for j in analysis.spofs():
         spof.setdefault(j.component, []).append(j.service)
-    styles = {c.component: (CLIENT_ACCESS_COLOUR, "dashed") for c in analysis.client_access}
-    styles.update({c: (severity(services, ""), "solid") for c, services in spof.items()})
-    return styles
+    return spof
 
 
 def passes_over(pos: dict[str, tuple[float, float]], a: str, b: str) -> bool:
