@@ -80,6 +80,11 @@ class Journal:
         return [asdict(s) for s in self.steps]
 
 
+# A steady state checked this recently (after the previous trial) stands for the next trial's
+# "before": back to back, the two checks saw the same site.
+STEADY_FRESH_S = 1.0
+
+
 # How a trial metric becomes a summary metric (Experiment.metrics names one per key).
 AGGREGATES = {
     "stats": lambda values: analysis.summarize(values),  # median, p95, max... (None values skipped)
@@ -184,6 +189,7 @@ class Experiment:
         self.trial = 0  # the trial being run (numbered across the runner's fresh testbeds)
         self._pending: list = []  # injected, not yet recovered: the loop recovers them
         self.events: list[tuple[float, str]] = []  # daemon-side evidence for plots
+        self._steady_after: tuple = (None, 0.0, None)  # (trial, when, detail) of the last "after" check
 
     # -- to override --------------------------------------------------------------------------
     @classmethod
@@ -308,6 +314,15 @@ class Experiment:
             raise ExperimentError(f"{self.name}: steady state not reached within {timeout:g} s: {last.get('why')}") from None
         return last
 
+    def steady_state_before(self) -> dict:
+        """The steady state before a trial: the previous trial's "after" check when it passed
+        less than STEADY_FRESH_S ago (nothing ran since but the loop), else checked now."""
+        index, at, detail = self._steady_after
+        age = time.time() - at
+        if detail is not None and age < STEADY_FRESH_S:
+            return {**detail, "as_checked_after_trial": index, "age_s": round(age, 3)}
+        return self.wait_steady_state()
+
     # -- the loop -----------------------------------------------------------------------------
     def run(self, trials: int, first: int = 0, of: int | None = None) -> dict:
         """Run `trials` trials numbered from `first` (of `of` in all, for the progress shown);
@@ -322,7 +337,7 @@ class Experiment:
             trial = {"trial": index, "status": "passed"}
             try:
                 with self.journal.step(f"trial {index}: steady state before") as step:
-                    step.detail = self.wait_steady_state()
+                    step.detail = self.steady_state_before()
                 with self.journal.step(f"trial {index}: method"):
                     trial.update(self.run_trial(index))
             except Exception as exc:
@@ -334,6 +349,7 @@ class Experiment:
                     if not self.fresh_testbed_per_trial(self.profile):
                         with self.journal.step(f"trial {index}: steady state after") as step:
                             step.detail = self.wait_steady_state()
+                            self._steady_after = (index, time.time(), step.detail)
                 except Exception as exc:
                     trial.update(status="error", recovery_error=f"{type(exc).__name__}: {exc}")
                     results.append(trial)

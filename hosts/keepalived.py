@@ -66,6 +66,7 @@ Every path is per host: config, scripts, `-p/-r/-c` pid files. keepalived runs i
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -83,6 +84,13 @@ SAME_INSTANT_S = 0.005
 # Runs of the server track script (one a second) that must find no server UP before FAULT: longer
 # than the ~1 s a Galera view change leaves every server DOWN, shorter than a hold of the sweep.
 SERVERS_FALL = 3
+
+# The HAProxy track script's first run after keepalived starts answers after one check (a run
+# polls for most of a second otherwise, and the instance enters BACKUP only once it answers):
+# a run begun within this many centiseconds of the VRRP process's start. The script compares
+# /proc/uptime (centiseconds) with the process's start time (clock ticks): with ticks of another
+# length the shortcut is left out.
+FIRST_RUN_CS = 50 if os.sysconf("SC_CLK_TCK") == 100 else 0
 
 
 class Keepalived(Daemon):
@@ -175,7 +183,7 @@ class Keepalived(Daemon):
                       notify_script=self.notify_script,
                       events=site.vrrp_events, script_interval=interval, script_timeout=interval + 1)
         check = render("keepalived-check.sh.j2", host=self.host, pidfile=site.pidfile(self.host, "haproxy"),
-                       poll_interval=f"{poll:g}", budget_cs=budget_cs)
+                       poll_interval=f"{poll:g}", budget_cs=budget_cs, first_run_cs=FIRST_RUN_CS)
         notify = render("keepalived-notify.sh.j2", host=self.host, vip=site.vip, events=site.vrrp_events)
         files = {self.config_path: conf, self.check_script: check, self.notify_script: notify}
         if self.servers_script:

@@ -18,6 +18,7 @@ output goes to logs/<host>-<daemon>.log and its pid is recorded before anything 
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,7 @@ class ServiceManager:
         self.processes: dict[str, OwnedProcess] = {}  # daemon label → its process
         self.owner: ProcessOwner | None = None
         self.timings: dict[str, float] = {}
+        self._spawning = threading.Lock()
 
     def missing_binaries(self) -> list[tuple[str, str]]:
         """(binary, Debian package) for every daemon program not installed."""
@@ -113,9 +115,11 @@ class ServiceManager:
         if argv is None:
             return
         # group=True: signal the daemon's process group, so workers (nginx, gunicorn) never
-        # outlive their master and keep a port bound.
-        self.processes[daemon.label] = self.owner.start(daemon.label, argv, node=net[daemon.host],
-                                                        log=daemon.log_path, group=True)
+        # outlive their master and keep a port bound. One spawn at a time: a restart's daemons
+        # start from threads, and each start appends its record to the run's journal.
+        with self._spawning:
+            self.processes[daemon.label] = self.owner.start(daemon.label, argv, node=net[daemon.host],
+                                                            log=daemon.log_path, group=True)
 
     def _wait_ready(self, daemon: Daemon, net) -> None:
         node = net[daemon.host]
@@ -167,34 +171,41 @@ class ServiceManager:
                 retried.append(str(exc))
 
     def restart(self, daemons: list[Daemon], net, after_ready: bool = True) -> tuple[list[dict], list[str]]:
-        """Restart daemons that are not running, stage by stage (each ready before the next
-        stage), then, per stage, their after_ready() (replicas re-attach, one VRRP master) unless
-        after_ready=False. Errors are collected, not raised, so one failure does not leave the
-        rest down: (what was done per daemon, errors)."""
+        """Restart daemons that are not running, stage by stage (a stage's daemons together, as
+        at bring-up, each ready before the next stage), then, per stage, their after_ready()
+        (replicas re-attach, one VRRP master) unless after_ready=False. Errors are collected, not
+        raised, so one failure does not leave the rest down: (what was done per daemon, errors)."""
         done, errors = [], []
         for group in by_stage(daemons):
+            with ThreadPoolExecutor(max_workers=len(group)) as pool:
+                outcomes = list(pool.map(lambda d: self._restart_one(d, net), group))
             started = []
-            for daemon in group:
-                began = time.time()
-                if self.running(daemon):
-                    done.append({"daemon": daemon.label, "pid": self.pid(daemon), "already_running": True})
+            for daemon, (entry, error) in zip(group, outcomes):
+                if error:
+                    errors.append(error)
                     continue
-                try:
-                    retried = self.restart_daemon(daemon, net)
-                except Exception as exc:
-                    errors.append(f"{daemon.label}: {exc}")
-                    continue
-                ready = time.time()
-                done.append({"daemon": daemon.label, "pid": self.pid(daemon), "started_at": began,
-                             "ready_at": ready, "ready_s": round(ready - began, 3),
-                             **({"started_again_after": retried} if retried else {})})
-                started.append(daemon)
+                done.append(entry)
+                if not entry.get("already_running"):
+                    started.append(daemon)
             for daemon in started if after_ready else []:
                 try:
                     daemon.after_ready(net[daemon.host])
                 except Exception as exc:
                     errors.append(f"{daemon.label} after start: {exc}")
         return done, errors
+
+    def _restart_one(self, daemon: Daemon, net) -> tuple[dict | None, str | None]:
+        """(what was done, None) or (None, the error) for one daemon of restart()."""
+        began = time.time()
+        if self.running(daemon):
+            return {"daemon": daemon.label, "pid": self.pid(daemon), "already_running": True}, None
+        try:
+            retried = self.restart_daemon(daemon, net)
+        except Exception as exc:
+            return None, f"{daemon.label}: {exc}"
+        ready = time.time()
+        return {"daemon": daemon.label, "pid": self.pid(daemon), "started_at": began, "ready_at": ready,
+                "ready_s": round(ready - began, 3), **({"started_again_after": retried} if retried else {})}, None
 
     def changed_by(self, site: Site, daemons: list[Daemon]) -> tuple[str, ...]:
         """The names of the running daemons whose files `daemons` (the same daemons rendered for

@@ -44,7 +44,8 @@ from topo.wait import NotReadyError, wait_until
 # (64 % of both cores, from 51 %), and `--experiment all` ran 8 min 19 s instead of 5 min, so
 # the default's two replicas scrape every 2 s; at 48 servers, 61 targets every 8 s.
 SCRAPE_BUDGET_PER_S = 16
-SCRAPE_TIMEOUT = "1s"
+SCRAPE_TIMEOUT_S = 1.0
+SCRAPE_TIMEOUT = f"{SCRAPE_TIMEOUT_S:g}s"
 # First scrape of every target: up to 5 s of target discovery + one scrape interval + margin.
 TARGETS_MARGIN_S = 9.0
 # A send to the Alertmanagers waits for every one of them (notifier.sendAll) before the next

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 
 from experiments.analysis import (achieved_interval, delay_ms, distribution, first_after, latencies_ms, outage,
                                   summarize)
-from experiments.probes import Request, read_requests
+from experiments.probes import ProbeError, Request, RequestLog, read_requests
 from experiments.report import write_requests_csv
 from tests.http_stub import reply
 
@@ -212,6 +212,29 @@ def test_csv_round_trip_and_torn_line(tmp_path):
     assert back == reqs
     assert back[4].id == "42" and back[4].ok and not back[1].ok
     assert math.isclose(back[3].latency, 1.0)
+
+
+def test_a_growing_probe_csv_is_read_in_pieces_and_a_torn_row_waits_for_its_end(tmp_path):
+    reqs = timeline(".r.x.")
+    path = write_requests_csv(tmp_path / "r.csv", reqs[:2])
+    log = RequestLog(path)
+    assert log.read() == reqs[:2]
+    last = reqs[4].row()
+    with open(path, "a") as f:  # completion order: seq 4 before 2 and 3; seq 3 torn mid-row
+        f.write(",".join(map(str, last)) + "\n" + ",".join(map(str, reqs[2].row())) + "\n3,17000")
+    assert log.read() == [reqs[0], reqs[1], reqs[2], reqs[4]]
+    with open(path, "a") as f:
+        f.write(",".join(map(str, reqs[3].row()))[len("3,17000"):] + "\n")
+    assert log.read() == reqs == read_requests(path)
+    assert log.read() == reqs  # nothing new: the same rows
+
+
+def test_a_file_that_is_not_a_probe_csv_is_refused_when_read_in_pieces(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(ProbeError, match="not a probe CSV"):
+        RequestLog(path).read()
+    assert RequestLog(tmp_path / "absent.csv").read() == []
 
 
 # -- the probe itself, on loopback (no root, no network namespace) ---------------------------------------

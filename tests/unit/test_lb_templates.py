@@ -327,6 +327,11 @@ def test_track_script_follows_the_haproxy_pid_not_the_name(tmp_path):
         began = time.monotonic()
         assert check() == 0
         assert 0.5 < time.monotonic() - began < 1.0  # polled for most of keepalived's 1 s interval
+        # Run by a process started a moment ago (as keepalived's VRRP process runs it at start):
+        # one check, and the answer at once.
+        began = time.monotonic()
+        assert subprocess.run(["sh", "-c", f"{daemon.check_script}; exit $?"], timeout=5).returncode == 0
+        assert time.monotonic() - began < 0.3
         proc.send_signal(signal.SIGKILL)
         time.sleep(0.1)  # not reaped yet: a zombie still named haproxy
         assert Path(f"/proc/{proc.pid}/stat").read_text().split(") ")[1].startswith("Z")

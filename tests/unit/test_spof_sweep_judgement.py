@@ -1,35 +1,39 @@
 """How the SPOF sweep judges one client's requests in a hold, and words a "down" (pure parts)."""
 
 from experiments.probes import Request
-from experiments.spof_sweep import judge_window, why_down
+from experiments.spof_sweep import HOLD_S, LAST_S, judge_window, why_down
 
-FAULT, HOLD_END, RECOVER = 100.0, 105.0, 105.2
+FAULT = 100.0
+HOLD_END = FAULT + HOLD_S
+RECOVER = HOLD_END + 0.2
+JUDGED = int(round(LAST_S / 0.1))  # requests 0.1 s apart in the judged window
 
 
-def stream(pattern: str, start=103.0, step=0.1) -> list[Request]:
-    """'o' served, 'x' failed, one every `step` s from `start` (the hold's last 2 s by default)."""
+def stream(pattern: str, start=HOLD_END - LAST_S, step=0.1) -> list[Request]:
+    """'o' served, 'x' failed, one every `step` s from `start` (the hold's judged end by default)."""
     return [Request(i, start + i * step, start + i * step + 0.01, 200 if c == "o" else 0, "" if c == "o" else "tls")
             for i, c in enumerate(pattern)]
 
 
-def test_nothing_served_in_the_last_two_seconds_is_down():
-    judged = judge_window(stream("x" * 20), FAULT, HOLD_END, RECOVER)
-    assert judged["down_at_end"] and not judged["partial"] and judged["ok_last_2s"] == 0
+def test_nothing_served_in_the_judged_end_of_the_hold_is_down():
+    judged = judge_window(stream("x" * JUDGED), FAULT, HOLD_END, RECOVER)
+    assert judged["down_at_end"] and not judged["partial"] and judged["ok_judged"] == 0
 
 
 def test_a_split_brain_that_serves_some_requests_is_up_but_partial():
-    judged = judge_window(stream("ox" * 10), FAULT, HOLD_END, RECOVER)
+    judged = judge_window(stream(("ox" * JUDGED)[:JUDGED]), FAULT, HOLD_END, RECOVER)
     assert not judged["down_at_end"] and judged["partial"]
-    assert (judged["ok_last_2s"], judged["requests_last_2s"]) == (10, 20)
+    assert (judged["ok_judged"], judged["requests_judged"]) == ((JUDGED + 1) // 2, JUDGED)
 
 
 def test_one_failure_in_ten_is_neither_down_nor_partial():
-    judged = judge_window(stream("oooooooooxoooooooooo"[:10], step=0.2), FAULT, HOLD_END, RECOVER)
+    judged = judge_window(stream("o" * 9 + "x" + "o" * (JUDGED - 10)), FAULT, HOLD_END, RECOVER)
+    assert (judged["ok_judged"], judged["requests_judged"]) == (JUDGED - 1, JUDGED)
     assert not judged["down_at_end"] and not judged["partial"]
 
 
 def test_a_success_that_completes_only_after_recovery_began_belongs_to_the_recovery():
-    late = [Request(0, 104.0, RECOVER + 0.5, 200)]
+    late = [Request(0, HOLD_END - 0.5, RECOVER + 0.5, 200)]
     assert judge_window(late, FAULT, HOLD_END, RECOVER)["down_at_end"]
 
 
