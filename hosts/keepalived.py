@@ -43,8 +43,9 @@ Behaviour:
 - keepalived 2.2.7 refuses fractional vrrp_script intervals ("must be between 1 and 4294"), so
   the script runs every second and polls the pid every `check_interval` inside one run (~0.85 s,
   ending before keepalived's next start). Detection is within ~check_interval (+ one ~0.15 s gap
-  between runs). A consequence: an instance leaves its initial state only when the first run
-  ends, so BACKUP comes ~1 s after start (and ~1-2 s after a dead HAProxy is back).
+  between runs). An instance leaves its initial state only when the first run answers, so the
+  first run after a start checks once and answers at once (FIRST_RUN_CS): BACKUP comes right
+  after start, not ~1 s later (and ~1-2 s after a dead HAProxy is back).
 - after_ready() waits until exactly one balancer reports MASTER, so nothing uses the VIP before
   it is held.
 - Sub-second adverts are sensitive to delays in the userspace switch: a backup that hears no
@@ -261,8 +262,8 @@ class Keepalived(Daemon):
         # one (BACKUP → MASTER after 3 × advert_int + skew), before anything uses the VIP.
         if self.host == self.site.lbs[0] and len(self.site.lbs) > 1:
             # The first balancer is BACKUP and counting down; the others may start now: each
-            # enters BACKUP ~1 s after its start (its first track script run), so its own
-            # count-down ends ~1 s after the first's. They wait for the master (stage 5.5).
+            # enters BACKUP only once started (its first track script run answers), so its own
+            # count-down ends after the first's. They wait for the master (stage 5.5).
             return
         advert = self.site.services.keepalived.advert_int
         timeout = max(5.0, 4 * advert + 3.0)
