@@ -78,14 +78,24 @@ CLIENT_SERVICES = {"web": ("GET", "/", 0.05), "read": ("GET", "/read", 0.1), "wr
 SWEPT = ("node:", "daemon:", "link:", "controller")
 
 
-def judge_window(requests, fault_t: float, hold_end: float, recover_t: float) -> dict:
+class InconclusiveError(ExperimentError):
+    """A window with too few requests to judge: a probe that died or stalled saw nothing, and
+    nothing seen is never "up"."""
+
+
+def judge_window(requests, fault_t: float, hold_end: float, recover_t: float, interval: float) -> dict:
     """One client's requests for one service, judged on the hold's last LAST_S seconds: down when
     none sent then succeeded before recovery began (a SYN held back by a dead link completes once
     the link is back: that success belongs to the recovery, not the hold); partial when some did,
-    but fewer than PARTIAL_BELOW of them."""
+    but fewer than PARTIAL_BELOW of them. Fewer than half the requests the probe's `interval`
+    schedules in the window: InconclusiveError."""
     requests = [r for r in requests if r.sent >= fault_t - 1.0]
     held = [r for r in requests if r.sent < hold_end]
     last = [r for r in held if r.sent >= hold_end - LAST_S]
+    expected = LAST_S / interval
+    if len(last) < expected / 2:
+        raise InconclusiveError(f"{len(last)} requests in the judged {LAST_S:g} s where the probe schedules "
+                                f"{expected:.0f}: nothing to judge")
     served = [r for r in last if r.ok and r.done <= recover_t]
     down = bool(last) and not served
     result = analysis.outage([r for r in held if r.done <= recover_t or not r.ok], fault_t)
@@ -196,6 +206,8 @@ class SpofSweep(Experiment):
         self.recovered_t = recovered_t = time.time()
         with self.journal.step(f"trial {index}: every probe back"):
             back = self.wait_back(recovered_t)
+        with self.journal.step(f"trial {index}: every request of the hold written"):
+            self.wait_hold_written(fault_t, hold_end)
         predicted = self.design.evaluate(set(addresses), holder=holders[0] if len(holders) == 1 else None)
         services = {}
         for service in CLIENT_SERVICES:
@@ -331,7 +343,8 @@ class SpofSweep(Experiment):
             if self.excused(client, addresses):
                 per_client[client] = {"excused": True}
                 continue
-            judged = judge_window(self.requests(client, service), fault_t, hold_end, recover_t)
+            judged = judge_window(self.requests(client, service), fault_t, hold_end, recover_t,
+                                  CLIENT_SERVICES[service][2])
             per_client[client] = {**judged, "back_after_recover_ms": back.get((client, service))}
             if judged["down_at_end"]:
                 down_clients.append(client)
@@ -347,6 +360,28 @@ class SpofSweep(Experiment):
                 "needed_recovery": down and all(per_client[c].get("back_after_recover_ms") is not None
                                                 for c in down_clients),
                 "clients": per_client}
+
+    def wait_hold_written(self, fault_t: float, hold_end: float) -> None:
+        """Every request sent from a second before the fault to the hold's end has its row (a row
+        is written when its request completes: at most the probe's timeout after it was sent).
+        Rows still missing after that timeout and a second more: InconclusiveError."""
+        def written(probe) -> bool:
+            rows = probe.requests()
+            after = [r.seq for r in rows if r.sent >= hold_end]
+            if not after:
+                return False  # the probe has not completed a request sent after the hold yet
+            first_after, have = min(after), {r.seq for r in rows}
+            horizon = min((r.seq for r in rows if r.sent >= fault_t - 1.0), default=first_after)
+            return all(seq in have for seq in range(horizon, first_after))
+
+        timeout = max(0.5, hold_end + max(p.timeout for p in self.probes.values()) + 1.0 - time.time())
+        try:
+            wait_until(lambda: all(written(p) for p in self.probes.values()), timeout,
+                       "every request of the hold written", interval=0.1)
+        except NotReadyError:
+            missing = [p.label for p in self.probes.values() if not written(p)]
+            raise InconclusiveError(f"requests of the hold still unwritten after their timeout: "
+                                    f"{', '.join(missing)}") from None
 
     def wait_back(self, since: float) -> dict:
         """(client, service) → ms from recover() to its first success (None if not within BACK_TIMEOUT)."""
