@@ -76,20 +76,7 @@ def read_requests(path: Path | str) -> list[Request]:
 
     A torn last line (the probe is writing, or was killed mid-row) is skipped, not an error.
     """
-    try:
-        f = open(path, newline="")
-    except FileNotFoundError:
-        return []
-    with f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            return []
-        if header != FIELDS:
-            raise ProbeError(f"{path}: not a probe CSV (header {header})")
-        rows = [row for row in map(parse_row, reader) if row is not None]
-    rows.sort(key=lambda r: r.seq)
-    return rows
+    return RequestLog(path).read()
 
 
 class RequestLog:

@@ -97,11 +97,21 @@ def judge_window(requests, fault_t: float, hold_end: float, recover_t: float, in
         raise InconclusiveError(f"{len(last)} requests in the judged {LAST_S:g} s where the probe schedules "
                                 f"{expected:.0f}: nothing to judge")
     served = [r for r in last if r.ok and r.done <= recover_t]
-    down = bool(last) and not served
+    down = not served
     result = analysis.outage([r for r in held if r.done <= recover_t or not r.ok], fault_t)
-    return {"down_at_end": down, "partial": not down and bool(last) and len(served) < PARTIAL_BELOW * len(last),
+    return {"down_at_end": down, "partial": not down and len(served) < PARTIAL_BELOW * len(last),
             "outage_ms": result["outage_ms"], "failed": result["failed_requests"],
             "requests_judged": len(last), "ok_judged": len(served)}
+
+
+def comes_true(check, timeout: float, what: str) -> bool:
+    """Whether `check` holds within `timeout` (polled every 0.1 s): a precondition the trial
+    records and goes ahead without, rather than fails on."""
+    try:
+        wait_until(check, timeout, what, interval=0.1)
+        return True
+    except NotReadyError:
+        return False
 
 
 def why_down(seen: dict) -> str:
@@ -265,11 +275,7 @@ class SpofSweep(Experiment):
             return (not events and all(d.state() in ("MASTER", "BACKUP") for d in daemons)
                     and len(vip_holders(self.testbed)) == 1)
 
-        try:
-            wait_until(settled, timeout, "VRRP settled", interval=0.1)
-            return True
-        except NotReadyError:
-            return False
+        return comes_true(settled, timeout, "VRRP settled")
 
     def wait_fabric_settled(self, timeout: float = 10.0) -> bool:
         """No port or link change in the controller's journal for FABRIC_SETTLED_S. False if not
@@ -283,11 +289,7 @@ class SpofSweep(Experiment):
             last = max((e.get("t", 0) for e in controller.events() if e["event"] in changes), default=0.0)
             return time.time() - last >= FABRIC_SETTLED_S
 
-        try:
-            wait_until(quiet, timeout, "the fabric settled", interval=0.1)
-            return True
-        except NotReadyError:
-            return False
+        return comes_true(quiet, timeout, "the fabric settled")
 
     def restore_initial_holder(self) -> str | None:
         """Start every fault from the state the static analysis assumes: the VIP on the balancer VRRP
@@ -312,12 +314,7 @@ class SpofSweep(Experiment):
         """Before a fault: every balancer's HAProxy sees every server UP, the state the static
         analysis starts from. Probes succeed sooner: a server whose Galera node is still rejoining
         after the previous fault is not UP yet, and a fault then met two servers short (seen)."""
-        try:
-            wait_until(lambda: not self.servers_not_up(self.site.servers), 30, "every server UP on every balancer",
-                       interval=0.1)
-            return True
-        except NotReadyError:
-            return False  # recorded; the fault goes ahead from where the testbed is
+        return comes_true(lambda: not self.servers_not_up(self.site.servers), 30, "every server UP on every balancer")
 
     def wait_successes_all(self, after: float, what: str) -> None:
         for (client, service), probe in self.probes.items():
