@@ -86,6 +86,7 @@ class PacketFaults(Experiment):
     profiles = ("tuned",)
     headline = tuple(f"{name}_failed_requests" for name in ATTACKS) + ("vip_stolen_by",)
     SAMPLE_INTERVAL = 0.2
+    ATTEMPTS = 3  # an attack is run again when VRRP moved on its own before its first packet
 
     def validate(self) -> None:
         super().validate()
@@ -174,9 +175,10 @@ class PacketFaults(Experiment):
         healthy = len(last["holders"]) == 1 and last["victim_arp"]["owner"] in self.site.lbs
         return healthy  # garp: this waits for the self-heal (neighbour DELAY + unicast probes)
 
-    def run_attack(self, name: str, index: int) -> dict:
+    def run_attack(self, name: str, index: int, attempt: int = 0) -> dict:
         row = ATTACKS[name]
-        label = f"{name}-{index}"
+        part = name + (f"-again{attempt}" if attempt else "")  # a disturbed attempt's files stay
+        label = f"{part}-{index}"
         before = self.snapshot()
         probe = self.start_probe(self.victim, f"packet-faults-{label}", interval=0.01, timeout=1.0,
                                  duration=row.bound_s + row.window_s + READY_TIMEOUT + 20)
@@ -209,7 +211,11 @@ class PacketFaults(Experiment):
         after_recovery = {"t": time.time(), "vip_holders": vip_holders(self.testbed), "victim_arp": self.victim_arp()}
 
         result = analysis.outage(requests, start_t)
-        vrrp = [e for e in self.vrrp_events(start_t - 0.5) if e["t"] <= after_attack["t"]]
+        # A VRRP change before the attack's first packet is not the attack's doing: the site moved
+        # on its own while the attacker started (a second of Python on a loaded CPU; once seen in
+        # CI: lb2 MASTER then BACKUP 0.2 s before the first advert, 34 requests lost to it).
+        earlier = [e for e in self.vrrp_events(before["t"]) if e["t"] < start_t]
+        vrrp = [e for e in self.vrrp_events(start_t) if e["t"] <= after_attack["t"]]
         lb_macs = {self.mac(lb) for lb in self.site.lbs}
         good = [s for s in samples if "holders" in s]
         holder_changes = _changes([(s["t"], tuple(s["holders"])) for s in good])
@@ -229,9 +235,9 @@ class PacketFaults(Experiment):
         events += [(t, f"VIP on {','.join(h) or 'nobody'}") for t, h in holder_changes[1:]]
         events += [(t, f"{self.victim} ARP VIP→{observe.host_of_mac(self.site.plan, m)}") for t, m in arp_changes[1:]]
         self.events += events
-        self.save_timeline(requests, start_t, events, f"{name} ({row.builder} from {fault.host})", part=name,
+        self.save_timeline(requests, start_t, events, f"{name} ({row.builder} from {fault.host})", part=part,
                            outage=result)
-        self.save_json(self.trial_file("attack", "json", name).name, sent)
+        self.save_json(self.trial_file("attack", "json", part).name, sent)
 
         fw_delta = {lb: after_attack["firewall_dropped"][lb] - before["firewall_dropped"][lb]
                     + after_attack["vrrp_dropped"][lb] - before["vrrp_dropped"][lb] for lb in self.site.lbs}
@@ -266,6 +272,8 @@ class PacketFaults(Experiment):
             "vrrp_events": [{"t_ms": _rel(e["t"], start_t), "host": e["host"], "state": e["state"],
                              "priority": e.get("priority")} for e in vrrp],
             "vrrp_state_changes": len(vrrp),
+            "vrrp_changes_before_first_packet": [{"t_ms": _rel(e["t"], start_t), "host": e["host"],
+                                                  "state": e["state"]} for e in earlier],
             "firewall_dropped_delta": fw_delta,
             "edge_guards": self.site.topology.controller.edge_guards,
             "guard_dropped_delta": after_attack["guard_dropped"] - before["guard_dropped"],
@@ -276,6 +284,23 @@ class PacketFaults(Experiment):
             "recovery": recovery, "vip_holders_after_recovery": after_recovery["vip_holders"],
         }
 
+    def run_attack_undisturbed(self, name: str, index: int) -> dict:
+        """One attack, judged on a site that was quiet when it began: an attempt during which VRRP
+        changed state before the first forged packet is kept (in `disturbed_attempts`, with what
+        happened) and the attack is run again, at most ATTEMPTS times in all; the last attempt
+        stands whatever happened, so a site that never keeps still shows it."""
+        disturbed = []
+        for attempt in range(self.ATTEMPTS):
+            if attempt:
+                with self.journal.step(f"trial {index}: steady state before {name} again") as step:
+                    step.detail = self.wait_steady_state()
+            result = self.run_attack(name, index, attempt)
+            if not result["vrrp_changes_before_first_packet"] or attempt == self.ATTEMPTS - 1:
+                break
+            disturbed.append({"vrrp_changes_before_first_packet": result["vrrp_changes_before_first_packet"],
+                              "what_happened": describe(result)})
+        return {**result, "disturbed_attempts": disturbed}
+
     def run_trial(self, index: int) -> dict:
         attacks = {}
         for n, name in enumerate(self.attacks):
@@ -283,7 +308,7 @@ class PacketFaults(Experiment):
                 with self.journal.step(f"trial {index}: steady state before {name}") as step:
                     step.detail = self.wait_steady_state()
             with self.journal.step(f"trial {index}: attack {name}") as step:
-                attacks[name] = self.run_attack(name, index)
+                attacks[name] = self.run_attack_undisturbed(name, index)
                 step.detail = {k: attacks[name][k] for k in ("failed_requests", "vip_stolen", "vrrp_state_changes")}
         flat = {f"{name}_failed_requests": a["failed_requests"] for name, a in attacks.items()}
         return {**flat, "vip_stolen_by": [name for name, a in attacks.items() if a["vip_stolen"]],
@@ -359,6 +384,10 @@ def describe(a: dict) -> str:
     if a["failed_requests"]:
         failed += f" (outage {a['outage_ms']:.0f} ms, {', '.join(f'{k} {v}' for k, v in a['errors'].items())})"
     vrrp = ", ".join(f"{e['host']} {e['state']} at {e['t_ms']:+.0f} ms" for e in a["vrrp_events"]) or "no VRRP state change"
+    earlier = a.get("vrrp_changes_before_first_packet")
+    if earlier:
+        vrrp += " (before the first packet, not the attack's doing: " + ", ".join(
+            f"{e['host']} {e['state']} at {e['t_ms']:+.0f} ms" for e in earlier) + ")"
     drops = ", ".join(f"{lb} +{n}" for lb, n in a["firewall_dropped_delta"].items())
     if a.get("edge_guards"):
         drops += f"; the fabric's edge guards dropped {a.get('guard_dropped_delta', 0)}"

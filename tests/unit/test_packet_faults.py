@@ -282,3 +282,56 @@ def test_how_long_the_last_forged_packet_hurt_is_read_from_the_requests():
     assert served_again_after(requests, 10.0) == 430.0
     assert served_again_after(requests[:3], 10.0) is None  # never served again in the window
     assert served_again_after(requests[:1], 10.0) is None  # nothing sent after the last packet
+
+
+class _Journal:
+    """Records the steps an experiment opens (enough of experiments.journal for run_attack_undisturbed)."""
+
+    def __init__(self):
+        self.steps = []
+
+    def step(self, what):
+        import contextlib
+        import types
+
+        self.steps.append(what)
+        return contextlib.nullcontext(types.SimpleNamespace(detail=None))
+
+
+def _attempts(before_first_packet: list[list[dict]]):
+    """A PacketFaults whose attacks replay `before_first_packet` (one list of VRRP changes per attempt)."""
+    from experiments.packet_faults import PacketFaults
+
+    experiment = PacketFaults.__new__(PacketFaults)
+    experiment.journal = _Journal()
+    experiment.wait_steady_state = lambda: {"steady": True}
+    outcomes = iter(before_first_packet)
+    attempts = []
+
+    def run_attack(name, index, attempt=0):
+        attempts.append(attempt)
+        return {"attack": name, "vrrp_changes_before_first_packet": next(outcomes)}
+
+    experiment.run_attack = run_attack
+    import experiments.packet_faults as pf
+    return experiment, attempts, pf
+
+
+def test_an_attack_is_run_again_when_vrrp_moved_before_its_first_packet(monkeypatch):
+    flap = [{"t_ms": -222, "host": "lb2", "state": "MASTER"}, {"t_ms": -217, "host": "lb2", "state": "BACKUP"}]
+    experiment, attempts, pf = _attempts([flap, []])
+    monkeypatch.setattr(pf, "describe", lambda a: "lb2 MASTER then BACKUP")
+    result = experiment.run_attack_undisturbed("vrrp_spoofed_lb", 0)
+    assert attempts == [0, 1] and result["vrrp_changes_before_first_packet"] == []
+    assert result["disturbed_attempts"] == [{"vrrp_changes_before_first_packet": flap,
+                                             "what_happened": "lb2 MASTER then BACKUP"}]
+    assert "trial 0: steady state before vrrp_spoofed_lb again" in experiment.journal.steps
+
+
+def test_a_site_that_never_keeps_still_is_judged_on_its_last_attempt(monkeypatch):
+    flap = [{"t_ms": -100, "host": "lb2", "state": "MASTER"}]
+    experiment, attempts, pf = _attempts([flap] * 3)
+    monkeypatch.setattr(pf, "describe", lambda a: "flap")
+    result = experiment.run_attack_undisturbed("garp", 1)
+    assert attempts == [0, 1, 2] and len(result["disturbed_attempts"]) == 2
+    assert result["vrrp_changes_before_first_packet"] == flap  # the last attempt stands, flap and all
