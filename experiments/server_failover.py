@@ -19,7 +19,7 @@ import time
 
 from experiments import analysis
 from experiments.base import Experiment, ExperimentError
-from experiments.faults import NodeCrash
+from experiments.faults import NodeCrash, ProcessCrash
 from topo.observe import vip_holders
 from topo.wait import NotReadyError, wait_until
 
@@ -30,6 +30,18 @@ def detection_ms(haproxy, server: str, since: float) -> float | None:
     return round((down[0] - since) * 1000, 1) if down else None
 
 
+def detected_by(haproxy, server: str, since: float) -> list[str]:
+    """What `haproxy`'s failed checks met between `since` (the crash) and its marking `server`
+    DOWN, in its own words, each reason once ("Layer4 timeout": silence; "... Connection refused":
+    a live kernel)."""
+    down = next((c.time for c in haproxy.state_changes()
+                 if c.server == server and c.state == "DOWN" and c.time >= since), None)
+    if down is None:
+        return []
+    return list(dict.fromkeys(f.reason for f in haproxy.check_failures()
+                              if f.server == server and not f.agent and since <= f.time <= down))
+
+
 class ServerFailover(Experiment):
     name = "server_failover"
     description = "crash server1, then server2; HAProxy detection time, failed requests, time until the backup serves"
@@ -38,18 +50,41 @@ class ServerFailover(Experiment):
     headline = ("detection_ms", "failed_requests", "backup_serving_ms")
     metrics = {**{key: "stats" for key in ("detection_ms", "second_detection_ms", "failed_requests",
                                            "in_flight_at_fault", "outage_ms", "failed_requests_second",
-                                           "backup_serving_ms")},
+                                           "backup_serving_ms", "process_detection_ms", "process_failed_requests",
+                                           "process_outage_ms")},
                "backup_down_without_quorum": "any"}
+    PROCESS_CRASH_PROFILES = ("tuned",)  # the side-by-side phase: a Galera rejoin (~5 s) per trial
 
     def validate(self) -> None:
         super().validate()
         if len(self.site.active_servers) < 2 or not self.site.backup_servers:
             raise ExperimentError("server_failover: needs two active servers and a backup")
 
+    def process_crash(self, server: str, haproxy, index: int) -> dict:
+        """processes:<server> under a probe, recovered before returning: detection, failed
+        requests and outage, and what HAProxy's checks met."""
+        probe = self.start_probe(self.site.clients[0], f"server-failover-processes-{self.profile}-{index}",
+                                 interval=0.01, duration=60)
+        try:
+            crash = ProcessCrash(self.testbed, server)
+            self.inject(crash)
+            wait_until(lambda: haproxy.server_states().get(server) == "DOWN", 30, f"HAProxy marking {server} DOWN")
+            self.wait_successes(probe, time.time(), 20, 30, f"requests served without {server}")
+        finally:
+            requests = probe.stop()
+        outage = analysis.outage(requests, crash.injected_at)
+        self.recover_now(crash, "the node crash that follows needs the server back")
+        wait_until(lambda: haproxy.server_states().get(server) == "UP", 30, f"HAProxy marking {server} UP again")
+        return {"process_detection_ms": detection_ms(haproxy, server, crash.injected_at),
+                "process_detected_by": detected_by(haproxy, server, crash.injected_at),
+                "process_failed_requests": outage["failed_requests"], "process_outage_ms": outage["outage_ms"],
+                "process_errors": outage["errors"]}
+
     def run_trial(self, index: int) -> dict:
         first, second = self.site.active_servers[:2]
         [lb] = vip_holders(self.testbed)
         haproxy = self.testbed.services.find(lb, "haproxy")
+        processes = self.process_crash(first, haproxy, index) if self.profile in self.PROCESS_CRASH_PROFILES else {}
         probe = self.start_probe(self.site.clients[0], f"server-failover-{self.profile}-{index}",
                                  interval=0.01, duration=90)
         try:
@@ -93,7 +128,9 @@ class ServerFailover(Experiment):
         marks.append((crash2.injected_at, f"crash {second}"))
         self.save_timeline(requests, crash1.injected_at, marks, f"crash {first}, then {second}")
         return {
+            "crash": "node (links down first, then every daemon killed)",
             "detection_ms": detection_ms(haproxy, first, crash1.injected_at),
+            "detected_by": detected_by(haproxy, first, crash1.injected_at),
             "second_detection_ms": detection_ms(haproxy, second, crash2.injected_at),
             "failed_requests": first_outage["failed_requests"],
             "in_flight_at_fault": first_outage.get("in_flight_at_fault"),
@@ -102,4 +139,5 @@ class ServerFailover(Experiment):
             "backup_serving_ms": round((served_by_backup[0] - crash2.injected_at) * 1000, 1) if served_by_backup else None,
             # Galera: the finding that the passive backup cannot take over for both actives.
             "backup_down_without_quorum": minority,
+            **processes,
         }

@@ -68,6 +68,33 @@ def parse_state_changes(text: str) -> list[StateChange]:
     return changes
 
 
+# '2026-12-04T13:20:30.045628+00:00 Health check for server servers/server1 failed, reason: Layer4
+# timeout, check duration: 82ms, status: 0/2 DOWN.' (option log-health-checks)
+_CHECK_FAILED = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-]\d\d:\d\d) (?:Health|Agent) check for "
+    r"(?:backup )?server (?P<backend>[\w.-]+)/(?P<server>[\w.-]+) failed, reason: (?P<reason>.*?)(?:, check duration|, status:|$)")
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    time: float  # unix time
+    server: str
+    reason: str  # "Layer4 timeout", 'Layer4 connection problem, info: "Connection refused"', ...
+    agent: bool  # the agent check (free-capacity reports), not the health check
+
+
+def parse_check_failures(text: str) -> list[CheckFailure]:
+    """Every failed health or agent check, with HAProxy's reason: what a balancer met when a
+    server died (silence times out; a live kernel with a dead daemon refuses at once)."""
+    failures = []
+    for line in text.splitlines():
+        match = _CHECK_FAILED.match(line)
+        if match:
+            when = datetime.fromisoformat(match["time"]).timestamp()
+            failures.append(CheckFailure(when, match["server"], match["reason"], " Agent check " in line))
+    return failures
+
+
 def ask(sock: Path, cmd: str, timeout: float = 2.0) -> str:
     """One command on HAProxy's stats socket (non-interactive: HAProxy closes after answering).
 
@@ -182,6 +209,12 @@ class HAProxy(Daemon):
     def state_changes(self) -> list[StateChange]:
         try:
             return parse_state_changes(self.log_path.read_text(errors="replace"))
+        except FileNotFoundError:
+            return []
+
+    def check_failures(self) -> list[CheckFailure]:
+        try:
+            return parse_check_failures(self.log_path.read_text(errors="replace"))
         except FileNotFoundError:
             return []
 

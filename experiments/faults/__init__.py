@@ -1,7 +1,7 @@
 """Reversible faults with text addresses: the one vocabulary of experiments, the CLI and the SPOF sweep.
 
     base.py          Fault (address, inject, recover, injected_at, recovered_at, describe), FaultError
-    node.py          node:<host>, node:<switch> NodeCrash, SwitchCrash
+    node.py          node:<host>, node:<switch> NodeCrash, SwitchCrash; processes:<host> ProcessCrash
     daemon.py        daemon:<daemon>@<host>    DaemonKill, DaemonFreeze
     link.py          link:<a>-<b>              LinkDown
     partition.py     partition:<a>|<b>         Partition
@@ -18,11 +18,11 @@ from experiments.faults.catalogue import Entry, catalogue, catalogue_lines, pars
 from experiments.faults.controller import ControllerStop
 from experiments.faults.daemon import DaemonFreeze, DaemonKill
 from experiments.faults.link import LinkDown
-from experiments.faults.node import NodeCrash, SwitchCrash
+from experiments.faults.node import NodeCrash, ProcessCrash, SwitchCrash
 from experiments.faults.partition import Partition
 
 FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
-    NodeCrash, SwitchCrash, DaemonKill, DaemonFreeze, LinkDown, Partition, ControllerStop, Attack)}
+    NodeCrash, ProcessCrash, SwitchCrash, DaemonKill, DaemonFreeze, LinkDown, Partition, ControllerStop, Attack)}
 
 __all__ = ["ATTACKS", "Attack", "AttackRow", "ControllerStop", "DaemonFreeze", "DaemonKill", "Entry", "FAULTS",
-           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "SwitchCrash", "catalogue", "catalogue_lines", "parse"]
+           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "ProcessCrash", "SwitchCrash", "catalogue", "catalogue_lines", "parse"]

@@ -1,6 +1,7 @@
 """Fault addresses: every fault a topology admits, listed from the model; an address parsed back.
 
-    node:<host>                       crash a host                       NodeCrash
+    node:<host>                       crash a host (links down first)    NodeCrash
+    processes:<host>                  every daemon of a host killed, its kernel still up  ProcessCrash
     node:<switch>                     a dead switch (every port down)    SwitchCrash
     daemon:<daemon>@<host>            kill one daemon (freeze=True: hang it)  DaemonKill / DaemonFreeze
     link:<a>-<b>                      cut a switch-switch or host-switch link  LinkDown
@@ -13,7 +14,9 @@ the model, the address plan and which daemons each role runs), then partitions a
 each tier against the next (clients|lbs, lbs|servers) and one member of a redundant role cut off
 from its peers (lb1|lb2: can the pair split its brain? server1|server2,server3: the primary
 alone). parse(address, testbed) builds the fault for a testbed (started or not: arguments are
-checked at once); anything else is a FaultError naming the forms.
+checked at once); anything else is a FaultError naming the forms. Process crashes are listed
+here, beside the node crashes, and are not components of the SPOF model: the model knows a host
+up or down, and a host whose daemons died is down for it either way.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ from experiments.faults.base import Fault, FaultError
 from experiments.faults.controller import ControllerStop
 from experiments.faults.daemon import DaemonFreeze, DaemonKill
 from experiments.faults.link import LinkDown
-from experiments.faults.node import NodeCrash, SwitchCrash
+from experiments.faults.node import NodeCrash, ProcessCrash, SwitchCrash
 from experiments.faults.partition import Partition
 from spof.components import components
 from topo.plan import plan_network
 
-FORMS = "node:<host>, daemon:<daemon>@<host>, link:<a>-<b>, partition:<hosts>|<hosts>, controller, attack:<name>"
+FORMS = "node:<host>, processes:<host>, daemon:<daemon>@<host>, link:<a>-<b>, partition:<hosts>|<hosts>, controller, attack:<name>"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,11 @@ def catalogue(topology) -> list[Entry]:
     for host in found.get("host", []):
         spec = topology.hosts[host.where[0]]
         role = spec.role + (" (backup)" if spec.backup else "")
-        entries.append(Entry(host.address, f"crash {host.where[0]}, {role}: every daemon killed, interfaces down"))
+        entries.append(Entry(host.address, f"crash {host.where[0]}, {role}: interfaces down, then every daemon "
+                                           "killed (a powered-off host: nothing leaves it)"))
+    for host in found.get("host", []):
+        entries.append(Entry(f"processes:{host.where[0]}", f"every daemon of {host.where[0]} killed, its links up "
+                                                           "(the kernel refuses connections to dead ports)"))
     for switch in found.get("switch", []):
         entries.append(Entry(switch.address, f"switch {switch.where[0]} dead: every port down, its neighbours "
                                              "lose carrier"))
@@ -107,6 +114,8 @@ def parse(address: str, testbed, *, freeze: bool = False, rng=None) -> Fault:
         raise FaultError(f"unknown fault address {address!r}; the forms are {FORMS}")
     if kind == "node":
         return SwitchCrash(testbed, rest) if rest in testbed.topology.switches else NodeCrash(testbed, rest)
+    if kind == "processes":
+        return ProcessCrash(testbed, rest)
     if kind == "daemon":
         daemon, at, host = rest.partition("@")
         if not at or not daemon or not host:

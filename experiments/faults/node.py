@@ -1,10 +1,20 @@
-"""node:<host>: a powered-off host.
+"""node:<host>: a powered-off host; processes:<host>: every daemon of a host crashed, the host up.
 
-    inject   SIGKILL every recorded daemon of the host (whole process groups), drop runtime-only
-             addresses (a VIP it held), host ends of its links down: the switch port loses
-             carrier and the controller gets a port-status, as when a machine powers off
-    recover  links up, then every daemon killed started again stage by stage, each ready, then
-             its after_ready() (a replica re-attaches, keepalived waits for one VRRP master)
+    node:      inject   host ends of its links down FIRST (the switch port loses carrier, the
+                        controller gets a port-status), then SIGKILL every recorded daemon (whole
+                        process groups) and drop runtime-only addresses (a VIP it held): a
+                        powered-off machine says nothing, so no RST or FIN may leave it; killed
+                        behind a dead link, the kernel's resets go nowhere
+    processes: inject   SIGKILL every recorded daemon; links and addresses stay, so the kernel
+                        still answers: a connection to a dead port is refused at once (RST), and
+                        HAProxy's checks and retries see that instead of a timeout
+    recover  (both)     links up, then every daemon killed started again stage by stage, each
+                        ready, then its after_ready() (a replica re-attaches, keepalived waits
+                        for one VRRP master)
+
+    time ──▶        links down   daemons killed
+    node:              │ t0           │ t0 + a few ms       (nothing leaves the host after t0)
+    processes:                        │ t0                  (the kernel answers from t0 on)
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ class NodeCrash(Fault):
     """
 
     kind = "node_crash"
+    links_down = True  # ProcessCrash: False
 
     def __init__(self, testbed, host: str, side: str = "host", after_ready: bool = True):
         super().__init__(testbed)
@@ -55,34 +66,43 @@ class NodeCrash(Fault):
     def inject(self) -> dict:
         require_started(self.testbed)
         testbed, node = self.testbed, self.testbed.net[self.host]
-        manager = testbed.services
         interfaces = testbed.plan.host_interfaces(self.host)
         ports = {(i.switch, i.switch_port) for i in interfaces if observe.carrier(i.switch_intf)}  # to see go down
+        addresses = observe.runtime_addresses(testbed, self.host) if self.links_down else []
         self.injected_at = now()
+        downed = []
+        if self.links_down:  # first: from here on nothing the dying host sends reaches anyone
+            for intf in interfaces:
+                set_link(intf.name, "down", node)
+                downed.append(intf.name)
+                if self.side == "both":
+                    set_link(intf.switch_intf, "down")
+                    downed.append(intf.switch_intf)
+        links_down_at = now()
+        killed = self._kill_daemons()
+        for intf, cidr in addresses:  # a powered-off host holds no VIP when it boots again
+            command.run(["ip", "addr", "del", cidr, "dev", intf], node, timeout=10)
+        done = now()
+        seen = observe.port_events(testbed, self.injected_at, ports, up=False) if self.links_down else {}
+        return self._details(injected_at=self.injected_at, done_at=done,
+                             duration_s=round(done - self.injected_at, 3),
+                             **({"links_down_at": links_down_at} if self.links_down else {}), killed=killed,
+                             addresses_removed=[f"{cidr} dev {intf}" for intf, cidr in addresses],
+                             interfaces_down=downed, controller_port_down=seen)
+
+    def _kill_daemons(self) -> list[dict]:
+        """SIGKILL every running recorded daemon of the host, all first, then reap each."""
+        manager = self.testbed.services
         victims = [manager.process(d) for d in self._daemons() if manager.running(d)]
-        for proc in victims:  # all first, then reap
+        for proc in victims:
             proc.send(signal.SIGKILL)
         killed = []
         for proc in victims:
             exited = proc.wait(5.0)
             killed.append({"daemon": proc.name, "pid": proc.pid, "signal": signame(signal.SIGKILL), "group": True,
-                           "exited": exited, **({"exited_at": now(), "returncode": proc.returncode} if exited else {})})
-        addresses = observe.runtime_addresses(testbed, self.host)
-        for intf, cidr in addresses:
-            command.run(["ip", "addr", "del", cidr, "dev", intf], node, timeout=10)
-        downed = []
-        for intf in interfaces:
-            set_link(intf.name, "down", node)
-            downed.append(intf.name)
-            if self.side == "both":
-                set_link(intf.switch_intf, "down")
-                downed.append(intf.switch_intf)
-        done = now()
-        seen = observe.port_events(testbed, self.injected_at, ports, up=False)
-        return self._details(injected_at=self.injected_at, done_at=done,
-                             duration_s=round(done - self.injected_at, 3), killed=killed,
-                             addresses_removed=[f"{cidr} dev {intf}" for intf, cidr in addresses],
-                             interfaces_down=downed, controller_port_down=seen)
+                           "exited": exited, "killed_at": now(),
+                           **({"returncode": proc.returncode} if exited else {})})
+        return killed
 
     def recover(self) -> dict:
         require_started(self.testbed)
@@ -110,6 +130,20 @@ class NodeCrash(Fault):
         if errors:
             raise FaultError(f"node_crash {self.host}: recovery incomplete: {'; '.join(errors)}")
         return details
+
+
+class ProcessCrash(NodeCrash):
+    """processes:<host>: every recorded daemon of the host SIGKILLed, its links and addresses
+    left as they are. The host's kernel lives on: it refuses connections to the dead ports with
+    a RST, answers ARP and keeps a VIP it held (keepalived killed by SIGKILL removes nothing).
+    Recovery is a node crash's: every killed daemon started again, each ready."""
+
+    kind = "process_crash"
+    links_down = False
+
+    @property
+    def address(self) -> str:
+        return f"processes:{self.host}"
 
 
 class SwitchCrash(Fault):

@@ -90,6 +90,11 @@ def test_server_failover_detects_and_the_backup_serves(suite):
     _, [trial] = metrics(suite, "server_failover")
     assert trial["detection_ms"] is not None and 0 < trial["detection_ms"] < 5_000
     assert trial["backup_serving_ms"] is not None and trial["backup_serving_ms"] < 10_000
+    # A node crash is silent (no check refused); a process crash leaves a kernel that answers
+    # (no check timed out). Both are reported, each with what HAProxy's checks met.
+    assert trial["detected_by"] and not any("refused" in r for r in trial["detected_by"]), trial["detected_by"]
+    assert trial["process_detection_ms"] is not None and 0 < trial["process_detection_ms"] < 5_000
+    assert trial["process_detected_by"] and not any("timeout" in r for r in trial["process_detected_by"])
 
 
 def test_link_failure_reroutes(suite):

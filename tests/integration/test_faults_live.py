@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import yaml
 
-from experiments.faults import ControllerStop, DaemonKill, LinkDown, NodeCrash, Partition
+from experiments.faults import ControllerStop, DaemonKill, LinkDown, NodeCrash, Partition, ProcessCrash
 from hatestbed.testbed import Testbed
 from hosts.client import https_request
 from topo import command
@@ -68,6 +68,7 @@ def whole_again(testbed) -> None:
 
 
 def test_node_crash_of_a_server_takes_it_out_and_back_into_rotation(testbed):
+    wait_until(lambda: haproxy_agrees(testbed, "server1", "UP"), 15, "server1 UP on every balancer")
     fault = NodeCrash(testbed, "server1")
     try:
         details = fault.inject()
@@ -76,18 +77,52 @@ def test_node_crash_of_a_server_takes_it_out_and_back_into_rotation(testbed):
         assert all(k["exited"] and k["returncode"] == -9 for k in details["killed"])
         # The controller saw the host's switch port lose carrier.
         assert all(t is not None for t in details["controller_port_down"].values())
+        # Powered off: the links went down before any daemon died, so no reset left the host.
+        assert all(k["killed_at"] >= details["links_down_at"] for k in details["killed"])
         wait_until(lambda: haproxy_agrees(testbed, "server1", "DOWN"), 10, "HAProxy marking server1 DOWN")
         served = [https_request(testbed.net["client1"], testbed.site, "/") for _ in range(6)]
         assert all(r.ok for r in served) and {r.served_by for r in served} == {"server2"}
     finally:
         recovered = fault.recover()
     json.dumps([details, recovered])  # journal-ready
+    # Every balancer's check met silence (a timeout), never a refused connection.
+    reasons = down_reasons(testbed, "server1", details["injected_at"])
+    assert reasons and all("timeout" in r and "refused" not in r for r in reasons), reasons
     assert [r["daemon"] for r in recovered["restarted"]][0] == "server1-mariadb"  # stage order
     assert all(t is not None for t in recovered["controller_port_up"].values())
     wait_until(lambda: haproxy_agrees(testbed, "server1", "UP"), 15, "HAProxy marking server1 UP again")
     assert "server1" in {https_request(testbed.net["client1"], testbed.site, "/").served_by for _ in range(6)}
     # Idempotent: a second recovery restarts nothing.
     assert all(r.get("already_running") for r in fault.recover()["restarted"])
+    whole_again(testbed)
+
+
+def down_reasons(testbed, server: str, since: float) -> list[str]:
+    """Why each balancer marked `server` DOWN: the reasons of its failed health checks from
+    `since` to its first "is DOWN" line (HAProxy's own words, e.g. "Layer4 timeout")."""
+    reasons = []
+    for lb in testbed.site.lbs:
+        haproxy = testbed.services.find(lb, "haproxy")
+        down = next(c.time for c in haproxy.state_changes() if c.server == server and c.state == "DOWN" and c.time >= since)
+        reasons += [f.reason for f in haproxy.check_failures() if f.server == server and since <= f.time <= down]
+    return reasons
+
+
+def test_a_process_crash_leaves_the_kernel_refusing_connections(testbed):
+    wait_until(lambda: haproxy_agrees(testbed, "server2", "UP"), 15, "server2 UP on every balancer")
+    fault = ProcessCrash(testbed, "server2")
+    try:
+        details = fault.inject()
+        assert details["address"] == "processes:server2" and details["interfaces_down"] == []
+        assert {"server2-mariadb", "server2-app", "server2-nginx"} <= {k["daemon"] for k in details["killed"]}
+        wait_until(lambda: haproxy_agrees(testbed, "server2", "DOWN"), 10, "HAProxy marking server2 DOWN")
+    finally:
+        fault.recover()
+    # The host's kernel lived on: the balancers' checks were refused (or a check in flight was
+    # closed on: an empty response), never met by silence.
+    reasons = down_reasons(testbed, "server2", details["injected_at"])
+    assert any("refused" in r for r in reasons) and not any("timeout" in r for r in reasons), reasons
+    wait_until(lambda: haproxy_agrees(testbed, "server2", "UP"), 15, "HAProxy marking server2 UP again")
     whole_again(testbed)
 
 

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from experiments.faults import (ATTACKS, Attack, ControllerStop, DaemonFreeze, DaemonKill, FaultError, LinkDown,
-                                NodeCrash, Partition, SwitchCrash, catalogue, parse)
+                                NodeCrash, Partition, ProcessCrash, SwitchCrash, catalogue, parse)
 from hatestbed.testbed import Testbed
 from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
@@ -68,7 +68,7 @@ def test_a_bare_network_has_no_daemons_or_attacks():
 
 
 def test_every_listed_address_parses_back_into_its_fault(testbed):
-    kinds = {"node": (NodeCrash, SwitchCrash), "daemon": DaemonKill, "link": LinkDown, "partition": Partition,
+    kinds = {"node": (NodeCrash, SwitchCrash), "processes": ProcessCrash, "daemon": DaemonKill, "link": LinkDown, "partition": Partition,
              "controller": ControllerStop, "attack": Attack}
     for entry in catalogue(testbed.topology):
         fault = parse(entry.address, testbed)

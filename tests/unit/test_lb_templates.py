@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hosts.haproxy import BACKEND, HAProxy, parse_state_changes
+from hosts.haproxy import BACKEND, HAProxy, parse_check_failures, parse_state_changes
 from hosts.keepalived import Keepalived
 from hosts.site import Site
 from hosts.tls import create_site_tls
@@ -171,6 +171,28 @@ def test_state_changes_are_read_back_from_the_log_with_timestamps():
     assert [(c.server, c.state) for c in changes] == [("server2", "DOWN"), ("server2", "UP"), ("server3", "DOWN")]
     assert changes[0].backend == "servers"
     assert changes[1].time - changes[0].time == pytest.approx(0.71857, abs=1e-6)
+
+
+def test_failed_checks_are_read_back_with_haproxys_reason():
+    log = "\n".join([
+        "[WARNING]  (13427) : Health check for server servers/server1 failed, reason: Layer4 timeout, check duration: "
+        "82ms, status: 0/2 DOWN.",
+        "2026-12-04T13:20:30.045628+00:00 Health check for server servers/server1 failed, reason: Layer4 timeout, "
+        "check duration: 82ms, status: 0/2 DOWN.",
+        "2026-12-04T13:20:30.210882+00:00 Agent check for server servers/server1 failed, reason: Layer4 connection "
+        'problem, info: "Connection refused", check duration: 1ms, status: 1/1 UP.',
+        "2026-12-04T13:20:31.000000+00:00 Health check for backup server servers/server3 failed, reason: Health "
+        'analyze, info: "Detected 1 consecutive errors, last one was: L4 unsuccessful connection", status: 0/2 DOWN.',
+        "2026-12-04T13:20:31.100000+00:00 Health check for server servers/server2 succeeded, reason: Layer7 check "
+        "passed, code: 200, check duration: 6ms, status: 2/2 UP.",
+    ])
+    failures = parse_check_failures(log)
+    assert [(f.server, f.reason, f.agent) for f in failures] == [
+        ("server1", "Layer4 timeout", False),
+        ("server1", 'Layer4 connection problem, info: "Connection refused"', True),
+        ("server3", 'Health analyze, info: "Detected 1 consecutive errors, last one was: L4 unsuccessful connection"',
+         False)]
+    assert failures[1].time - failures[0].time == pytest.approx(0.165254, abs=1e-6)
 
 
 def test_server_states_and_status_from_the_stats_socket(tmp_path):
