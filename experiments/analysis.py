@@ -4,7 +4,7 @@ Anything with `.sent`, `.done` (unix seconds) and `.ok` works as a request (prob
 
     outage(requests, fault_time)      failover: how long, how many requests lost, who was in flight
     distribution(served_by, expected) load spread: counts, shares, deviation, Jain, chi-square
-    summarize(values)                 n / min / median / p95 / max / mean, None ignored
+    summarize(values)                 n / min / median / p95 (n >= 10) / max / mean, None ignored
     first_after(events, t)            the first daemon event at or after t
 
 The outage is measured on the requests' own timestamps, never on the sleeps an experiment chose.
@@ -38,6 +38,9 @@ def outage(requests: Sequence, fault_time: float) -> dict:
     - in_flight_at_fault = requests sent before and completed at or after the fault;
       in_flight_failed = those of them that failed.
 
+    - probe_spacing_ms: the median gap between send times over the whole probe: the resolution
+      of every figure above (an outage reads on this grid, give or take one spacing).
+
     Flags: no_failure (no failure completed at or after the fault: outage 0, nothing lost);
     not_recovered (no success after the last failure: the window is closed at the last request's
     send time, so outage_ms is a lower bound).
@@ -47,8 +50,10 @@ def outage(requests: Sequence, fault_time: float) -> dict:
     """
     ordered = sorted(requests, key=lambda r: r.sent)
     in_flight = [r for r in ordered if r.sent < fault_time <= r.done]
+    gaps = [b.sent - a.sent for a, b in zip(ordered, ordered[1:])]
     result = {
         "requests": len(ordered),
+        "probe_spacing_ms": round(float(np.median(gaps)) * 1000, 2) if gaps else None,
         "in_flight_at_fault": len(in_flight),
         "in_flight_failed": sum(1 for r in in_flight if not r.ok),
         "first_failure_t": None, "last_failure_t": None, "recovered_t": None,
@@ -136,14 +141,19 @@ def distribution(served_by: Iterable[str], expected: dict[str, float]) -> dict:
     }
 
 
+P95_MIN_N = 10  # a 95th percentile of fewer values is an interpolation between the top two
+
+
 def summarize(values: Iterable[float | None]) -> dict:
-    """n, min, median, p95 (linear interpolation), max, mean of the values that are not None/NaN."""
+    """n, min, median, p95 (linear interpolation), max, mean of the values that are not None/NaN.
+    p95 is None below P95_MIN_N values: min and max say what the few trials spanned."""
     kept = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     if not kept:
         return {"n": 0, "min": None, "median": None, "p95": None, "max": None, "mean": None}
     arr = np.asarray(kept)
+    p95 = float(np.percentile(arr, 95)) if len(kept) >= P95_MIN_N else None
     return {"n": len(kept), "min": float(arr.min()), "median": float(np.median(arr)),
-            "p95": float(np.percentile(arr, 95)), "max": float(arr.max()), "mean": float(arr.mean())}
+            "p95": p95, "max": float(arr.max()), "mean": float(arr.mean())}
 
 
 def latencies_ms(requests: Iterable, ok_only: bool = True) -> list[float]:

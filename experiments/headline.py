@@ -85,7 +85,8 @@ def figure(metric: str, value) -> Figure:
     if unit in label_of(metric).split():  # "failed requests 7", not "failed requests 7 requests"
         unit = ""
     if isinstance(value, dict) and "median" in value:
-        spread = [f"p95 {number(value.get('p95'), unit)}", f"max {number(value.get('max'), unit)}"]
+        spread = ([f"p95 {number(value.get('p95'), unit)}"] if value.get("p95") is not None
+                  else [f"min {number(value.get('min'), unit)}"]) + [f"max {number(value.get('max'), unit)}"]
         if value.get("n") is not None:
             spread.append(f"{value['n']} trial{'s' if value['n'] != 1 else ''}")
         return Figure(label_of(metric), number(value["median"], unit), ", ".join(spread))

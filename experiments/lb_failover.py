@@ -66,8 +66,11 @@ class LbFailover(Experiment):
     description = "crash the VIP holder; client outage, failed requests, VIP move time, split brain"
     order = 20
     profiles = ("tuned", "stock")
-    headline = ("outage_ms", "failed_requests", "vip_move_ms", "split_brain_seen")
-    metrics = {"outage_ms": "stats", "failed_requests": "stats", "vip_move_ms": "stats", "split_brain_seen": "any"}
+    # Each outage beside its resolution: the probe's spacing, and the fault to the first success
+    # (recovery_ms) beside the first failure to the first success (outage_ms).
+    headline = ("outage_ms", "recovery_ms", "probe_spacing_ms", "failed_requests", "vip_move_ms", "split_brain_seen")
+    metrics = {"outage_ms": "stats", "recovery_ms": "stats", "probe_spacing_ms": "stats", "failed_requests": "stats",
+               "vip_move_ms": "stats", "split_brain_seen": "any"}
 
     def validate(self) -> None:
         super().validate()
@@ -92,6 +95,7 @@ class LbFailover(Experiment):
         marks = [(e["t"], f"{e['host']} {e['state']}") for e in events if fault_t <= e["t"] <= fault_t + 10]
         self.save_timeline(requests, fault_t, marks, f"crash of {holder}")
         return {"crashed": holder, "survivor": survivor, "outage_ms": result["outage_ms"],
+                "recovery_ms": result["recovery_ms"], "probe_spacing_ms": result["probe_spacing_ms"],
                 "failed_requests": result["failed_requests"], "in_flight_at_fault": result.get("in_flight_at_fault"),
                 "vip_move_ms": vip_move_ms(events, survivor, fault_t),
                 "split_brain_seen": split, "requests": len(requests)}

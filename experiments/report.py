@@ -261,9 +261,11 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 
 def _headline_value(value) -> object:
-    """A summarize() dict reads as "median (p95, max)"; anything else as itself."""
+    """A summarize() dict reads as "median (p95, max)", or "median (min, max)" under 10 values;
+    anything else as itself."""
     if isinstance(value, dict) and "median" in value:
-        return f"{_fmt(value.get('median'))} (p95 {_fmt(value.get('p95'))}, max {_fmt(value.get('max'))}, n {value.get('n')})"
+        low = f"p95 {_fmt(value.get('p95'))}" if value.get("p95") is not None else f"min {_fmt(value.get('min'))}"
+        return f"{_fmt(value.get('median'))} ({low}, max {_fmt(value.get('max'))}, n {value.get('n')})"
     return value
 
 

@@ -47,11 +47,12 @@ class ServerFailover(Experiment):
     description = "crash server1, then server2; HAProxy detection time, failed requests, time until the backup serves"
     profiles = ("tuned", "stock")
     order = 40
-    headline = ("detection_ms", "failed_requests", "backup_serving_ms")
+    headline = ("detection_ms", "failed_requests", "outage_ms", "probe_spacing_ms", "process_detection_ms",
+                "process_failed_requests", "backup_serving_ms")
     metrics = {**{key: "stats" for key in ("detection_ms", "second_detection_ms", "failed_requests",
                                            "in_flight_at_fault", "outage_ms", "failed_requests_second",
                                            "backup_serving_ms", "process_detection_ms", "process_failed_requests",
-                                           "process_outage_ms")},
+                                           "process_outage_ms", "recovery_ms", "probe_spacing_ms")},
                "backup_down_without_quorum": "any"}
     PROCESS_CRASH_PROFILES = ("tuned",)  # the side-by-side phase: a Galera rejoin (~5 s) per trial
 
@@ -134,7 +135,8 @@ class ServerFailover(Experiment):
             "second_detection_ms": detection_ms(haproxy, second, crash2.injected_at),
             "failed_requests": first_outage["failed_requests"],
             "in_flight_at_fault": first_outage.get("in_flight_at_fault"),
-            "outage_ms": first_outage["outage_ms"],
+            "outage_ms": first_outage["outage_ms"], "recovery_ms": first_outage["recovery_ms"],
+            "probe_spacing_ms": first_outage["probe_spacing_ms"],
             "failed_requests_second": second_outage["failed_requests"],
             "backup_serving_ms": round((served_by_backup[0] - crash2.injected_at) * 1000, 1) if served_by_backup else None,
             # Galera: the finding that the passive backup cannot take over for both actives.

@@ -64,6 +64,15 @@ def test_clean_outage():
     assert o["errors"] == {"connect_refused": 20}
     assert o["in_flight_at_fault"] == 0
     assert o["recovery_ms"] == pytest.approx(201.0)
+    assert o["probe_spacing_ms"] == pytest.approx(10.0)  # the grid the 200 ms is read on
+
+
+def test_the_outage_states_the_spacing_the_probe_achieved():
+    reqs = timeline("." * 10 + "r" * 5 + "." * 10)
+    late = [Request(r.seq, T0 + (r.sent - T0) * 3, T0 + (r.sent - T0) * 3 + 0.002, r.status, r.error, r.served_by)
+            for r in reqs]  # a probe that kept only a third of its schedule: 30 ms apart
+    o = outage(late, fault_time=T0 + 0.3 - 0.001)
+    assert o["probe_spacing_ms"] == pytest.approx(30.0) and o["outage_ms"] == pytest.approx(150.0)
 
 
 def test_no_failure():
@@ -181,7 +190,12 @@ def test_expected_shares_must_not_be_empty():
 def test_summarize_ignores_none():
     s = summarize([1, None, 2, 3, float("nan"), 4, 5])
     assert s["n"] == 5 and s["min"] == 1 and s["max"] == 5 and s["median"] == 3 and s["mean"] == 3
-    assert s["p95"] == pytest.approx(4.8)
+    assert s["p95"] is None  # 5 values: min and max say what they spanned, a p95 would not
+
+
+def test_a_p95_needs_ten_values():
+    assert summarize(list(range(1, 10)))["p95"] is None
+    assert summarize(list(range(1, 11)))["p95"] == pytest.approx(9.55)
     assert summarize([None])["median"] is None and summarize([])["n"] == 0
 
 
