@@ -11,7 +11,7 @@ Packet-ins come from the learning table's miss entry (table 1, after the edge gu
 0), whose packets also continue to the forwarding table, so the controller never sends
 packet-outs: it learns the source and installs flows, that is all.
 
-Control-channel requests (partition, heal, status; see ``controllers.control``) arrive from the
+Control-channel requests (partition, heal, status, role, reach; see ``controllers.control``) arrive from the
 launcher's socket thread through ``control_request()``, which queues an ``EventControl`` on this
 app's event loop, so the Fabric is only ever touched from that one thread.
 ``controllers.fabric.control()`` decides; the answer is sent once the barrier after the flow-mods
@@ -480,6 +480,9 @@ class FabricController(app_manager.OSKenApp):
                       "generation": self.roles.generation,
                       "switches": {self.fabric.name_of(d): r for d, r in sorted(self.confirmed.items())}})
             return
+        if op == "reach":
+            self._answer_reach(ev, t)
+            return
         if op in ("partition", "heal", "forget") and not self.roles.is_master:
             ev.reply({"ok": False, "error": f"{self.instance} is the standby controller; ask the master"})
             return
@@ -504,6 +507,36 @@ class FabricController(app_manager.OSKenApp):
 
         if not self._push(outcome.event, t, on_done=done, name=outcome.fields.get("name") or outcome.fields.get("mac")):
             done(time.time(), [])  # nothing to send (no switch connected, or no change)
+
+    def _answer_reach(self, ev, t: float) -> None:
+        """{"op": "reach"}: can this instance act on its switches NOW? A barrier to every switch
+        it is confirmed MASTER for; the answer, once every barrier is back, names the switches
+        that answered (a switch that disconnected meanwhile is named lost). A standby, or a
+        master with no switch, answers at once with none. A switch that neither answers nor
+        disconnects leaves the question unanswered: the asker's timeout says so."""
+        dpids = sorted(d for d, role in self.confirmed.items() if role == MASTER and d in self.datapaths)
+        base = {"ok": True, "op": "reach", "instance": self.instance, "role": self.roles.role, "t_request": t}
+        if not self.roles.is_master or not dpids:
+            ev.reply({**base, "answered": [], "lost": []})
+            return
+
+        def answered(t_done: float, lost: list[int]) -> None:
+            ev.reply({**base, "t_answered": t_done,
+                      "answered": [self.fabric.name_of(d) for d in dpids if d not in lost],
+                      "lost": [self.fabric.name_of(d) for d in lost]})
+
+        batch_id = next(self._batch_ids)
+        pending = set()
+        for dpid in dpids:
+            dp = self.datapaths[dpid]
+            barrier = dp.ofproto_parser.OFPBarrierRequest(dp)
+            dp.send_msg(barrier)  # sets barrier.xid
+            pending.add((dpid, barrier.xid))
+        self._batches[batch_id] = {"cause": "reach", "t_cause": t, "t_sent": time.time(), "count": 0,
+                                   "dpids": dpids, "pending": pending, "details": {}, "on_done": answered,
+                                   "journal": False}  # a question, not a change: nothing to journal
+        for key in pending:
+            self._barriers[key] = batch_id
 
     # ---- pushing flows ----
 
@@ -581,9 +614,10 @@ class FabricController(app_manager.OSKenApp):
         }
         if "lost" in batch:
             fields["lost_dpids"] = batch["lost"]
-        self.event_log.write("flows_installed", t=t, **fields)
-        self.logger.info("flows installed (%s): %d flow-mods on %s, %.1f ms after the cause",
-                         batch["cause"], batch["count"], batch["dpids"], fields["ms_since_cause"])
+        if batch.get("journal", True):
+            self.event_log.write("flows_installed", t=t, **fields)
+            self.logger.info("flows installed (%s): %d flow-mods on %s, %.1f ms after the cause",
+                             batch["cause"], batch["count"], batch["dpids"], fields["ms_since_cause"])
         if batch["on_done"] is not None:
             batch["on_done"](t, batch.get("lost", []))
 

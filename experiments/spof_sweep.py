@@ -16,7 +16,8 @@ beside the static SPOF analysis's prediction (spof/). Run by name, not in `all` 
                                monitoring  each replica's Prometheus (`up`, alerts, rules) and its
                                            Alertmanager, asked at the hold's end and again until
                                            one works, up to the alert deadline (2 scrapes + 1 s)
-                               recovery    the controller alive with every switch connected at the hold's end
+                               recovery    at the hold's end, an instance says it is MASTER and a
+                                           barrier from it comes back from every switch not crashed
 
 A service is observed DOWN (the fault is an observed SPOF for it) when, for some client whose own
 host and access link are not the fault, no request sent in the last LAST_S seconds of the hold
@@ -73,7 +74,9 @@ FABRIC_SETTLED_S = 1.0
 # evaluation after the fault, 2 × 2 s + 1 s at worst with the default site's 2 s scrapes.
 ALERT_INTERVALS = 2
 BACK_TIMEOUT = 20.0  # after recover(): how long a service may take to come back
+REACH_TIMEOUT_S = 2.0  # the MASTER's barriers to every switch: back in ms when it is in charge
 MAX_PAIRS = 20
+CONTROL_PAIRS = 5  # pairs predicted harmless, tried to catch a model that calls too much "up"
 CLIENT_SERVICES = {"web": ("GET", "/", 0.05), "read": ("GET", "/read", 0.1), "write": ("POST", "/write", 0.1)}
 SWEPT = ("node:", "daemon:", "link:", "controller")
 
@@ -119,20 +122,41 @@ def why_down(seen: dict) -> str:
     parts = [", ".join(seen.get("down_for") or seen.get("blind") or [])]
     parts += [f"no alert for {h}" for h in seen.get("crashed_without_alert") or []]
     parts += (seen.get("rule_problems") or [])[:1]
+    parts.append(seen.get("why") or "")  # recovery says why in its own words
     return "; ".join(p for p in parts if p)
 
 
 def plan_for(topology, faults: tuple[str, ...] | None, seed: int) -> tuple[tuple[str, ...], ...]:
-    """The fault sets to inject, singles first, then pairs from the static cut sets."""
+    """The fault sets to inject: singles first, then pairs from the static cut sets, then (on a
+    full sweep) CONTROL_PAIRS pairs the model calls harmless, a seeded choice: a pair is tried
+    only when the model foresees something of it, so without controls a false "up" could never
+    be found. --faults keeps the listed singles and the cut-set pairs among them, no controls."""
     singles = [e.address for e in catalogue(topology) if e.address.startswith(SWEPT)]
     if faults:
         singles = [a for a in faults if a in set(singles)]
     chosen = set(singles)
-    pairs = sorted({tuple(sorted(c.components)) for c in analyze(topology).cut_sets
-                    if set(c.components) <= chosen})
+    cut_pairs = {tuple(sorted(c.components)) for c in analyze(topology).cut_sets}
+    pairs = sorted(p for p in cut_pairs if set(p) <= chosen)
+    rng = random.Random(seed)
     if len(pairs) > MAX_PAIRS:
-        pairs = sorted(random.Random(seed).sample(pairs, MAX_PAIRS))
-    return tuple((a,) for a in singles) + tuple(pairs)
+        pairs = sorted(rng.sample(pairs, MAX_PAIRS))
+    controls = [] if faults else control_pairs(topology, singles, cut_pairs, rng)
+    return tuple((a,) for a in singles) + tuple(pairs) + tuple(controls)
+
+
+def control_pairs(topology, singles: list[str], cut_pairs: set, rng: random.Random) -> list[tuple[str, str]]:
+    """CONTROL_PAIRS pairs of single faults, neither a SPOF alone, that the model predicts leave
+    every service up: the sweep's check on the model's "harmless"."""
+    design = Design(topology)
+    harmless = [a for a in singles if all(o.up and not o.partial for o in design.evaluate({a}).values())]
+    candidates = [(a, b) for i, a in enumerate(harmless) for b in harmless[i + 1:] if (a, b) not in cut_pairs]
+    picked = []
+    for a, b in rng.sample(candidates, len(candidates)):
+        if all(o.up and not o.partial for o in design.evaluate({a, b}).values()):
+            picked.append((a, b))
+            if len(picked) == CONTROL_PAIRS:
+                break
+    return sorted(picked)
 
 
 class SpofSweep(Experiment):
@@ -142,7 +166,11 @@ class SpofSweep(Experiment):
     order = 900
     in_all = False
     accepts = ("faults",)
-    headline = ("faults_injected", "observed_spofs", "predicted_spofs", "disagreements", "partial_outages")
+    # SPOFs counted as components (a single fault address down for some service), singles and
+    # pairs apart; partial outages judged against the prediction on their own count.
+    headline = ("faults_injected", "single_faults", "pair_faults", "control_pairs", "spof_components_observed",
+                "spof_components_predicted", "disagreements", "pair_disagreements", "partial_disagreements",
+                "partial_outages")
 
     @classmethod
     def trial_count(cls, trials: int, topology, options: dict) -> int:
@@ -206,7 +234,7 @@ class SpofSweep(Experiment):
         hold_end = fault_t + HOLD_S
         time.sleep(max(0.0, hold_end - time.time()))  # the hold itself; every figure comes from probes
         with self.journal.step(f"trial {index}: observe monitoring and recovery"), ThreadPoolExecutor(2) as pool:
-            asked = pool.submit(self.observe_monitoring_until, addresses, fault_t), pool.submit(self.observe_recovery)
+            asked = pool.submit(self.observe_monitoring_until, addresses, fault_t), pool.submit(self.observe_recovery, addresses)
             monitoring, recovery = (future.result() for future in asked)
         observed_end = time.time()
         if len(faults) == 1:
@@ -509,14 +537,29 @@ class SpofSweep(Experiment):
             answered = dict(zip(managers, pool.map(ask, managers)))
         return {"ok": "ok" in answered.values(), "alertmanagers": answered}
 
-    def observe_recovery(self) -> dict:
-        """Can the fabric still reroute? The controller runs and every switch is connected to it."""
+    def observe_recovery(self, addresses) -> dict:
+        """Can the fabric still reroute? Asked after the fault: some instance says it is MASTER,
+        and a barrier it sends now comes back from every switch the fault left alive. A crashed
+        switch is left out: its bridge lives on in ovs-vswitchd and answers over loopback, which
+        proves nothing. A standby's journal lists every switch from its start, and a process
+        that runs may not be in charge: neither counts."""
         controller = self.testbed.controller
+        switches = self.testbed.topology.switches
+        crashed = sorted(a.removeprefix("node:") for a in addresses if a.removeprefix("node:") in switches)
+        required = [s for s in switches if s not in crashed]
         alive = controller is not None and controller.alive()
-        connected = self.testbed.switch_connections() if alive else {}
-        down = not alive or not all(connected.values())
-        return {"down": down, "controller_alive": alive,
-                "switches_connected": sorted(s for s, ok in connected.items() if ok)}
+        master = controller.master() if alive else None
+        answer = master.reach(REACH_TIMEOUT_S) if master is not None else None
+        answered = sorted(set(answer["answered"]) & set(required)) if answer else []
+        silent = [s for s in required if s not in answered]
+        why = ("no controller runs" if not alive else "no instance says it is MASTER" if master is None
+               else f"{master.name} did not answer within {REACH_TIMEOUT_S:g} s" if answer is None
+               else f"no barrier back from {', '.join(silent)}" if silent else "")
+        return {"down": bool(why), "why": why, "controller_alive": alive,
+                "master": master.name if master is not None else None,
+                "switches_answered": answered, "switches_silent": silent, "crashed_left_out": crashed,
+                "reach_ms": (round((answer["t_answered"] - answer["t_request"]) * 1000, 1)
+                             if answer and "t_answered" in answer else None)}
 
     def keep_evidence(self, addresses, fault_t: float, end: float, disagreements: list[str]) -> dict:
         """Timeline of the first client service concerned (or web) and the daemon events around it."""
@@ -546,7 +589,8 @@ class SpofSweep(Experiment):
                           "predicted_why": t["services"][s].get("predicted_why", ""),
                           "observed": {k: v for k, v in t["services"][s].items()
                                        if k in ("down_for", "outage_ms", "blind", "crashed_without_alert", "rule_problems",
-                                                "error", "controller_alive")},
+                                                "error", "controller_alive", "why", "master",
+                                                "switches_silent")},
                           "reading": ("the model expected an outage the testbed did not show: a mechanism the "
                                       "model does not know covered it, or the model is wrong"
                                       if t["services"][s]["predicted_down"] else
@@ -560,11 +604,33 @@ class SpofSweep(Experiment):
                    for t in trials for s in t.get("observed_partial", [])]
         foreseen = [{"faults": t["faults"], "service": s} for t in trials for s, v in t["services"].items()
                     if v.get("predicted_partial") and s not in t.get("observed_partial", [])]
-        return {"faults_injected": len(trials), "observed_spofs": len(observed), "predicted_spofs": len(predicted),
-                "disagreements": len(disagreements), "disagreement_list": disagreements,
+        # Partial against partial: seen where the model said fully up, or foreseen and not seen.
+        # (Seen partial where the model said down is a disagreement already: down against up.)
+        partial_disagreements = [p for p in partial if p["predicted"] == "up, fully"] + foreseen
+        singles = [t for t in trials if len(t["faults"]) == 1]
+        pairs = [t for t in trials if len(t["faults"]) > 1]
+        controls = {tuple(c) for c in self.plan if len(c) > 1 and not self.design_predicts_harm(c)}
+
+        def components(key: str) -> list[str]:
+            return sorted({t["faults"][0] for t in singles if t[key]})
+
+        return {"faults_injected": len(trials), "single_faults": len(singles), "pair_faults": len(pairs),
+                "control_pairs": sum(1 for t in pairs if tuple(t["faults"]) in controls),
+                "spof_components_observed": len(components("observed_down")),
+                "spof_components_predicted": len(components("predicted_down")),
+                "spof_component_list": components("observed_down"),
+                "observed_spof_rows": len(observed), "predicted_spof_rows": len(predicted),
+                "disagreements": len(disagreements),
+                "pair_disagreements": sum(1 for d in disagreements if len(d["faults"]) > 1),
+                "disagreement_list": disagreements,
+                "partial_disagreements": len(partial_disagreements), "partial_disagreement_list": partial_disagreements,
                 "partial_outages": len(partial), "partial_outage_list": partial,
                 "partial_predicted_not_seen": foreseen,
                 "observed": [{"faults": list(f), "service": s} for f, s in observed]}
+
+    def design_predicts_harm(self, faults) -> bool:
+        """Whether the model foresees any service down or partial with `faults` failed."""
+        return not all(o.up and not o.partial for o in self.design.evaluate(set(faults)).values())
 
     def write_sweep_md(self, trials: list[dict]) -> None:
         lines = ["# SPOF sweep: prediction beside observation", "",

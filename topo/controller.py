@@ -138,6 +138,17 @@ class ControllerProcess:
             return None
         return answer if answer.get("ok") else None
 
+    def reach(self, timeout: float = 2.0) -> dict | None:
+        """The instance's answer to {"op": "reach"}: the switches that answered a barrier it
+        sent to each switch it is MASTER for, just now (None: no answer within `timeout`)."""
+        if not self.alive() or self.control_path is None:
+            return None
+        try:
+            answer = control_request(self.control_path, {"op": "reach"}, timeout)
+        except ControlError:
+            return None
+        return answer if answer.get("ok") else None
+
     def request(self, message: dict, timeout: float = 15.0) -> dict:
         """One request on the controller's control channel; its answer ({"ok": True, ...}).
 

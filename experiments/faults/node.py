@@ -1,10 +1,11 @@
 """node:<host>: a powered-off host; processes:<host>: every daemon of a host crashed, the host up.
 
-    node:      inject   host ends of its links down FIRST (the switch port loses carrier, the
-                        controller gets a port-status), then SIGKILL every recorded daemon (whole
-                        process groups) and drop runtime-only addresses (a VIP it held): a
-                        powered-off machine says nothing, so no RST or FIN may leave it; killed
-                        behind a dead link, the kernel's resets go nowhere
+    node:      inject   every recorded daemon frozen (SIGSTOP, whole process groups: none can
+                        react), host ends of its links down (the switch port loses carrier, the
+                        controller gets a port-status), then SIGKILL and drop runtime-only
+                        addresses (a VIP it held): a powered-off machine says nothing, so no
+                        RST or FIN may leave it; killed behind a dead link, the kernel's resets
+                        go nowhere
     processes: inject   SIGKILL every recorded daemon; links and addresses stay, so the kernel
                         still answers: a connection to a dead port is refused at once (RST), and
                         HAProxy's checks and retries see that instead of a timeout
@@ -12,9 +13,9 @@
                         ready, then its after_ready() (a replica re-attaches, keepalived waits
                         for one VRRP master)
 
-    time ──▶        links down   daemons killed
-    node:              │ t0           │ t0 + a few ms       (nothing leaves the host after t0)
-    processes:                        │ t0                  (the kernel answers from t0 on)
+    time ──▶        frozen   links down   daemons killed
+    node:              │ t0       │ t0 + ms      │ later         (nothing leaves the host after t0)
+    processes:                                   │ t0            (the kernel answers from t0 on)
 """
 
 from __future__ import annotations
@@ -68,10 +69,16 @@ class NodeCrash(Fault):
         testbed, node = self.testbed, self.testbed.net[self.host]
         interfaces = testbed.plan.host_interfaces(self.host)
         ports = {(i.switch, i.switch_port) for i in interfaces if observe.carrier(i.switch_intf)}  # to see go down
-        addresses = observe.runtime_addresses(testbed, self.host) if self.links_down else []
         self.injected_at = now()
         downed = []
-        if self.links_down:  # first: from here on nothing the dying host sends reaches anyone
+        victims = self._running()
+        if self.links_down:
+            # Frozen first (SIGSTOP, a few ms): no daemon may react to its links going down (a
+            # keepalived would go FAULT and drop the VIP itself) or close a socket before they
+            # are down; the kernel sends nothing for a stopped process. Then nothing the dying
+            # host sends reaches anyone.
+            for proc in victims:
+                proc.send(signal.SIGSTOP)
             for intf in interfaces:
                 set_link(intf.name, "down", node)
                 downed.append(intf.name)
@@ -79,7 +86,8 @@ class NodeCrash(Fault):
                     set_link(intf.switch_intf, "down")
                     downed.append(intf.switch_intf)
         links_down_at = now()
-        killed = self._kill_daemons()
+        killed = self._kill(victims)
+        addresses = observe.runtime_addresses(testbed, self.host) if self.links_down else []
         for intf, cidr in addresses:  # a powered-off host holds no VIP when it boots again
             command.run(["ip", "addr", "del", cidr, "dev", intf], node, timeout=10)
         done = now()
@@ -90,10 +98,14 @@ class NodeCrash(Fault):
                              addresses_removed=[f"{cidr} dev {intf}" for intf, cidr in addresses],
                              interfaces_down=downed, controller_port_down=seen)
 
-    def _kill_daemons(self) -> list[dict]:
-        """SIGKILL every running recorded daemon of the host, all first, then reap each."""
+    def _running(self) -> list:
+        """The recorded processes of the host's daemons that run now."""
         manager = self.testbed.services
-        victims = [manager.process(d) for d in self._daemons() if manager.running(d)]
+        return [manager.process(d) for d in self._daemons() if manager.running(d)] if manager else []
+
+    @staticmethod
+    def _kill(victims: list) -> list[dict]:
+        """SIGKILL every process (its group), all first, then reap each."""
         for proc in victims:
             proc.send(signal.SIGKILL)
         killed = []

@@ -11,7 +11,8 @@ from topo.model import load_topology
 pytestmark = pytest.mark.root
 
 # No two of them are a size-2 cut set, so the sweep tries no pair (each pair is a trial more).
-FAULTS = ["daemon:nginx@server2", "daemon:mariadb@server1", "daemon:prometheus@monitor2", "node:lb1", "node:s3"]
+FAULTS = ["daemon:nginx@server2", "daemon:mariadb@server1", "daemon:prometheus@monitor2", "node:lb1", "node:s3",
+          "controller"]
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +91,21 @@ def test_the_report_puts_prediction_beside_observation(sweep):
     assert "| `daemon:mariadb@server1` | write | up | up |" in table
     assert "| `daemon:prometheus@monitor2` | monitoring | up | up" in table
     assert summary["metrics"]["tuned"]["disagreements"] == len(summary["metrics"]["tuned"]["disagreement_list"])
+
+
+def test_recovery_is_a_master_whose_barriers_every_live_switch_answers(sweep):
+    """Asked after the fault: the standby that took over from a stopped MASTER reaches every
+    switch; with a switch crashed, every other switch answers and the dead one is left out (its
+    bridge still answers over loopback, which would prove nothing)."""
+    _, summary, trials = sweep
+    switches = set(load_topology().switches)
+    stopped = trials[("controller",)]
+    recovery = stopped["services"]["recovery"]
+    assert recovery["predicted_down"] is False and recovery["down"] is False, recovery
+    assert recovery["master"] and set(recovery["switches_answered"]) == switches
+    s3 = trials[("node:s3",)]["services"]["recovery"]
+    assert s3["down"] is False and s3["crashed_left_out"] == ["s3"], s3
+    assert set(s3["switches_answered"]) == switches - {"s3"} and s3["switches_silent"] == []
+    metrics = summary["metrics"]["tuned"]
+    assert metrics["single_faults"] == len(FAULTS) and metrics["pair_faults"] == 0
+    assert metrics["spof_components_observed"] == len(metrics["spof_component_list"])

@@ -59,3 +59,57 @@ def test_a_window_with_under_half_the_scheduled_requests_is_inconclusive():
     with pytest.raises(InconclusiveError, match="nothing to judge"):
         judge_window(few, FAULT, HOLD_END, RECOVER, 0.1)
     assert not judge_window(stream("o" * (JUDGED // 2)), FAULT, HOLD_END, RECOVER, 0.1)["down_at_end"]
+
+
+# -- the sample: cut-set pairs, and control pairs the model calls harmless -------------------------
+def test_a_full_sweep_tries_control_pairs_the_model_calls_harmless():
+    from experiments.spof_sweep import CONTROL_PAIRS, plan_for
+    from spof.analysis import analyze
+    from spof.model import Design
+    from topo.model import load_topology
+
+    topology = load_topology()
+    plan = plan_for(topology, None, seed=1)
+    cut_pairs = {tuple(sorted(c.components)) for c in analyze(topology).cut_sets}
+    controls = [p for p in plan if len(p) == 2 and p not in cut_pairs]
+    assert len(controls) == CONTROL_PAIRS
+    design = Design(topology)
+    for pair in controls:  # harmless by the model: every service up, none partial
+        assert all(o.up and not o.partial for o in design.evaluate(set(pair)).values()), pair
+    assert plan_for(topology, None, seed=1) == plan  # seeded
+    assert {p for p in plan_for(topology, None, seed=2) if len(p) == 2} != set(p for p in plan if len(p) == 2)
+    # A listed fault set is tried as listed: no controls added.
+    listed = plan_for(topology, ("node:lb1", "node:lb2", "node:s3"), seed=1)
+    assert [p for p in listed if len(p) == 2 and p not in cut_pairs] == []
+
+
+def test_spofs_are_counted_as_components_singles_and_pairs_apart(tmp_path):
+    from experiments.spof_sweep import SpofSweep
+    from spof.model import Design
+    from topo.model import load_topology
+
+    sweep = SpofSweep.__new__(SpofSweep)
+    sweep.out_dir = tmp_path
+    sweep.design = Design(load_topology())
+    sweep.plan = (("node:lb1",), ("node:s3",), ("node:lb1", "node:lb2"), ("node:server1", "daemon:nginx@server2"))
+
+    def trial(faults, down, predicted, partial=(), predicted_partial=""):
+        services = {s: {"down": s in down, "predicted_down": s in predicted,
+                        "predicted_partial": predicted_partial if s in partial or predicted_partial else "",
+                        **({"partial_for": ["client1"]} if s in partial else {})} for s in ("web", "read", "write")}
+        return {"faults": list(faults), "observed_down": sorted(down), "predicted_down": sorted(predicted),
+                "observed_partial": sorted(partial), "services": services,
+                "disagreements": sorted(set(down) ^ set(predicted))}
+
+    summary = sweep.summarize([
+        trial(("node:lb1",), down={"web", "read", "write"}, predicted={"web", "read", "write"}),  # 3 rows, 1 component
+        trial(("node:s3",), down=set(), predicted=set(), partial={"web"}),  # partial where fully up was foreseen
+        trial(("node:lb1", "node:lb2"), down={"web"}, predicted={"web", "read"}),  # a pair disagreeing
+        trial(("node:server1", "daemon:nginx@server2"), down=set(), predicted=set()),  # a control pair, up
+    ])
+    assert summary["single_faults"] == 2 and summary["pair_faults"] == 2 and summary["control_pairs"] == 1
+    assert summary["spof_components_observed"] == 1 and summary["spof_component_list"] == ["node:lb1"]
+    assert summary["observed_spof_rows"] == 4  # (fault set, service) rows: what "SPOFs" used to count
+    assert summary["disagreements"] == 1 and summary["pair_disagreements"] == 1
+    assert summary["partial_disagreements"] == 1 and summary["partial_outages"] == 1
+    assert (tmp_path / "sweep.md").exists()
