@@ -2,13 +2,20 @@
 and the Jepsen-style checks at the end of a trial.
 
     writes: client1 ──POST /write every 20 ms (timeout 5 s)──▶ VIP ─▶ an app ─▶ its writer
+            each body names its request ("<probe label> seq=<n>"), stored as the row's payload
+    each write is, from the client's side:
+      acked      a 201 with the row's id: (id, writer, payload) must be on every surviving node
+      unknown    sent, no definite answer (a read timeout, a closed or reset connection, an
+                 application's 5xx): it may or may not be stored, never counted lost nor served
+      failed     refused before it reached an application: it must not be stored
     checks after the fault:
-      acked ids      every id a client got a 201 for
-      on every node  every surviving MariaDB's rows: an acked (id, writer) missing there is LOST
-                     (replication gets a few seconds to deliver first: late is not lost); the
-                     writer is part of the key, as two primaries reuse the same ids
-      read-your-writes  GET /read through the VIP, repeatedly: every answer must see the
-                     highest id acknowledged before the read was sent
+      on every node  every surviving MariaDB's rows (replication gets a few seconds first: late
+                     is not lost); a node expected to answer that does not is an ERROR (0 lost
+                     from nodes never read would be a lie); (id, writer, payload) is the key:
+                     two primaries hand out the same ids for different rows
+      phantoms       rows of this probe that are neither acked nor unknown
+      read-your-writes  GET /read?from=<first acked id> through the VIP, repeatedly: every write
+                     acknowledged before the read was sent must be in the answer
 
 Write outage = the longest gap between two acknowledgements around the fault: Galera blocks
 commits until the cluster has evicted a dead node (slow but not failed), a promotion fails them
@@ -19,7 +26,10 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 
+from experiments.base import ExperimentError
+from experiments.probe_client import OUTCOME_UNKNOWN, write_payload
 from hosts.client import https_request
 from hosts.webapp.app import TABLE
 from hosts.site import DB_NAME
@@ -28,6 +38,7 @@ from topo.wait import NotReadyError, wait_until
 
 WRITE_INTERVAL = 0.02
 WRITE_TIMEOUT = 5.0
+SETTLE_S = 10.0  # replication's time to deliver before a missing write counts as lost
 
 
 def writer(experiment) -> str:
@@ -51,65 +62,105 @@ def ack_gap(requests, t0: float, before: float = 1.0) -> dict:
     return {"gap_ms": round(gap * 1000, 1), "from_t": a, "to_t": b}
 
 
-def acked_ids(requests) -> dict[tuple[int, str], float]:
-    """(id, the app that wrote it) → when its acknowledgement arrived. The writer is part of the
-    key: two primaries after a split brain hand out the same ids for different rows."""
-    return {(int(r.id), r.served_by): r.done for r in requests if r.ok and r.id}
+Key = tuple[int, str, str]  # (id, writer, payload): one stored row, one request
 
 
-def stored_rows(experiment, server: str) -> set[tuple[int, str, str]] | None:
-    """(id, written_by, created_at) of every row in `server`'s copy (None: it does not answer)."""
+@dataclass(frozen=True)
+class WriteLog:
+    """The client's side of a trial's writes (see the module docstring)."""
+
+    label: str  # the probe's: every payload of this trial starts with it
+    acked: dict[Key, float]  # → when the acknowledgement arrived
+    unknown: frozenset[str]  # payloads of writes whose outcome the client cannot know
+
+    def ours(self, payload: str) -> bool:
+        return payload.startswith(f"{self.label} seq=")
+
+
+def write_log(requests, label: str) -> WriteLog:
+    """Acked and unknown writes of the probe `label`. The writer is the app that answered (it
+    stores its own name in written_by)."""
+    acked = {(int(r.id), r.served_by, write_payload(label, r.seq)): r.done for r in requests if r.ok and r.id}
+    unknown = frozenset(write_payload(label, r.seq) for r in requests
+                        if not r.ok and (r.error in OUTCOME_UNKNOWN or (r.status >= 500 and r.served_by)))
+    if not acked:
+        raise ExperimentError(f"writes of {label}: none acknowledged, so nothing can be checked")
+    return WriteLog(label, acked, unknown)
+
+
+def stored_rows(experiment, server: str) -> set[Key] | None:
+    """(id, written_by, payload) of every row in `server`'s copy (None: it does not answer)."""
     mariadb = experiment.testbed.services.find(server, "mariadb")
     try:
-        rows = mariadb.sql(experiment.testbed.net[server], f"SELECT id, written_by, created_at FROM {DB_NAME}.{TABLE}")
+        rows = mariadb.sql(experiment.testbed.net[server], f"SELECT id, written_by, payload FROM {DB_NAME}.{TABLE}")
     except Exception:
         return None
-    return {(int(row["id"]), row["written_by"], row["created_at"]) for row in rows}
+    return {(int(row["id"]), row["written_by"], row["payload"]) for row in rows}
 
 
-def lost_per_node(experiment, acked: set[tuple[int, str]], settle: float = 5.0) -> dict[str, list[int]]:
-    """Acked writes missing on each surviving node (ids), after `settle` s for replication."""
-    missing: dict[str, list[int]] = {}
+def read_survivors(experiment, log: WriteLog, down=(), settle: float | None = None) -> dict[str, set[Key]]:
+    """Every node not in `down`, read until each has every acked write or `settle` s (SETTLE_S)
+    have passed (late is not lost). ExperimentError if one of them never answered: its count
+    would be a guess."""
+    settle = SETTLE_S if settle is None else settle
+    expected = [s for s in experiment.site.db_nodes if s not in set(down)]
+    copies: dict[str, set[Key] | None] = {}
 
     def delivered() -> bool:
-        missing.clear()
-        for server in experiment.site.db_nodes:
+        for server in expected:
             rows = stored_rows(experiment, server)
-            if rows is not None:
-                have = {(i, w) for i, w, _ in rows}
-                missing[server] = sorted(i for i, w in acked - have)
-        return bool(missing) and not any(missing.values())
+            if rows is not None or server not in copies:
+                copies[server] = rows
+        return all(rows is not None and not set(log.acked) - rows for rows in copies.values())
 
     try:
         wait_until(delivered, settle, "every acknowledged write on every surviving node", interval=0.25)
     except NotReadyError:
         pass  # what is still missing is lost
-    return missing
+    silent = [s for s, rows in copies.items() if rows is None]
+    if silent:
+        raise ExperimentError(f"lost writes cannot be counted: {', '.join(silent)} did not answer within "
+                              f"{settle:g} s (expected every node but {', '.join(down) or 'none'})")
+    return copies  # type: ignore[return-value]
 
 
-def losses(experiment, acked: set[tuple[int, str]]) -> dict:
-    """The trial's loss metrics: the most acknowledged writes missing on any surviving node, and
-    (at most 20 of) the missing ids per node."""
-    lost = lost_per_node(experiment, acked)
+def losses(experiment, log: WriteLog, down=()) -> dict:
+    """The trial's loss metrics: the most acknowledged writes missing on any surviving node and
+    (at most 20 of) the missing ids per node; which nodes were read; how many writes of unknown
+    outcome were found stored; rows of this probe that no request can account for."""
+    copies = read_survivors(experiment, log, down)
+    lost = {s: sorted(i for i, _w, _p in set(log.acked) - rows) for s, rows in copies.items()}
+    stored = {p for rows in copies.values() for _i, _w, p in rows if log.ours(p)}
+    acked_payloads = {p for _i, _w, p in log.acked}
     return {"acked_writes_lost": max((len(v) for v in lost.values()), default=0),
-            "lost_ids": {s: v[:20] for s, v in lost.items() if v}}
+            "lost_ids": {s: v[:20] for s, v in lost.items() if v},
+            "nodes_read": sorted(copies), "unknown_writes": len(log.unknown),
+            "unknown_writes_stored": len(log.unknown & stored),
+            "phantom_rows": len(stored - acked_payloads - log.unknown)}
 
 
-def read_your_writes(experiment, acked: dict[tuple[int, str], float], reads: int = 10) -> dict:
-    """Reads through the VIP after failover: each must see the highest id acknowledged before it.
-    A read that gets no answer is counted apart (failed_reads): it saw nothing, stale or not."""
+def read_your_writes(experiment, log: WriteLog, reads: int = 10) -> dict:
+    """Reads through the VIP after failover: each must hold every write acknowledged before it
+    was sent (all of them, not just the highest id). A read that gets no answer is counted apart
+    (failed_reads); if none answers, the check saw nothing: ExperimentError."""
     node, site = experiment.testbed.net[experiment.site.clients[0]], experiment.site
+    first_id = min(i for i, _w, _p in log.acked)
     stale, failed = [], []
     for _ in range(reads):
         sent = time.time()
-        must_see = max((i for (i, _w), t in acked.items() if t < sent), default=0)
-        response = https_request(node, site, "/read")
+        must_see = {key for key, t in log.acked.items() if t < sent}
+        response = https_request(node, site, f"/read?from={first_id}")
         if not response.ok:
             failed.append({"t": sent, "server": response.served_by, "error": response.error or response.status})
             continue
-        last = json.loads(response.body)["last_id"]
-        if last < must_see:
-            stale.append({"server": response.served_by, "last_id": last, "must_see": must_see})
+        seen = {(int(i), w, p) for i, w, p in json.loads(response.body)["rows_from"]}
+        missing = must_see - seen
+        if missing:
+            stale.append({"server": response.served_by, "missing": len(missing),
+                          "missing_ids": sorted(i for i, _w, _p in missing)[:10]})
+    if len(failed) == reads:
+        raise ExperimentError(f"read-your-writes: none of {reads} reads through the VIP answered "
+                              f"(first: {failed[0]['error']})")
     return {"reads": reads, "stale_reads": len(stale), "stale": stale[:5], "failed_reads": len(failed),
             "failed": failed[:5]}
 

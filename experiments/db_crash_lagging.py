@@ -101,10 +101,11 @@ class DbCrashLagging(Experiment):
         finally:
             requests = probe.stop()
         found = db.detection(self, t0, target)
-        acked = db.acked_ids(requests)
+        log = db.write_log(requests, probe.label)
+        acked = log.acked
         during = {i for i, t in acked.items() if cut.injected_at <= t <= t0}
-        lost = db.losses(self, set(acked))
-        reads = db.read_your_writes(self, acked)
+        lost = db.losses(self, log, down={target})
+        reads = db.read_your_writes(self, log)
         gap = db.ack_gap(requests, cut.injected_at)
         marks = [(cut.injected_at, "replication cut"), (t0, "mariadbd killed")]
         marks += [(found["switched_t"], "writes redirected")] if found["switched_t"] else []

@@ -58,9 +58,10 @@ class DbFailover(Experiment):
         finally:
             requests = probe.stop()
         found = db.detection(self, t0, target)
-        acked = db.acked_ids(requests)
-        lost = db.losses(self, set(acked))
-        reads = db.read_your_writes(self, acked)
+        log = db.write_log(requests, probe.label)
+        acked = log.acked
+        lost = db.losses(self, log, down={target})
+        reads = db.read_your_writes(self, log)
         gap = db.ack_gap(requests, t0)
         failed = sum(1 for r in requests if not r.ok and r.sent >= t0 - 1)
         marks = [(t, label) for t, label in ((found["detected_t"], f"{found['by']}: {target} lost"),

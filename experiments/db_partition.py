@@ -53,19 +53,19 @@ class DbPartition(Experiment):
             self.wait_successes(probe, healed, 25, 30, "writes acknowledged after healing")
         finally:
             requests = probe.stop()
-        acked = db.acked_ids(requests)
+        log = db.write_log(requests, probe.label)
+        acked = log.acked
         # Writes SENT while the partition was in place and acknowledged before it healed (one in
         # flight at the cut was certified before it and says nothing about either side).
         during = [r for r in requests if r.ok and r.id and r.sent >= installed and r.done <= healed]
         minority = sum(1 for r in during if r.served_by == target)
-        lost = db.losses(self, set(acked))
-        # Divergence: rows (id, writer, time) some node has and another lacks, after healing
+        lost = db.losses(self, log)
+        # Divergence: rows (id, writer, payload) some node has and another lacks, after healing
         # and time to catch up (same id, different row counts: two primaries reuse ids).
-        copies = {s: db.stored_rows(self, s) for s in site.db_nodes}
-        live = {s: rows for s, rows in copies.items() if rows is not None}
+        live = db.read_survivors(self, log)  # every node answers after healing, or the trial errs
         every = set().union(*live.values()) if live else set()
         divergent = {s: sorted(i for i, _w, _t in every - rows)[:20] for s, rows in live.items() if every - rows}
-        reads = db.read_your_writes(self, acked)
+        reads = db.read_your_writes(self, log)
         found = db.detection(self, t0, target)
         gap = db.ack_gap(requests, t0)
         self.save_timeline(requests, t0, [(healed, "healed")] + ([(found["switched_t"], "writes redirected")]

@@ -37,6 +37,7 @@ import http.client
 import json
 import queue
 import resource
+import os
 import signal
 import socket
 import ssl
@@ -63,11 +64,22 @@ ERROR_KINDS = {
     "error": "anything else (see the probe's stderr)",
 }
 SERVED_BY_HEADER = "X-Served-By"
+# A POST's outcome is unknown when it may have reached the application: its row may or may not
+# exist (Jepsen's "info"). A "reset" may come before sending too; counted here, it is only ever
+# "not known", never lost and never served.
+OUTCOME_UNKNOWN = ("read_timeout", "closed", "bad_response", "reset", "aborted")
+
+
+def write_payload(label: str, seq: int) -> str:
+    """The body of POST number `seq` of the probe `label`: stored as the row's payload, so a
+    stored row names the one request that wrote it (ids alone repeat across two primaries)."""
+    return f"{label} seq={seq}"
 
 
 class Probe:
     def __init__(self, args: argparse.Namespace):
         self.args = args
+        self.label = os.path.splitext(os.path.basename(args.out))[0]  # the launcher names the CSV <label>.csv
         self.context = ssl.create_default_context(cafile=args.ca)  # verifies chain + host name
         self.host_header = args.server_name if args.port == 443 else f"{args.server_name}:{args.port}"
         self.stop = threading.Event()
@@ -137,7 +149,7 @@ class Probe:
             sock = tls
             conn = http.client.HTTPConnection(args.server_name, args.port)
             conn.sock = tls  # already connected: HTTPConnection would otherwise dial server_name
-            body = f"probe seq={seq}".encode() if args.method == "POST" else None
+            body = write_payload(self.label, seq).encode() if args.method == "POST" else None
             headers = {"Host": self.host_header, "Connection": "close"}
             if body is not None:
                 headers["Content-Type"] = "text/plain"

@@ -3,6 +3,7 @@
     GET  /         200 "<host>"                          no database: for load-distribution tests
     GET  /health   200 "ok" if its MariaDB answers (a Galera node: and has quorum), else 503
     GET  /read     200 {"server", "rows", "last_id"}      from its database (a replica may lag)
+    GET  /read?from=ID  the same, plus "rows_from": [[id, written_by, payload], ...] for id >= ID
     POST /write    201 {"server", "id", "primary"}        INSERT on the CURRENT primary, body as payload
     "its MariaDB": the LOCAL node, or on a server without one the first node of its route that serves
     every response carries  X-Served-By: <host>
@@ -31,6 +32,7 @@ import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import parse_qs
 
 TABLE = "entries"
 # The app's table; hosts/mariadb.py creates it in the cached template datadir.
@@ -200,6 +202,13 @@ class Database:
             rows, last_id = cur.fetchone()
             return int(rows), int(last_id)
 
+    def rows_from(self, first_id: int) -> list[tuple[int, str, str]]:
+        """(id, written_by, payload) of every row with id >= `first_id` in the copy this app reads."""
+        conn, _host = self._serving()
+        with conn, conn.cursor() as cur:
+            cur.execute(f"SELECT id, written_by, payload FROM {TABLE} WHERE id >= %s ORDER BY id", (first_id,))
+            return [(int(i), w, p) for i, w, p in cur.fetchall()]
+
     def write(self, payload: str) -> tuple[int, str]:
         """Insert a row on the current primary (or, with none named, on the route's first node
         that serves); (new id, the host that took it)."""
@@ -257,7 +266,15 @@ class WebApp:
 
     def read(self, environ):
         rows, last_id = self.db.read()
-        return HTTPStatus.OK, _json({"server": self.host, "rows": rows, "last_id": last_id}), "application/json"
+        answer = {"server": self.host, "rows": rows, "last_id": last_id}
+        first = parse_qs(environ.get("QUERY_STRING", "")).get("from")
+        if first:  # ?from=<id>: the rows themselves, so a reader can check every write it expects
+            try:
+                first_id = int(first[0])
+            except ValueError:
+                return HTTPStatus.BAD_REQUEST, f"from must be a row id, got {first[0]!r}\n", "text/plain"
+            answer["rows_from"] = [list(row) for row in self.db.rows_from(first_id)]
+        return HTTPStatus.OK, _json(answer), "application/json"
 
     def write(self, environ):
         try:

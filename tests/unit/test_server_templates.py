@@ -463,10 +463,15 @@ class StubDB:
         self.written.append(payload)
         return 43, "server1"
 
+    def rows_from(self, first_id):
+        self.ping()
+        return [(i, "server1", f"w{i}") for i in (41, 42) if i >= first_id]
+
 
 def call(app, method, path, body=b""):
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "CONTENT_LENGTH": str(len(body)),
-               "wsgi.input": io.BytesIO(body)}
+    path, _, query = path.partition("?")
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
     seen = {}
 
     def start_response(status, headers):
@@ -491,6 +496,15 @@ def test_routes_and_the_served_by_header():
     assert status == 405 and headers["Allow"] == "POST" and headers[SERVED_BY_HEADER] == "server2"
     status, headers, _ = call(app, "GET", "/nope")
     assert status == 404 and headers[SERVED_BY_HEADER] == "server2"
+
+
+def test_a_read_from_an_id_returns_the_rows_themselves():
+    app = WebApp("server2", StubDB())
+    status, _, body = call(app, "GET", "/read?from=42")
+    assert status == 200 and json.loads(body)["rows_from"] == [[42, "server1", "w42"]]
+    assert json.loads(call(app, "GET", "/read?from=1")[2])["rows_from"] == [[41, "server1", "w41"], [42, "server1", "w42"]]
+    status, _, body = call(app, "GET", "/read?from=x")
+    assert status == 400 and "from must be a row id" in body
 
 
 def test_database_down_is_503_not_a_crash():
