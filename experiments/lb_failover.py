@@ -1,11 +1,13 @@
 """lb_failover: crash the load balancer that holds the VIP; how long are clients without service?
 
-    client1 ──HTTPS every 10 ms──▶ VIP ─▶ lb1 (MASTER)  ✗ node crash: every process killed,
-                                          lb2 (BACKUP)  ─▶ MASTER: VIP + gratuitous ARP      interfaces down
+    client1 ──HTTPS every 10 ms──▶ VIP ─▶ lb1 (MASTER)  ✗ node crash: interfaces down, then
+                                          lb2 (BACKUP)  ─▶ MASTER: VIP + gratuitous ARP      every process killed
 
 Client side: outage and failed requests from the probe's own timestamps. Daemon side: the
 survivor's keepalived notify record (MASTER) gives vip_move_ms. Split brain: two live balancers
-MASTER at the same time, from the notify records.
+MASTER at the same time, from the notify records. With the option {"capture": True} a second
+witness (experiments/wire.py) captures the client's connections to the VIP with tcpdump and
+measures the same outage off the wire ("wire" in the trial).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import time
 from experiments import analysis
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import NodeCrash
+from experiments.wire import WireCapture
 from topo.observe import vip_holders
 from topo.wait import wait_until
+
+PROBE_TIMEOUT_S = 1.0  # per request; the wire's rows use it too (no data from the VIP within it: failed)
 
 
 def master_intervals(events: list[dict], end: float) -> dict[str, list[tuple[float, float]]]:
@@ -72,6 +77,8 @@ class LbFailover(Experiment):
     metrics = {"outage_ms": "stats", "recovery_ms": "stats", "probe_spacing_ms": "stats", "failed_requests": "stats",
                "vip_move_ms": "stats", "split_brain_seen": "any"}
 
+    accepts = ("capture",)
+
     def validate(self) -> None:
         super().validate()
         if len(self.site.lbs) < 2:
@@ -79,14 +86,21 @@ class LbFailover(Experiment):
 
     def run_trial(self, index: int) -> dict:
         probe_started = time.time()
-        probe = self.start_probe(self.site.clients[0], f"lb-failover-{self.profile}-{index}",
-                                 interval=0.01, duration=60)
+        client, label = self.site.clients[0], f"lb-failover-{self.profile}-{index}"
+        # options {"capture": True}: a second witness, tcpdump in the client's namespace
+        capture = (WireCapture(self.testbed, client, label, str(self.site.vip)).start()
+                   if self.options.get("capture") else None)
         try:
-            holder, survivor, fault = crash_vip_holder(self, probe)
+            probe = self.start_probe(client, label, interval=0.01, duration=60, timeout=PROBE_TIMEOUT_S)
+            try:
+                holder, survivor, fault = crash_vip_holder(self, probe)
+            finally:
+                requests = probe.stop()
         finally:
-            requests = probe.stop()
+            wire_rows = capture.stop(PROBE_TIMEOUT_S) if capture is not None else None
         fault_t = fault.injected_at
         result = analysis.outage(requests, fault_t)
+        wire = analysis.outage(wire_rows, fault_t) if wire_rows is not None else None
         events = self.vrrp_events(0)
         # A crashed keepalived writes no last record: its mastership ends at the crash.
         live = [e for e in events if e["host"] != holder or e["t"] < fault_t]
@@ -98,4 +112,7 @@ class LbFailover(Experiment):
                 "recovery_ms": result["recovery_ms"], "probe_spacing_ms": result["probe_spacing_ms"],
                 "failed_requests": result["failed_requests"], "in_flight_at_fault": result.get("in_flight_at_fault"),
                 "vip_move_ms": vip_move_ms(events, survivor, fault_t),
-                "split_brain_seen": split, "requests": len(requests)}
+                "split_brain_seen": split, "requests": len(requests),
+                **({"wire": {"outage_ms": wire["outage_ms"], "recovery_ms": wire["recovery_ms"],
+                             "connections": wire["requests"], "failed_connections": wire["failed_requests"],
+                             "pcap": capture.pcap.name}} if wire is not None else {})}

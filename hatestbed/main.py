@@ -60,6 +60,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         mode.add_argument(flag, help=help_text, **options)
     parser.add_argument("--faults", metavar="ADDR,...",
                         help="with --experiment spof_sweep: only these fault addresses (see --list-faults)")
+    parser.add_argument("--capture", action="store_true",
+                        help="with --experiment lb_failover: also capture the client's connections with tcpdump "
+                             "and measure the outage off the wire")
     parser.add_argument("--modes", metavar="MODE,...",
                         help="with database experiments: only these database modes (galera, semisync, async)")
     parser.add_argument("--ladder", metavar="ADVERT_S/INTER_MS,...",
@@ -273,6 +276,10 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
             options[key] = getattr(timer_sweep, f"parse_{key}")(text)
         except ValueError as exc:
             raise BadInputError(f"--{key}: {exc}") from None
+    if getattr(args, "capture", False):
+        if not experiments or any("capture" not in cls.accepts for cls in experiments):
+            raise BadInputError("--capture: only with --experiment lb_failover")
+        options["capture"] = True
     if args.faults is None:
         return options
     if not experiments or any("faults" not in cls.accepts for cls in experiments):

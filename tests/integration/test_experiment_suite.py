@@ -19,7 +19,8 @@ pytestmark = pytest.mark.root
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    summaries = run_suite(load_topology(), resolve("all"), trials=1, seed=7,
+    # capture: lb_failover also captures its client's connections (the wire observer's test)
+    summaries = run_suite(load_topology(), resolve("all"), trials=1, seed=7, options={"capture": True},
                           results_root=results, run_root=tmp_path_factory.mktemp("runs"))
     return {item["name"]: item for item in summaries}
 
@@ -84,6 +85,16 @@ def test_lb_failback_keeps_service(suite):
     m, [trial] = metrics(suite, "lb_failback")
     assert trial["outage_ms"] is not None and trial["outage_ms"] < 10_000
     assert trial["vip_moved_back"] == trial["preempt"]
+
+
+def test_lb_failovers_outage_agrees_with_a_packet_capture_in_the_client(suite):
+    """An independent witness: tcpdump in client1's namespace, one row per TCP connection to
+    the VIP. The probe's outage and the wire's agree within one probe interval plus 10 ms."""
+    for profile in ("tuned", "stock"):
+        _, [trial] = metrics(suite, "lb_failover", profile)
+        wire = trial["wire"]
+        assert wire["connections"] > 50 and wire["failed_connections"] > 0, wire
+        assert abs(trial["outage_ms"] - wire["outage_ms"]) <= trial["probe_spacing_ms"] + 10, (trial["outage_ms"], wire)
 
 
 def test_server_failover_detects_and_the_backup_serves(suite):
