@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from experiments import analysis
 from experiments.base import Experiment, ExperimentError
@@ -112,20 +113,30 @@ class PacketFaults(Experiment):
         return observe.neighbour(self.testbed, self.victim, self.site.vip)
 
     def snapshot(self) -> dict:
-        net = self.testbed.net
-        fw = {lb: self.testbed.services.find(lb, "firewall").dropped(net[lb])[0] for lb in self.site.lbs}
-        vrrp_drops = {lb: sum(self.testbed.services.find(lb, "firewall").vrrp_dropped(net[lb]).values())
-                      for lb in self.site.lbs}
-        tcp = {h: observe.tcp_counters(net[h], TCP_COUNTERS) for h in (*self.site.lbs, self.victim)}
+        """Counters and state before or after an attack. Each reading is a command in some
+        namespace (iptables, ovs-ofctl, /proc): run side by side, a snapshot takes the time of
+        the slowest, not of all twenty (it is taken twice per attack)."""
+        net, services = self.testbed.net, self.testbed.services
+        lbs, switches = self.site.lbs, self.site.topology.switches
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            fw = {lb: pool.submit(lambda lb=lb: services.find(lb, "firewall").dropped(net[lb])[0]) for lb in lbs}
+            vrrp = {lb: pool.submit(lambda lb=lb: sum(services.find(lb, "firewall").vrrp_dropped(net[lb]).values()))
+                    for lb in lbs}
+            tcp = {h: pool.submit(observe.tcp_counters, net[h], TCP_COUNTERS) for h in (*lbs, self.victim)}
+            guards = [pool.submit(observe.guard_drops, switch) for switch in switches]
+            syn = {lb: pool.submit(observe.syn_recv, net[lb]) for lb in lbs}
+            holders = pool.submit(vip_holders, self.testbed)
+            arp = pool.submit(self.victim_arp)
         logs = {}
-        for lb in self.site.lbs:
-            path = self.testbed.services.find(lb, "keepalived").log_path
+        for lb in lbs:
+            path = services.find(lb, "keepalived").log_path
             logs[lb] = path.stat().st_size if path.exists() else 0
-        guards = sum(n for switch in self.site.topology.switches for n in observe.guard_drops(switch).values())
-        return {"t": time.time(), "firewall_dropped": fw, "vrrp_dropped": vrrp_drops, "guard_dropped": guards,
-                "tcp": tcp, "keepalived_log_offset": logs,
-                "syn_recv": {lb: observe.syn_recv(net[lb]) for lb in self.site.lbs},
-                "vip_holders": vip_holders(self.testbed), "victim_arp": self.victim_arp()}
+        return {"t": time.time(), "firewall_dropped": {lb: f.result() for lb, f in fw.items()},
+                "vrrp_dropped": {lb: f.result() for lb, f in vrrp.items()},
+                "guard_dropped": sum(n for f in guards for n in f.result().values()),
+                "tcp": {h: f.result() for h, f in tcp.items()}, "keepalived_log_offset": logs,
+                "syn_recv": {lb: f.result() for lb, f in syn.items()},
+                "vip_holders": holders.result(), "victim_arp": arp.result()}
 
     def keepalived_lines(self, offsets: dict, limit: int = 12) -> dict:
         """keepalived's own log lines written since `offsets` (VRRP instance lines, first `limit`)."""
