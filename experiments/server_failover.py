@@ -12,7 +12,8 @@ With Galera (the default database mode) the second crash leaves server3's node a
 of the cluster: its /health fails and HAProxy marks the backup DOWN too. The trial records that
 finding (backup_down_without_quorum) instead of waiting for a takeover that cannot come.
 
-Two kinds of crash, side by side (tuned timers; the stock run crashes server1 only, by node):
+Two kinds of crash, side by side (tuned timers; the stock run crashes server1 only, by node;
+in the main job, `--experiment all`, the process crash runs in the first trial only):
     processes:server1  every daemon killed, the kernel up: HAProxy's checks and the clients'
                        connections are refused at once (RST); recovered before the next phase
     node:server1       powered off (links down first): nothing answers, checks time out, and
@@ -130,7 +131,10 @@ class ServerFailover(Experiment):
         first, second = self.site.active_servers[:2]
         [lb] = vip_holders(self.testbed)
         haproxy = self.testbed.services.find(lb, "haproxy")
-        processes = self.process_crash(first, haproxy, index) if self.profile in self.PROCESS_CRASH_PROFILES else {}
+        # The main job (`--experiment all`) crashes processes in its first trial only: by name,
+        # every trial has both kinds.
+        wanted = self.profile in self.PROCESS_CRASH_PROFILES and (index == 0 or not self.options.get("main_job"))
+        processes = self.process_crash(first, haproxy, index) if wanted else {}
         both = self.profile in self.SECOND_CRASH_PROFILES
         backup = self.site.backup_servers[0]
         probe = self.start_probe(self.site.clients[0], f"server-failover-{self.profile}-{index}",

@@ -261,9 +261,12 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
         if not experiments or not any(set(cls.profiles) & set(DB_MODES) for cls in experiments):
             raise BadInputError("--modes: only with a database experiment (db_failover, db_crash_lagging, db_partition)")
         options["modes"] = modes
-    elif getattr(args, "experiment", None) == "all":
-        # The main job stays short: the database experiment in the topology's own mode only.
-        options["modes"] = [topology.services.mariadb.mode]
+    if getattr(args, "experiment", None) == "all":
+        # The main job stays short: the database experiment in the topology's own mode only
+        # (unless --modes says otherwise), and server_failover's process crash in its first
+        # trial only (each is a Galera rejoin, ~7 s).
+        options.setdefault("modes", [topology.services.mariadb.mode])
+        options["main_job"] = True
     for key in ("ladder", "loads", "soak"):
         text = getattr(args, key)
         if text is None:
