@@ -146,7 +146,12 @@ def test_all_runs_the_database_experiment_in_the_topologys_mode_only():
     from hatestbed.main import experiment_options, parse_args
 
     options = experiment_options(parse_args(["--experiment", "all"]), resolve("all"), load_topology())
-    assert options == {"modes": ["galera"]}
+    assert options == {"modes": ["galera"], "main_job": True}
+    # By name, nothing is trimmed; with --modes, the modes asked for.
+    assert experiment_options(parse_args(["--experiment", "server_failover"]), resolve("server_failover"),
+                              load_topology()) == {}
+    asked = experiment_options(parse_args(["--experiment", "all", "--modes", "async"]), resolve("all"), load_topology())
+    assert asked == {"modes": ["async"], "main_job": True}
 
 
 def test_timer_sweep_options_are_checked_before_anything_starts():
