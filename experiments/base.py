@@ -89,8 +89,9 @@ STEADY_FRESH_S = 1.0
 AGGREGATES = {
     "stats": lambda values: analysis.summarize(values),  # median, p95, max... (None values skipped)
     "sum": lambda values: sum(v for v in values if v is not None),
-    "any": lambda values: any(values),
-    "all": lambda values: all(values),
+    # A flag no trial measured is None (not measured), never False (measured and not seen).
+    "any": lambda values: any(values) if any(v is not None for v in values) else None,
+    "all": lambda values: all(v for v in values if v is not None) if any(v is not None for v in values) else None,
     "max": lambda values: max((v for v in values if v is not None), default=None),
     "min": lambda values: min((v for v in values if v is not None), default=None),
 }

@@ -340,3 +340,11 @@ def test_probe_stops_on_sigterm(tmp_path, tls_server):
     assert proc.returncode == 0
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["sent"] == len(read_requests(out)) >= 5
+
+
+def test_a_flag_no_trial_measured_is_none_not_false():
+    from experiments.base import AGGREGATES
+
+    assert AGGREGATES["any"]([None, None]) is None  # e.g. a stock run that never crashed the second server
+    assert AGGREGATES["any"]([None, False]) is False and AGGREGATES["any"]([False, True]) is True
+    assert AGGREGATES["all"]([None]) is None and AGGREGATES["all"]([True, None]) is True
