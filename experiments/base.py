@@ -91,7 +91,8 @@ AGGREGATES = {
     "sum": lambda values: sum(v for v in values if v is not None),
     # A flag no trial measured is None (not measured), never False (measured and not seen).
     "any": lambda values: any(values) if any(v is not None for v in values) else None,
-    "all": lambda values: all(v for v in values if v is not None) if any(v is not None for v in values) else None,
+    # ... and "all" holds only if every trial measured it: one that did not makes it unknown.
+    "all": lambda values: None if any(v is None for v in values) else all(values),
     "max": lambda values: max((v for v in values if v is not None), default=None),
     "min": lambda values: min((v for v in values if v is not None), default=None),
 }

@@ -347,4 +347,5 @@ def test_a_flag_no_trial_measured_is_none_not_false():
 
     assert AGGREGATES["any"]([None, None]) is None  # e.g. a stock run that never crashed the second server
     assert AGGREGATES["any"]([None, False]) is False and AGGREGATES["any"]([False, True]) is True
-    assert AGGREGATES["all"]([None]) is None and AGGREGATES["all"]([True, None]) is True
+    assert AGGREGATES["all"]([None]) is None and AGGREGATES["all"]([True, None]) is None  # unknown, not true
+    assert AGGREGATES["all"]([True, True]) is True and AGGREGATES["all"]([True, False]) is False
