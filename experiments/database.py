@@ -124,11 +124,12 @@ def read_survivors(experiment, log: WriteLog, down=(), settle: float | None = No
     return copies  # type: ignore[return-value]
 
 
-def losses(experiment, log: WriteLog, down=()) -> dict:
+def losses(experiment, log: WriteLog, down=(), copies: dict[str, set[Key]] | None = None) -> dict:
     """The trial's loss metrics: the most acknowledged writes missing on any surviving node and
     (at most 20 of) the missing ids per node; which nodes were read; how many writes of unknown
-    outcome were found stored; rows of this probe that no request can account for."""
-    copies = read_survivors(experiment, log, down)
+    outcome were found stored; rows of this probe that no request can account for. `copies`:
+    read_survivors()'s answer when the caller has it already."""
+    copies = read_survivors(experiment, log, down) if copies is None else copies
     lost = {s: sorted(i for i, _w, _p in set(log.acked) - rows) for s, rows in copies.items()}
     stored = {p for rows in copies.values() for _i, _w, p in rows if log.ours(p)}
     acked_payloads = {p for _i, _w, p in log.acked}

@@ -59,10 +59,11 @@ class DbPartition(Experiment):
         # flight at the cut was certified before it and says nothing about either side).
         during = [r for r in requests if r.ok and r.id and r.sent >= installed and r.done <= healed]
         minority = sum(1 for r in during if r.served_by == target)
-        lost = db.losses(self, log)
+        # Every node answers after healing, or the trial errs; its rows serve both checks.
+        live = db.read_survivors(self, log)
+        lost = db.losses(self, log, copies=live)
         # Divergence: rows (id, writer, payload) some node has and another lacks, after healing
         # and time to catch up (same id, different row counts: two primaries reuse ids).
-        live = db.read_survivors(self, log)  # every node answers after healing, or the trial errs
         every = set().union(*live.values()) if live else set()
         divergent = {s: sorted(i for i, _w, _t in every - rows)[:20] for s, rows in live.items() if every - rows}
         reads = db.read_your_writes(self, log)

@@ -225,8 +225,9 @@ class PacketFaults(Experiment):
         # A VRRP change before the attack's first packet is not the attack's doing: the site moved
         # on its own while the attacker started (a second of Python on a loaded CPU; once seen in
         # CI: lb2 MASTER then BACKUP 0.2 s before the first advert, 34 requests lost to it).
-        earlier = [e for e in self.vrrp_events(before["t"]) if e["t"] < start_t]
-        vrrp = [e for e in self.vrrp_events(start_t) if e["t"] <= after_attack["t"]]
+        around = [e for e in self.vrrp_events(before["t"]) if e["t"] <= after_attack["t"]]
+        earlier = [e for e in around if e["t"] < start_t]
+        vrrp = [e for e in around if e["t"] >= start_t]
         lb_macs = {self.mac(lb) for lb in self.site.lbs}
         good = [s for s in samples if "holders" in s]
         holder_changes = _changes([(s["t"], tuple(s["holders"])) for s in good])
@@ -394,11 +395,12 @@ def describe(a: dict) -> str:
     failed = f"{a['failed_requests']} of {a['requests']} probe requests failed"
     if a["failed_requests"]:
         failed += f" (outage {a['outage_ms']:.0f} ms, {', '.join(f'{k} {v}' for k, v in a['errors'].items())})"
-    vrrp = ", ".join(f"{e['host']} {e['state']} at {e['t_ms']:+.0f} ms" for e in a["vrrp_events"]) or "no VRRP state change"
-    earlier = a.get("vrrp_changes_before_first_packet")
-    if earlier:
-        vrrp += " (before the first packet, not the attack's doing: " + ", ".join(
-            f"{e['host']} {e['state']} at {e['t_ms']:+.0f} ms" for e in earlier) + ")"
+    def changes(events) -> str:
+        return ", ".join(f"{e['host']} {e['state']} at {e['t_ms']:+.0f} ms" for e in events)
+
+    vrrp = changes(a["vrrp_events"]) or "no VRRP state change"
+    if a.get("vrrp_changes_before_first_packet"):
+        vrrp += f" (before the first packet, not the attack's doing: {changes(a['vrrp_changes_before_first_packet'])})"
     drops = ", ".join(f"{lb} +{n}" for lb, n in a["firewall_dropped_delta"].items())
     if a.get("edge_guards"):
         drops += f"; the fabric's edge guards dropped {a.get('guard_dropped_delta', 0)}"

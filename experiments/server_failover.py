@@ -33,18 +33,23 @@ from topo.observe import vip_holders
 from topo.wait import NotReadyError, wait_until
 
 
+def first_down(haproxy, server: str, since: float) -> float | None:
+    """When `haproxy`'s log first says "<server> is DOWN" at or after `since` (None: never)."""
+    return next((c.time for c in haproxy.state_changes()
+                 if c.server == server and c.state == "DOWN" and c.time >= since), None)
+
+
 def detection_ms(haproxy, server: str, since: float) -> float | None:
     """From `haproxy`'s log: `since` (the crash) to its first "<server> is DOWN" after it, ms."""
-    down = [c.time for c in haproxy.state_changes() if c.server == server and c.state == "DOWN" and c.time >= since]
-    return round((down[0] - since) * 1000, 1) if down else None
+    down = first_down(haproxy, server, since)
+    return round((down - since) * 1000, 1) if down is not None else None
 
 
 def detected_by(haproxy, server: str, since: float) -> list[str]:
     """What `haproxy`'s failed checks met between `since` (the crash) and its marking `server`
     DOWN, in its own words, each reason once ("Layer4 timeout": silence; "... Connection refused":
     a live kernel)."""
-    down = next((c.time for c in haproxy.state_changes()
-                 if c.server == server and c.state == "DOWN" and c.time >= since), None)
+    down = first_down(haproxy, server, since)
     if down is None:
         return []
     return list(dict.fromkeys(f.reason for f in haproxy.check_failures()

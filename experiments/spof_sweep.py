@@ -144,15 +144,20 @@ def plan_for(topology, faults: tuple[str, ...] | None, seed: int) -> tuple[tuple
     return tuple((a,) for a in singles) + tuple(pairs) + tuple(controls)
 
 
+def foreseen_harmless(design: Design, faults) -> bool:
+    """The model's word on `faults`: every service up, none partial."""
+    return all(o.up and not o.partial for o in design.evaluate(set(faults)).values())
+
+
 def control_pairs(topology, singles: list[str], cut_pairs: set, rng: random.Random) -> list[tuple[str, str]]:
     """CONTROL_PAIRS pairs of single faults, neither a SPOF alone, that the model predicts leave
     every service up: the sweep's check on the model's "harmless"."""
     design = Design(topology)
-    harmless = [a for a in singles if all(o.up and not o.partial for o in design.evaluate({a}).values())]
+    harmless = [a for a in singles if foreseen_harmless(design, {a})]
     candidates = [(a, b) for i, a in enumerate(harmless) for b in harmless[i + 1:] if (a, b) not in cut_pairs]
     picked = []
     for a, b in rng.sample(candidates, len(candidates)):
-        if all(o.up and not o.partial for o in design.evaluate({a, b}).values()):
+        if foreseen_harmless(design, {a, b}):
             picked.append((a, b))
             if len(picked) == CONTROL_PAIRS:
                 break
@@ -609,7 +614,7 @@ class SpofSweep(Experiment):
         partial_disagreements = [p for p in partial if p["predicted"] == "up, fully"] + foreseen
         singles = [t for t in trials if len(t["faults"]) == 1]
         pairs = [t for t in trials if len(t["faults"]) > 1]
-        controls = {tuple(c) for c in self.plan if len(c) > 1 and not self.design_predicts_harm(c)}
+        controls = {tuple(c) for c in self.plan if len(c) > 1 and foreseen_harmless(self.design, c)}
 
         def components(key: str) -> list[str]:
             return sorted({t["faults"][0] for t in singles if t[key]})
@@ -627,10 +632,6 @@ class SpofSweep(Experiment):
                 "partial_outages": len(partial), "partial_outage_list": partial,
                 "partial_predicted_not_seen": foreseen,
                 "observed": [{"faults": list(f), "service": s} for f, s in observed]}
-
-    def design_predicts_harm(self, faults) -> bool:
-        """Whether the model foresees any service down or partial with `faults` failed."""
-        return not all(o.up and not o.partial for o in self.design.evaluate(set(faults)).values())
 
     def write_sweep_md(self, trials: list[dict]) -> None:
         lines = ["# SPOF sweep: prediction beside observation", "",

@@ -130,21 +130,20 @@ class ControllerProcess:
     def role(self, timeout: float = 1.0) -> dict | None:
         """The instance's own answer to {"op": "role"} (role, generation, per-switch roles), or
         None if it does not answer."""
-        if not self.alive() or self.control_path is None:
-            return None
-        try:
-            answer = control_request(self.control_path, {"op": "role"}, timeout)
-        except ControlError:
-            return None
-        return answer if answer.get("ok") else None
+        return self._ask("role", timeout)
 
     def reach(self, timeout: float = 2.0) -> dict | None:
         """The instance's answer to {"op": "reach"}: the switches that answered a barrier it
         sent to each switch it is MASTER for, just now (None: no answer within `timeout`)."""
+        return self._ask("reach", timeout)
+
+    def _ask(self, op: str, timeout: float) -> dict | None:
+        """{"op": op} on the control channel; its answer, or None when the instance does not run
+        or does not answer (ok) within `timeout`."""
         if not self.alive() or self.control_path is None:
             return None
         try:
-            answer = control_request(self.control_path, {"op": "reach"}, timeout)
+            answer = control_request(self.control_path, {"op": op}, timeout)
         except ControlError:
             return None
         return answer if answer.get("ok") else None
