@@ -36,11 +36,10 @@ from typing import ClassVar
 
 from experiments import analysis, report
 from hosts.client import https_request
-from topo.check_budget import check_timers
 from topo.errors import TestbedError
-from topo.jsonl import read_jsonl
-from topo.observe import vip_holders
-from topo.wait import NotReadyError, wait_until
+from runtime.jsonl import read_jsonl
+from runtime.observe import vip_holders
+from runtime.wait import NotReadyError, wait_until
 
 
 class ExperimentError(TestbedError):
@@ -96,72 +95,6 @@ AGGREGATES = {
     "max": lambda values: max((v for v in values if v is not None), default=None),
     "min": lambda values: min((v for v in values if v is not None), default=None),
 }
-
-
-# Timer profiles: the daemons' stock defaults versus the testbed's tuned ones (the YAML values).
-STOCK_TIMERS = {
-    "keepalived": {"advert_int": 1.0, "scheduling": "auto"},
-    "haproxy": {"check_inter_ms": 2000, "fastinter_ms": None, "fall": 3, "rise": 2, "error_limit": 0},
-}
-
-
-# Database modes as profiles: the tuned timers with services.mariadb.mode set (the database
-# experiments run once per mode, side by side).
-DB_MODES = ("galera", "semisync", "async")
-# Balancing as a profile: the tuned timers with HAProxy's `balance leastconn` (capacity_weighting).
-LEASTCONN = "leastconn"
-PROFILES = ("tuned", "stock") + DB_MODES + (LEASTCONN,)
-
-
-def profile_order(topology) -> tuple[str, ...]:
-    """The order the suite brings testbeds up in: the topology's own database mode right after
-    "tuned" (both are the topology as written: one testbed serves them), then the others."""
-    own = topology.services.mariadb.mode
-    return ("tuned", own, "stock") + tuple(mode for mode in DB_MODES if mode != own) + (LEASTCONN,)
-
-
-def with_timers(topology, profile: str):
-    """The topology with a profile applied: "tuned" (as written), "stock" (the daemons' default
-    timers), a database mode (as written, with that mode) or "leastconn" (HAProxy balancing by
-    fewest connections)."""
-    if profile == "tuned":
-        return topology
-    if profile in DB_MODES:
-        services = topology.services
-        mariadb = services.mariadb.model_copy(update={"mode": profile})
-        return topology.model_copy(update={"services": services.model_copy(update={"mariadb": mariadb})})
-    if profile == LEASTCONN:
-        services = topology.services
-        haproxy = services.haproxy.model_copy(update={"balance": "leastconn"})
-        return topology.model_copy(update={"services": services.model_copy(update={"haproxy": haproxy})})
-    if profile != "stock":
-        raise ExperimentError(f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
-    services = topology.services
-    services = services.model_copy(update={
-        "keepalived": services.keepalived.model_copy(update=STOCK_TIMERS["keepalived"]),
-        "haproxy": services.haproxy.model_copy(update=STOCK_TIMERS["haproxy"]),
-    })
-    return topology.model_copy(update={"services": services})
-
-
-def timers_of(topology) -> dict:
-    """The timers a run used. HAProxy's check intervals are the effective ones (the configured
-    ones stretched by the check budget, topo/check_budget.py; equal to them when not stretched),
-    with the configured ones and the stretch beside them."""
-    s = topology.services
-    checks = check_timers(topology)
-    return {"keepalived_advert_int_s": s.keepalived.advert_int, "keepalived_scheduling": s.keepalived.scheduling,
-            "keepalived_preempt": s.keepalived.preempt,
-            "haproxy_check_inter_ms": checks.inter_ms, "haproxy_fastinter_ms": checks.fastinter_ms,
-            "haproxy_agent_inter_ms": checks.agent_inter_ms,
-            "haproxy_check_stretch": round(checks.stretch, 3),
-            "haproxy_configured_check_inter_ms": s.haproxy.check_inter_ms,
-            "haproxy_configured_fastinter_ms": s.haproxy.fastinter_ms,
-            "haproxy_configured_agent_inter_ms": s.haproxy.agent_inter_ms,
-            "haproxy_check_budget_per_s": s.haproxy.check_budget_per_s,
-            "haproxy_fall": s.haproxy.fall,
-            "haproxy_rise": s.haproxy.rise, "haproxy_agent_check": s.haproxy.agent_check,
-            "mariadb_mode": s.mariadb.mode}
 
 
 class Experiment:

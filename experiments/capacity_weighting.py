@@ -36,8 +36,8 @@ import numpy as np
 from experiments import analysis, report
 from experiments.base import Experiment, ExperimentError
 from experiments.probes import HttpsProbe
-from topo.observe import vip_holders
-from topo.wait import wait_until
+from runtime.observe import vip_holders
+from runtime.wait import wait_until
 
 DELAY_MS = 150  # server1's extra service time per GET / (6 workers: at most 40 req/s)
 RATE_PER_S = 100  # open-loop request rate through the VIP

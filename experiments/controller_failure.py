@@ -30,7 +30,7 @@ from experiments.base import Experiment
 from experiments.faults import ControllerStop, LinkDown
 from experiments.lb_failover import master_intervals, overlap
 from experiments.link_failure import path_under_test
-from topo.wait import wait_until
+from runtime.wait import wait_until
 
 TAKEOVER_TIMEOUT = 10.0  # the standby must be MASTER well within this; the target is 1 s
 

@@ -33,8 +33,8 @@ from experiments.probe_client import OUTCOME_UNKNOWN, write_payload
 from hosts.client import https_request
 from hosts.webapp.app import TABLE
 from hosts.site import DB_NAME
-from topo.jsonl import read_jsonl
-from topo.wait import NotReadyError, wait_until
+from runtime.jsonl import read_jsonl
+from runtime.wait import NotReadyError, wait_until
 
 WRITE_INTERVAL = 0.02
 WRITE_TIMEOUT = 5.0

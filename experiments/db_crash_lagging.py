@@ -19,10 +19,11 @@ import signal
 import time
 
 from experiments import database as db
-from experiments.base import DB_MODES, Experiment
+from experiments.base import Experiment
+from topo.profiles import DB_MODES
 from experiments.faults import DaemonKill
 from experiments.faults.base import Fault, now
-from topo import command
+from runtime import command
 
 CUT_S = 2.0
 

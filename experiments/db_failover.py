@@ -21,7 +21,7 @@ import signal
 from experiments import database as db
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import DaemonKill
-from experiments.base import DB_MODES
+from topo.profiles import DB_MODES
 
 
 class DbFailover(Experiment):

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 
 from experiments import database as db
-from experiments.base import DB_MODES, Experiment
+from experiments.base import Experiment
+from topo.profiles import DB_MODES
 from experiments.faults.partition import Partition
 
 HOLD_S = 8.0  # longer than the replicas' heartbeat timeout (4 s) plus the manager's detection

@@ -22,7 +22,7 @@ from typing import Sequence
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from experiments import headline
-from topo.text import wall_clock
+from runtime.text import wall_clock
 
 _pages = Environment(loader=PackageLoader("experiments", "templates"), undefined=StrictUndefined,
                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)

@@ -11,8 +11,8 @@ import time
 
 from experiments import analysis
 from experiments.lb_failover import LbFailover, crash_vip_holder
-from topo.observe import vip_holders
-from topo.wait import wait_until
+from runtime.observe import vip_holders
+from runtime.wait import wait_until
 
 
 class LbFailback(LbFailover):

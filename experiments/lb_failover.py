@@ -18,8 +18,8 @@ from experiments import analysis
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import NodeCrash
 from experiments.wire import WireCapture
-from topo.observe import vip_holders
-from topo.wait import wait_until
+from runtime.observe import vip_holders
+from runtime.wait import wait_until
 
 PROBE_TIMEOUT_S = 1.0  # per request; the wire's rows use it too (no data from the VIP within it: failed)
 

@@ -26,8 +26,8 @@ from experiments.base import Experiment, ExperimentError
 from experiments.faults import LinkDown
 from experiments.faults.controller import ControllerFreeze
 from experiments.ping_probe import PingProbe, PingProbeError, gap
-from topo.observe import active_switch_link, vip_holders
-from topo.wait import wait_until
+from runtime.observe import active_switch_link, vip_holders
+from runtime.wait import wait_until
 
 PING_EVIDENCE = 0.3  # seconds of echo replies after a cut before it is judged
 NO_REROUTE_S = 2.0  # no reply this long after a cut: not rerouted

@@ -57,9 +57,9 @@ from experiments.base import Experiment, ExperimentError
 from experiments.faults import ATTACKS, Attack
 from experiments.faults.attack import READY_TIMEOUT
 from experiments.faults.attacks import victim
-from topo import observe
-from topo.observe import vip_holders
-from topo.wait import NotReadyError, wait_until
+from runtime import observe
+from runtime.observe import vip_holders
+from runtime.wait import NotReadyError, wait_until
 
 # Kernel TCP counters read from each host's own /proc/net (per network namespace). Only counters
 # the attacks move and normal traffic does not: resets counters (EstabResets, OutRsts) are left

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from experiments.probe_client import FIELDS
 from topo.errors import TestbedError
-from topo.processes import OwnedProcess, ProcessError
-from topo.wait import NotReadyError
+from runtime.processes import OwnedProcess, ProcessError
+from runtime.wait import NotReadyError
 
 PROBE_CLIENT = Path(__file__).resolve().parent / "probe_client.py"
 START_TIMEOUT = 15.0  # interpreter start + imports inside a busy host; normally ~0.1 s

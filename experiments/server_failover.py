@@ -29,8 +29,8 @@ import time
 from experiments import analysis
 from experiments.base import Experiment, ExperimentError
 from experiments.faults import NodeCrash, ProcessCrash
-from topo.observe import vip_holders
-from topo.wait import NotReadyError, wait_until
+from runtime.observe import vip_holders
+from runtime.wait import NotReadyError, wait_until
 
 
 def first_down(haproxy, server: str, since: float) -> float | None:

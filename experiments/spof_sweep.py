@@ -47,8 +47,8 @@ from experiments.probes import HttpsProbe
 from hosts.prometheus import SCRAPE_TIMEOUT_S
 from spof.analysis import analyze
 from spof.model import Design
-from topo.observe import answering, vip_holders
-from topo.wait import NotReadyError, wait_until
+from runtime.observe import answering, vip_holders
+from runtime.wait import NotReadyError, wait_until
 
 # Each fault is held HOLD_S and judged on its last LAST_S: a failover has the first 2 s (the
 # design's target for the worst single fault, a Galera view change: ~1.2-1.7 s measured), and the

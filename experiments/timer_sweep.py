@@ -44,8 +44,8 @@ from experiments.frontier import LOADS, Setting, fastest_clean, frontier_plot
 from experiments.lb_failover import crash_vip_holder, vip_move_ms
 from experiments.server_failover import detection_ms
 from experiments.stressor import CpuMeter, CpuStressor
-from topo.observe import vip_holders
-from topo.wait import wait_until
+from runtime.observe import vip_holders
+from runtime.wait import wait_until
 
 # (keepalived advert_int s, HAProxy inter ms), slowest first: 1 s / 2 s (stock) down to the
 # fastest each accepts here (keepalived: 10 ms steps; HAProxy: the model's 10 ms floor, 20 ms).

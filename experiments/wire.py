@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from experiments.probes import Request
-from topo.processes import ProcessError
-from topo.wait import NotReadyError
+from runtime.processes import ProcessError
+from runtime.wait import NotReadyError
 
 START_TIMEOUT = 5.0
 SNAPLEN = 128  # headers and a little payload: enough to see that the VIP sent data

@@ -27,8 +27,8 @@ from hatestbed import live
 from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
 from hatestbed.suite import RESULTS, headline_table, run_on
 from topo.errors import TestbedError
-from topo.observe import vip_holders
-from topo.text import wall_clock as clock
+from runtime.observe import vip_holders
+from runtime.text import wall_clock as clock
 
 
 class TestbedCLI(CLI):

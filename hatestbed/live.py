@@ -17,8 +17,8 @@ import time
 from collections import Counter
 
 from experiments.probes import HttpsProbe, Request
-from topo.observe import vip_holders
-from topo.text import wall_clock
+from runtime.observe import vip_holders
+from runtime.text import wall_clock
 
 MAX_SECONDS = 3600  # no view runs longer, whatever it is asked
 PROBE_INTERVAL = 0.01  # 100 requests/s: fine-grained enough to see a failover of tens of ms

@@ -93,7 +93,7 @@ def _raise_terminated(signum, _frame):
 
 
 def clean() -> int:
-    from topo.runstate import active_runs, clean_stale
+    from runtime.runstate import active_runs, clean_stale
 
     removed = clean_stale()
     for line in removed:
@@ -169,32 +169,28 @@ def main(argv: list[str]) -> int:
         return 0
 
     from hatestbed.progress import make_progress
-    from hatestbed.testbed import Testbed
+    from hatestbed.provider import TestbedProvider
+    from hatestbed.testbed import PreflightError
 
     if os.geteuid() != 0:
         fail("must run as root (Mininet needs it): sudo python3 topo/run.py ...", 1)
-    progress = make_progress()
-    testbed = Testbed(topology, progress=progress)
-    try:
-        testbed.preflight()
-    except TestbedError as exc:
-        fail(str(exc), 1)
-    for line in testbed.cleaned:
-        print(f"cleaned stale {line}")
-
+    provider = TestbedProvider(progress=make_progress(), say=lambda line: print(line, flush=True))
     signal.signal(signal.SIGTERM, _raise_terminated)
     if experiments is not None:
-        return run_experiments(topology, experiments, args, options, progress)
-    code = 0
+        return run_experiments(topology, experiments, args, options, provider)
+    code, testbed = 0, None
     try:
-        testbed.start()
+        testbed = provider.acquire(topology)
         print(f"testbed up in {max(testbed.timings.marks.values()):.2f} s "
               f"(run directory {testbed.run_dir.path})", flush=True)
         code = run_mode(testbed, args)
+    except PreflightError as exc:  # nothing was started
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     except TestbedError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        if testbed.run_dir:
-            print(f"{PROG}: logs in {testbed.run_dir.path / 'logs'}", file=sys.stderr)
+        if provider.last_run_dir:
+            print(f"{PROG}: logs in {provider.last_run_dir / 'logs'}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         code = 130
@@ -204,10 +200,10 @@ def main(argv: list[str]) -> int:
         # A second Ctrl-C or TERM must not cut the teardown short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        leftovers = testbed.stop()
-        for line in leftovers:
+        for line in provider.close():
             print(f"teardown removed leftover {line}")
-        print(f"testbed down in {testbed.timings.marks['teardown']:.2f} s", flush=True)
+        if testbed is not None:
+            print(f"testbed down in {testbed.timings.marks['teardown']:.2f} s", flush=True)
     return code
 
 
@@ -228,7 +224,7 @@ def spof_report(topology) -> int:
 def check_mode(topology, source: str) -> int:
     """--check: the topology already loaded and validated; now every daemon's own checker."""
     from hatestbed.check import check_topology, design_notes
-    from topo.text import format_table
+    from runtime.text import format_table
 
     if os.geteuid() != 0:
         fail("must run as root (the checkers run in network namespaces): sudo python3 topo/run.py --check", 1)
@@ -251,7 +247,7 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
     """Options for the experiments that accept them, checked before anything starts."""
     options = {}
     if args.modes is not None:
-        from experiments.base import DB_MODES
+        from topo.profiles import DB_MODES
 
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
         bad = [m for m in modes if m not in DB_MODES]
@@ -298,12 +294,14 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
     return {**options, "faults": faults}
 
 
-def run_experiments(topology, experiments, args: argparse.Namespace, options: dict, progress) -> int:
-    """Experiments bring up (and always tear down) their own testbeds, one per timer profile."""
+def run_experiments(topology, experiments, args: argparse.Namespace, options: dict, provider) -> int:
+    """The suite acquires a testbed per profile from `provider` (retimed or rebuilt as the profile
+    needs) and this always stops the last one."""
     from hatestbed.suite import headline_table, run_suite
 
     try:
-        summaries = run_suite(topology, experiments, args.trials, args.seed, options=options, progress=progress)
+        with provider:
+            summaries = run_suite(topology, experiments, args.trials, args.seed, options=options, provider=provider)
     except KeyboardInterrupt:
         return 130
     except Terminated:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hosts.client import https_request
-from topo import observe
+from runtime import observe
 from topo.reachability import network_probes, probe_pairs
-from topo.text import format_table
+from runtime.text import format_table
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,14 @@
-"""Run experiments on freshly brought-up testbeds and write their results (the lifecycle above them).
+"""Run experiments on testbeds from the provider and write their results (the lifecycle above them).
 
-    run_suite(topology, resolve("lb_failover,round_robin"), trials, seed)   (experiments/registry.py)
+    run_suite(topology, resolve("lb_failover,round_robin"), trials, seed, provider=...)
       for each profile needed (timers tuned, the topology's own database mode, stock; the other
-      database modes): bring the testbed up with that profile (a profile equal to the one before,
-      like tuned and the topology's own mode, keeps its testbed; one that changes only
-      restartable daemons' files, like tuned to stock, retimes it: those daemons restart)
+      database modes): provider.acquire(the topology with that profile): the same topology
+      reuses the testbed (tuned, then the topology's own mode), one that changes only restartable
+      daemons' files retimes it (tuned to stock), anything else is a rebuild (hatestbed/provider.py)
           for each experiment needing it: Experiment(...).run(trials)
-              (an experiment that cannot recover gets a fresh testbed for the next one; one that
-               changes the site for good, db_failover outside Galera, gets one per trial and
-               runs last)
-          tear down
+              (an experiment that cannot recover releases the testbed dirty: the next trial gets a
+               fresh one; one that changes the site for good, db_failover outside Galera, gets one
+               per trial and runs last)
       per experiment: results/<UTC time>-<name>/ summary.json, CSVs, PNGs, report.md, report.html
       with several experiments: results/<UTC time>-all/ index.md, index.json, index.html
 
@@ -25,58 +24,27 @@ import time
 from pathlib import Path
 
 from experiments import headline, html_report, plot_queue, report
-from experiments.base import DB_MODES, Experiment, ExperimentError, profile_order, timers_of, with_timers
-from hatestbed.progress import NullProgress
-from hatestbed.testbed import Testbed
+from experiments.base import Experiment, ExperimentError
+from hatestbed.provider import TestbedProvider
 from spof import draw_topology
-from topo.errors import TestbedError
-from topo.text import format_table
+from topo.profiles import DB_MODES, profile_order, timers_of, with_timers
+from runtime.text import format_table
 
 REPO = Path(__file__).resolve().parent.parent
 # Where results go (tests point it at a temporary folder).
 RESULTS = Path(os.environ.get("HATESTBED_RESULTS", REPO / "results"))
 
 
-def _up(topology, run_root, progress) -> Testbed:
-    """A started testbed the caller must stop (the suite replaces it mid-way, so no `with`)."""
-    testbed = Testbed(topology, run_root=run_root, progress=progress)
-    testbed.preflight()
-    try:
-        testbed.start()
-    except BaseException:
-        testbed.stop()
-        raise
-    return testbed
-
-
-# Daemons whose files may change under a running testbed: restarted with the new files, they
-# behave as if started fresh. MariaDB is not among them: a database mode change (Galera to
-# replication) would restart a node on data and a membership built for the other mode.
-RESTARTABLE = frozenset({"keepalived", "haproxy", "nginx", "app", "prometheus"})
-
-
-def _retimed(testbed: Testbed, profiled, say) -> bool:
-    """Retime the running testbed to `profiled` when only restartable daemons' files change (tuned
-    to stock: keepalived and HAProxy, a few seconds instead of a teardown and a bring-up); False
-    when it must be rebuilt instead."""
-    try:
-        changed = testbed.changes_on_retime(profiled)
-    except TestbedError:
-        return False
-    if not set(changed) <= RESTARTABLE:
-        return False
-    began = time.time()
-    testbed.retime(profiled, changed)
-    say(f"retimed: {', '.join(changed) or 'nothing'} restarted with the new settings in {time.time() - began:.1f} s")
-    return True
-
-
 def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
               results_root: Path = RESULTS, run_root=None, say=print, options: dict | None = None,
-              progress=None) -> list[dict]:
+              progress=None, provider: TestbedProvider | None = None) -> list[dict]:
+    """Run `classes` on testbeds from `provider` (one made here, and closed at the end, when none
+    is given: a given provider keeps its testbed running for its next caller)."""
+    own = provider is None
+    provider = provider or TestbedProvider(run_root, progress, say)
+    progress = provider.progress
     rng = random.Random(seed)
     options = {"seed": seed, "trials": trials, **(options or {})}
-    progress = progress or NullProgress()
     plan = [(profile, cls) for profile in _profiles(topology, options) for cls in classes if profile in cls.profiles]
     progress.suite_started(sum(cls.trial_count(trials, with_timers(topology, profile), options)
                                for profile, cls in plan))
@@ -85,26 +53,19 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
     outcome: dict[str, dict] = {cls.name: {"trials": {}, "metrics": {}, "timers": {}, "journal": {}}
                                 for cls in classes}
     versions = {}
-    testbed, up_as, dirty = None, None, False
-    # Plots are queued and drawn once the testbed is down, on every core (plot_queue.py).
+    finished = False
+    # Plots are queued and drawn at the end, on every core (plot_queue.py).
     with plot_queue.deferred(say):
         try:
             for profile in _profiles(topology, options):
                 # Experiments that change the site for good go last: the restart after their final
-                # trial is then the profile's teardown.
+                # trial is then the next acquire's.
                 wanted = sorted((cls for cls in classes if profile in cls.profiles),
                                 key=lambda c: c.fresh_testbed_per_trial(profile))
                 if not wanted:
                     continue
                 profiled = with_timers(topology, profile)
-                if testbed is not None and not dirty and profiled != up_as and _retimed(testbed, profiled, say):
-                    up_as = profiled
-                elif testbed is None or dirty or profiled != up_as:  # one testbed serves equal profiles in a row
-                    if testbed is not None:
-                        testbed.stop()
-                        testbed = None
-                    testbed, up_as = _up(profiled, run_root, progress), profiled
-                dirty = any(cls.fresh_testbed_per_trial(profile) for cls in wanted)
+                testbed = provider.acquire(profiled)
                 versions = versions or report.daemon_versions(testbed)
                 for cls in wanted:
                     fresh = cls.fresh_testbed_per_trial(profile)
@@ -113,8 +74,8 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                     merged = {"trials": [], "journal": []}
                     experiment = None
                     while len(merged["trials"]) < total:
-                        done = len(merged["trials"])
                         experiment = cls(testbed, rng, out_dirs[cls.name], profile, options)
+                        done = len(merged["trials"])
                         try:
                             result = experiment.run(1 if fresh else total - done, first=done, of=total)
                             rebuild = fresh
@@ -130,17 +91,17 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                             if partial is None:  # it never ran a trial (validate): nothing to resume
                                 merged["trials"] += result["trials"]
                                 merged["journal"] += result["journal"]
-                                testbed.stop()
-                                testbed = _up(profiled, run_root, progress)
+                                provider.release(dirty=True)
+                                testbed = provider.acquire(profiled)
                                 break
                         for trial in result["trials"]:
                             trial["trial"] = len(merged["trials"])
                             merged["trials"].append(trial)
                         merged["journal"] += result["journal"]
-                        more = len(merged["trials"]) < total or cls is not wanted[-1]
-                        if rebuild and more:  # the next trial must not inherit its changes
-                            testbed.stop()
-                            testbed = _up(profiled, run_root, progress)
+                        if rebuild:  # the next trial, or the next user, must not inherit its changes
+                            provider.release(dirty=True)
+                            if len(merged["trials"]) < total or cls is not wanted[-1]:
+                                testbed = provider.acquire(profiled)
                     passed = [t for t in merged["trials"] if t["status"] == "passed"]
                     result = {"trials": merged["trials"], "journal": merged["journal"],
                               "metrics": experiment.summarize(passed) if experiment else {}}
@@ -149,10 +110,13 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                     entry["metrics"][profile] = result["metrics"]
                     entry["journal"][profile] = result["journal"]
                     entry["timers"][profile] = timers_of(profiled)
+            finished = True
         finally:
             progress.suite_done()
-            if testbed is not None:
-                testbed.stop()
+            if own:
+                provider.close()
+            elif not finished:  # stopped half-way: whatever it was doing may be left behind
+                provider.release(dirty=True)
 
     picture = draw_topology(topology, out_dirs[classes[0].name])[1]  # one drawing serves every report
     summaries = [write_results(cls, outcome[cls.name], out_dirs[cls.name], topology, seed,

@@ -11,7 +11,7 @@
                     removed → "stopped"
 
 Every wait has a deadline and names what did not come up (NotReadyError). Everything created is
-recorded in the run directory first (topo/runstate.py; processes through topo/processes.py), so
+recorded in the run directory first (runtime/runstate.py; processes through runtime/processes.py), so
 stop() and `--clean` remove exactly that.
 """
 
@@ -35,16 +35,16 @@ from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
 from hosts.site import Site
 from hosts.tls import create_site_tls
-from topo import command
-from topo.controller import ControllerService
+from runtime import command
+from runtime.controller import ControllerService
 from topo.errors import TestbedError
 from topo.model import Topology
 from topo.plan import NetworkPlan, plan_network
-from topo.processes import ProcessOwner
+from runtime.processes import ProcessOwner
 from topo.reachability import probe_pairs
-from topo.runstate import (RunDir, active_runs, child_pids, clean_stale, interface_exists, list_bridges,
+from runtime.runstate import (RunDir, active_runs, child_pids, clean_stale, interface_exists, list_bridges,
                            tagged_bridges)
-from topo.wait import NotReadyError, wait_until
+from runtime.wait import NotReadyError, wait_until
 
 # binary → the Debian package that provides it (named in the error a user sees).
 REQUIRED_BINARIES = {
@@ -165,7 +165,7 @@ class Testbed:
             self.progress.bringup_done()
 
     def _bring_up(self, began: float, timeout: float) -> None:
-        from topo.network import build_network, prepare_hosts
+        from runtime.network import build_network, prepare_hosts
 
         self.run_dir = RunDir.create(self.topology.name, self.run_root)
         self.processes = ProcessOwner(self.run_dir)

@@ -34,7 +34,7 @@ from experiments import report  # noqa: E402
 from hatestbed.testbed import Testbed  # noqa: E402
 from experiments.faults.controller import ControllerFreeze  # noqa: E402
 from experiments.ping_probe import gap, parse_replies  # noqa: E402
-from topo.wait import wait_until  # noqa: E402
+from runtime.wait import wait_until  # noqa: E402
 
 INTERVAL = 0.001
 

@@ -48,13 +48,13 @@ sys.path.insert(0, str(REPO / "scripts"))  # bench_services beside this file, al
 
 from bench_services import stack_memory  # noqa: E402
 from experiments import report  # noqa: E402
-from experiments.base import DB_MODES, timers_of, with_timers  # noqa: E402
+from topo.profiles import DB_MODES, timers_of, with_timers  # noqa: E402
 from hatestbed.status import health_checks, service_checks  # noqa: E402
 from hatestbed.testbed import Testbed  # noqa: E402
 from topo.errors import BadInputError, TestbedError  # noqa: E402
 from topo.model import DEFAULT_TOPOLOGY, Topology, load_topology  # noqa: E402
 from topo.scale import scaled_topology  # noqa: E402
-from topo.text import format_table  # noqa: E402
+from runtime.text import format_table  # noqa: E402
 
 PROG = "bench_scale.py"
 DEFAULT_SERVERS = "3,12,24,48"

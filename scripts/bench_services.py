@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from topo import command  # noqa: E402
+from runtime import command  # noqa: E402
 from topo.model import load_topology  # noqa: E402
 from experiments import report  # noqa: E402
 from hatestbed.testbed import Testbed  # noqa: E402

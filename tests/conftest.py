@@ -1,14 +1,57 @@
-"""Shared test set-up: root-only tests are skipped (not failed) when not root."""
+"""Shared test set-up: the tiers, and root-only tests skipped (not failed) when not root.
+
+    tier      what                                                 marker
+    unit      no root, no network: models, templates, judgements   (none)
+    live      real testbeds shared through one provider            root (+ live, the default)
+    labs      every lab's commands, as a student types them        root + labs
+    studies   the long experiments (sweep, frontier, database)     root + studies
+
+One `pytest` runs them all, in that order, and ends with one summary line per tier.
+"""
 
 import os
+import time
 
 import pytest
 
+from tests.tiers import PROVIDER, TIERS, tier_of
+
 
 def pytest_collection_modifyitems(config, items):
+    # Tier by tier; inside a tier, modules keep their order (each module's testbed stays together).
+    items.sort(key=lambda item: TIERS.index(tier_of(item.keywords)))
     if os.geteuid() == 0:
         return
     skip = pytest.mark.skip(reason="needs root (Mininet, Open vSwitch)")
     for item in items:
         if "root" in item.keywords:
             item.add_marker(skip)
+
+
+SECONDS = dict.fromkeys(TIERS, 0.0)  # wall-clock per tier, fixtures' set-up and teardown included
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    began = time.monotonic()
+    try:
+        return (yield)
+    finally:
+        SECONDS[tier_of(item.keywords)] += time.monotonic() - began
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per tier that ran: its outcomes and the time it took."""
+    seen = {tier: {} for tier in TIERS}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            keywords = getattr(report, "keywords", None)
+            if keywords is not None:
+                seen[tier_of(keywords)].setdefault(outcome, set()).add(report.nodeid)
+    for tier in TIERS:
+        if seen[tier]:
+            parts = ", ".join(f"{len(ids)} {outcome}" for outcome, ids in seen[tier].items())
+            terminalreporter.write_line(f"tier {tier}: {parts} in {SECONDS[tier]:.0f} s")
+    provider = terminalreporter.config.stash.get(PROVIDER, None)
+    if provider is not None and provider.log:
+        terminalreporter.write_line(provider.summary())

@@ -3,11 +3,11 @@
     TestbedError
       ├─ TopologyError        the topology file (topo/model.py)          → exit 2, bad input
       ├─ PreflightError       the machine is not ready (hatestbed/testbed.py)
-      ├─ NotReadyError        a wait passed its deadline (topo/wait.py)
-      ├─ CommandError         a command failed (topo/command.py)
-      ├─ ProcessError         an owned process died or would not start (topo/processes.py)
-      ├─ RunStateError        the run directory (topo/runstate.py)
-      ├─ ControllerError      the controller process or its channel (topo/controller.py)
+      ├─ NotReadyError        a wait passed its deadline (runtime/wait.py)
+      ├─ CommandError         a command failed (runtime/command.py)
+      ├─ ProcessError         an owned process died or would not start (runtime/processes.py)
+      ├─ RunStateError        the run directory (runtime/runstate.py)
+      ├─ ControllerError      the controller process or its channel (runtime/controller.py)
       ├─ ServiceError         a daemon (hosts/daemon.py)
       ├─ FaultError           a fault: bad address, cannot inject/recover (experiments/faults/)
       ├─ ProbeError           a probe (experiments/probes.py)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from experiments.faults.attacks import ATTACKS
 from experiments.faults.base import Fault, FaultError, now, require_started
-from topo.processes import ProcessError
-from topo.wait import NotReadyError
+from runtime.processes import ProcessError
+from runtime.wait import NotReadyError
 
 SCRIPT = Path(__file__).resolve().parent / "scapy_attacks.py"
 READY_TIMEOUT = 30.0  # interpreter + Scapy import inside a busy host; normally 1-2 s

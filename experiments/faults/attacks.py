@@ -32,8 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from topo import command, observe
-from topo.wait import NotReadyError, wait_until
+from runtime import command, observe
+from runtime.wait import NotReadyError, wait_until
 
 # Bounds of the seed's attacks (seconds / packets); the script caps them again.
 RST_DURATION, RST_MAX = 1.0, 400

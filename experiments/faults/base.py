@@ -19,7 +19,7 @@ import signal
 import time
 from typing import ClassVar
 
-from topo import command
+from runtime import command
 from topo.errors import TestbedError
 
 
@@ -56,7 +56,7 @@ def check_host(testbed, host: str) -> None:
 def set_link(intf: str, state: str, node=None) -> None:
     """`ip link set dev <intf> up|down`, in `node`'s namespace (None: the root namespace).
 
-    Commands go through topo.command (exit codes checked, inside the host via popen), not
+    Commands go through runtime.command (exit codes checked, inside the host via popen), not
     Mininet's Node.cmd(): a host's shell may be busy, and cmd() drops the exit code."""
     command.run(["ip", "link", "set", "dev", intf, state], node, timeout=10)
 

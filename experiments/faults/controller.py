@@ -12,8 +12,8 @@ from __future__ import annotations
 import signal
 
 from experiments.faults.base import Fault, FaultError, now, require_started
-from topo import observe
-from topo.wait import NotReadyError, wait_until
+from runtime import observe
+from runtime.wait import NotReadyError, wait_until
 
 # Switches retry a lost controller every <= 1 s (Mininet sets max_backoff to 1 s).
 SWITCH_RECONNECT_TIMEOUT = 30.0

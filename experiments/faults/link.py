@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from experiments.faults.base import Fault, FaultError, now, require_started, set_link
-from topo import observe
+from runtime import observe
 
 
 class LinkDown(Fault):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import signal
 
 from experiments.faults.base import Fault, FaultError, check_host, now, require_started, set_link, signame
-from topo import command, observe
+from runtime import command, observe
 
 
 class NodeCrash(Fault):

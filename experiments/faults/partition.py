@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from experiments.faults.base import Fault, FaultError, check_host, now, require_started
-from topo.controller import ControllerError
+from runtime.controller import ControllerError
 
 
 class Partition(Fault):

@@ -13,7 +13,7 @@ from experiments.faults import parse
 from hatestbed.testbed import Testbed
 from hosts.alert_receiver import deliveries, journal_path
 from topo.model import load_topology
-from topo.wait import wait_until
+from runtime.wait import wait_until
 
 pytestmark = pytest.mark.root
 

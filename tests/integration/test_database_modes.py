@@ -9,12 +9,12 @@ import signal
 
 import pytest
 
-from experiments.base import with_timers
+from topo.profiles import with_timers
 from hatestbed.status import service_checks
 from hatestbed.testbed import Testbed
 from hosts.client import https_request
 from topo.model import load_topology
-from topo.wait import wait_until
+from runtime.wait import wait_until
 
 pytestmark = pytest.mark.root
 

@@ -14,11 +14,11 @@ import pytest
 
 from hatestbed.status import service_checks
 from hatestbed.testbed import Testbed
-from topo import command
+from runtime import command
 from topo.model import load_topology
-from topo.observe import vip_holders
+from runtime.observe import vip_holders
 from topo.scale import scaled_topology
-from topo.wait import wait_until
+from runtime.wait import wait_until
 
 pytestmark = pytest.mark.root
 

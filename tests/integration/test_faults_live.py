@@ -16,10 +16,10 @@ import yaml
 from experiments.faults import ControllerStop, DaemonKill, LinkDown, NodeCrash, Partition, ProcessCrash
 from hatestbed.testbed import Testbed
 from hosts.client import https_request
-from topo import command
+from runtime import command
 from topo.model import DEFAULT_TOPOLOGY, parse_topology
-from topo.observe import active_path, active_switch_link, vip_holders
-from topo.wait import wait_until
+from runtime.observe import active_path, active_switch_link, vip_holders
+from runtime.wait import wait_until
 
 pytestmark = pytest.mark.root
 

@@ -13,7 +13,7 @@ import pytest
 
 from topo.model import load_topology
 from topo.plan import plan_network
-from topo.runstate import RunDir, interface_exists, list_bridges, run_dirs
+from runtime.runstate import RunDir, interface_exists, list_bridges, run_dirs
 
 pytestmark = pytest.mark.root
 

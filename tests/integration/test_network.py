@@ -6,7 +6,7 @@ import time
 import pytest
 
 from topo.model import load_topology
-from topo.wait import wait_until
+from runtime.wait import wait_until
 from hatestbed.status import health_checks
 from hatestbed.testbed import Testbed
 
@@ -37,7 +37,7 @@ def test_hosts_reach_exactly_the_hosts_they_share_a_network_with(testbed):
 
 
 def test_host_interfaces_have_tx_checksum_offload_off(testbed):
-    from topo import command
+    from runtime import command
     out = command.check_output(["ethtool", "-k", "server1-eth0"], testbed.net["server1"])
     assert "tx-checksumming: off" in out
 
@@ -63,7 +63,7 @@ def _ping_stream(testbed, src: str, dst: str, count: int, interval: float = 0.00
 
 
 def _link_on_path(testbed, src: str, dst: str):
-    from topo.observe import active_switch_link
+    from runtime.observe import active_switch_link
     return active_switch_link(testbed, src, dst)
 
 

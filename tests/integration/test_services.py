@@ -13,12 +13,12 @@ import time
 import pytest
 
 from hosts.client import https_request
-from topo import command
+from runtime import command
 from topo.model import load_topology
 from hatestbed.status import service_checks
-from topo.observe import guard_drops, vip_holders
+from runtime.observe import guard_drops, vip_holders
 from hatestbed.testbed import Testbed
-from topo.wait import wait_until
+from runtime.wait import wait_until
 
 pytestmark = pytest.mark.root
 
@@ -50,7 +50,7 @@ def test_every_daemon_ready_and_https_through_the_vip_verifies(testbed):
 
 
 def test_a_balancer_answers_arp_only_on_the_leg_that_owns_the_address(testbed):
-    """No ARP flux (topo/network.py): both networks share the fabric's broadcast domain, and asked
+    """No ARP flux (runtime/network.py): both networks share the fabric's broadcast domain, and asked
     for lb1's service address, only lb1's service leg answers. Its internet leg's answer would be
     dropped and counted by the edge guard of lb1's front port (it claims an address not its own)."""
     front, back = (i for i in sorted(testbed.plan.host_interfaces("lb1"),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.base import timers_of
+from topo.profiles import timers_of
 from hosts.haproxy import HAProxy
 from hosts.site import Site
 from topo.check_budget import check_timers

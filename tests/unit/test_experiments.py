@@ -2,7 +2,9 @@
 
 import pytest
 
-from experiments.base import ExperimentError, Journal, STOCK_TIMERS, profile_order, timers_of, with_timers
+from experiments.base import ExperimentError, Journal
+from topo.errors import BadInputError
+from topo.profiles import STOCK_TIMERS, profile_order, timers_of, with_timers
 from experiments.lb_failover import master_intervals, overlap
 from experiments.registry import discover, resolve
 from topo.model import load_topology
@@ -71,7 +73,7 @@ def test_stock_profile_sets_the_daemons_defaults_and_tuned_keeps_the_yaml():
     assert stock["keepalived_advert_int_s"] == STOCK_TIMERS["keepalived"]["advert_int"] == 1.0
     assert (stock["haproxy_check_inter_ms"], stock["haproxy_fall"], stock["haproxy_rise"]) == (2000, 3, 2)
     assert timers_of(topology)["keepalived_advert_int_s"] == topology.services.keepalived.advert_int < 1.0
-    with pytest.raises(ExperimentError, match="unknown profile 'fast'"):
+    with pytest.raises(BadInputError, match="unknown profile 'fast'"):
         with_timers(topology, "fast")
 
 

@@ -24,7 +24,7 @@ from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
 from hosts.site import Site
 from topo.model import load_topology
-from topo.observe import parse_group_buckets, parse_group_entry, parse_out_port
+from runtime.observe import parse_group_buckets, parse_group_entry, parse_out_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -268,8 +268,8 @@ def test_launch_refuses_a_control_path_that_is_not_a_socket(tmp_path):
 def test_controller_process_has_its_channel_in_the_run_directory(tmp_path):
     import tempfile
 
-    from topo.controller import ControllerError, ControllerProcess
-    from topo.runstate import RunDir
+    from runtime.controller import ControllerError, ControllerProcess
+    from runtime.runstate import RunDir
 
     short = Path(tempfile.mkdtemp(prefix="ft-"))  # pytest's tmp_path is too deep for AF_UNIX
     try:

@@ -5,7 +5,7 @@ import pytest
 from controllers import fabric as fabric_module
 from controllers.fabric import Fabric, FabricError
 from controllers.guards import PRIO_GUARD_ALLOW, PRIO_GUARD_DROP, TABLE_GUARD
-from topo import observe
+from runtime import observe
 from topo.model import load_topology
 from topo.plan import plan_network
 

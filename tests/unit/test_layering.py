@@ -1,5 +1,5 @@
-"""Imports go one way: topo/ (model, network) ← hosts/ (services) ← spof/ (analysis) ← experiments/
-← hatestbed/ (lifecycle).
+"""Imports go one way: topo/ (the model) ← runtime/ (processes, network, controller, observation)
+← hosts/ (services) ← spof/ (analysis) ← experiments/ ← hatestbed/ (lifecycle).
 
 Read from the source with the ast module, so a lazy import inside a function counts too."""
 
@@ -12,11 +12,12 @@ REPO = Path(__file__).resolve().parents[2]
 # package → the project packages it may import (itself always allowed)
 ALLOWED = {
     "controllers": set(),
-    "topo": {"controllers"},
-    "hosts": {"topo", "controllers"},
-    "spof": {"hosts", "topo", "controllers"},
-    "experiments": {"spof", "hosts", "topo", "controllers"},
-    "hatestbed": {"experiments", "spof", "hosts", "topo", "controllers"},
+    "topo": set(),
+    "runtime": {"topo", "controllers"},
+    "hosts": {"runtime", "topo", "controllers"},
+    "spof": {"hosts", "runtime", "topo", "controllers"},
+    "experiments": {"spof", "hosts", "runtime", "topo", "controllers"},
+    "hatestbed": {"experiments", "spof", "hosts", "runtime", "topo", "controllers"},
 }
 
 
@@ -51,8 +52,8 @@ def test_the_entry_point_is_a_thin_file():
 
 # Modules that may signal a process directly, and why they are not the process owner's business.
 DIRECT_SIGNALS = {
-    "topo/processes.py": "the process owner itself",
-    "topo/command.py": "kills a short command it ran itself when it outlives its timeout",
+    "runtime/processes.py": "the process owner itself",
+    "runtime/command.py": "kills a short command it ran itself when it outlives its timeout",
     "hatestbed/testbed.py": "kills the children of a busy Mininet shell at teardown (not testbed daemons)",
 }
 
@@ -68,7 +69,7 @@ def signal_calls(path: Path) -> set[str]:
 
 
 def test_only_the_process_owner_stops_processes():
-    """TERM → wait → KILL is written once, in topo/processes.py; everyone else asks it."""
+    """TERM → wait → KILL is written once, in runtime/processes.py; everyone else asks it."""
     offenders = []
     for package in ALLOWED:
         for path in sorted((REPO / package).rglob("*.py")):

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from topo.processes import ProcessError, ProcessOwner, process_start_time, stop_all, stop_records, tail
-from topo.runstate import RunDir
-from topo.wait import NotReadyError
+from runtime.processes import ProcessError, ProcessOwner, process_start_time, stop_all, stop_records, tail
+from runtime.runstate import RunDir
+from runtime.wait import NotReadyError
 
 
 @pytest.fixture

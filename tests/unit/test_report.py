@@ -10,7 +10,7 @@ from experiments.analysis import distribution, outage
 from experiments.probes import Request
 from experiments.report import (SummaryError, daemon_versions, distribution_plot, results_dir, timeline_plot,
                                 write_index, write_report_md, write_summary)
-from topo.text import wall_clock
+from runtime.text import wall_clock
 
 T0 = 1_700_000_000.0
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -9,8 +9,8 @@ import pytest
 
 from hosts.daemon import Daemon, ExitedDuringStartError
 from hosts.manager import ServiceManager
-from topo.processes import ProcessOwner
-from topo.runstate import RunDir
+from runtime.processes import ProcessOwner
+from runtime.runstate import RunDir
 
 
 class FlakyStart(Daemon):

@@ -4,7 +4,7 @@ rendered files differ), and plots queued while a suite runs, drawn when it ends.
 from pathlib import Path
 
 from experiments import plot_queue
-from experiments.base import with_timers
+from topo.profiles import with_timers
 from hosts.manager import ServiceManager
 from hosts.roles import daemons_for
 from hosts.site import Site

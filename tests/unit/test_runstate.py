@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from topo.processes import process_start_time
-from topo.runstate import RunDir, active_runs, clean_stale, parse_bridge_tags, run_dirs
+from runtime.processes import process_start_time
+from runtime.runstate import RunDir, active_runs, clean_stale, parse_bridge_tags, run_dirs
 
 
 @pytest.fixture

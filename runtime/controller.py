@@ -30,9 +30,9 @@ from pathlib import Path
 from controllers.control import MAX_SUN_PATH, ControlError
 from controllers.control import request as control_request
 from topo.errors import TestbedError
-from topo.jsonl import read_jsonl
-from topo.processes import OwnedProcess, ProcessError, ProcessOwner, tail
-from topo.runstate import RunDir
+from runtime.jsonl import read_jsonl
+from runtime.processes import OwnedProcess, ProcessError, ProcessOwner, tail
+from runtime.runstate import RunDir
 
 REPO = Path(__file__).resolve().parent.parent
 

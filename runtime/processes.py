@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
 from topo.errors import TestbedError
-from topo.wait import NotReadyError, wait_until
+from runtime.wait import NotReadyError, wait_until
 
 T = TypeVar("T")
 STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL

@@ -25,9 +25,9 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from topo import command
+from runtime import command
 from topo.errors import TestbedError
-from topo.wait import NotReadyError, wait_until
+from runtime.wait import NotReadyError, wait_until
 
 PORT_EVENT_TIMEOUT = 3.0  # the controller's journal shows the port-status of a changed port
 LEARN_TIMEOUT = 5.0  # a destination MAC gets a flow after a ping

@@ -21,9 +21,9 @@ from mininet.net import Mininet
 from mininet.node import Host, OVSSwitch, RemoteController
 from mininet.topo import Topo
 
-from topo import command
+from runtime import command
 from topo.plan import NetworkPlan
-from topo.runstate import BRIDGE_OWNER_KEY, RunDir
+from runtime.runstate import BRIDGE_OWNER_KEY, RunDir
 
 
 class TestbedHost(Host):

@@ -29,9 +29,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from topo import command
+from runtime import command
 from topo.errors import TestbedError
-from topo.processes import ProcessRecord, process_start_time, stop_records
+from runtime.processes import ProcessRecord, process_start_time, stop_records
 
 RUN_ROOT = Path(os.environ.get("HATESTBED_RUN_ROOT", "/run/hatestbed"))
 # external_ids key on every OVS bridge the testbed creates; its value is the run directory.
