@@ -1,6 +1,6 @@
 """The controller's control channel: a UNIX socket speaking one JSON object per line.
 
-    testbed (topo/controller.py ControllerProcess.request)          controller process
+    testbed (runtime/controller.py ControllerProcess.request)          controller process
         {"op": "partition", "name": "p1", "macs_a": [..], "macs_b": [..]}\\n ──▶ ControlServer
         ◀── {"ok": true, "op": "partition", ..., "t_installed": 1763970000.123}\\n   └─ handler(dict)
 

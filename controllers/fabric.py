@@ -72,7 +72,7 @@ from controllers.guards import Edge, guard_flows
 # --- pipeline constants -------------------------------------------------------------------
 
 TABLE_LEARN = 1
-TABLE_FORWARD = 2  # topo/observe.py reads it (FORWARD_TABLE there; a unit test keeps them equal)
+TABLE_FORWARD = 2  # runtime/observe.py reads it (FORWARD_TABLE there; a unit test keeps them equal)
 
 PRIO_MISS = 0  # learning table: send to controller and continue to forwarding
 PRIO_ISL_IN = 100  # learning table: packets from the fabric skip learning

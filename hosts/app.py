@@ -27,7 +27,7 @@ import hosts
 from hosts.daemon import Daemon, render
 from hosts.site import DB_NAME, DB_USERS, HEALTH_PATH
 from hosts.webapp.app import write_writer_file, writer_json
-from topo import command
+from runtime import command
 
 REPO_ROOT = Path(hosts.__file__).resolve().parent.parent
 

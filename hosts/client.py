@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hosts.site import SERVED_BY_HEADER, Site
-from topo import command
+from runtime import command
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from hosts.app import REPO_ROOT
 from hosts.daemon import Daemon
 from hosts.prometheus import http_get
-from topo.controller import instance_names
+from runtime.controller import instance_names
 
 MIN_INTERVAL_S = 2.0
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from hosts.daemon import Daemon, render
 from hosts.failover import manager_host
-from topo import command
+from runtime import command
 from topo.model import FirewallRule
 
 ROLES = ("client", "lb", "server", "monitor")

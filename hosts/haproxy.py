@@ -37,7 +37,7 @@ from pathlib import Path
 
 from hosts.daemon import Daemon, ServiceError, render
 from hosts.site import HEALTH_PATH
-from topo import command
+from runtime import command
 from topo.check_budget import check_timers
 
 BACKEND = "servers"

@@ -73,9 +73,9 @@ from pathlib import Path
 
 from hosts.daemon import Daemon, ServiceError, render
 from hosts.haproxy import BACKEND
-from topo import observe
-from topo.jsonl import read_jsonl
-from topo.wait import NotReadyError, wait_until
+from runtime import observe
+from runtime.jsonl import read_jsonl
+from runtime.wait import NotReadyError, wait_until
 
 
 # Notify records of one host closer than this have no reliable order (see all_events).

@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from hosts.daemon import Daemon, ExitedDuringStartError, ServiceError
 from hosts.site import Site
-from topo import command
-from topo.processes import OwnedProcess, ProcessError, ProcessOwner, stop_all
-from topo.wait import wait_until
+from runtime import command
+from runtime.processes import OwnedProcess, ProcessError, ProcessOwner, stop_all
+from runtime.wait import wait_until
 
 
 def by_stage(daemons) -> list[list[Daemon]]:

@@ -53,10 +53,10 @@ from pathlib import Path
 from hosts.daemon import Daemon, ServiceError, render
 from hosts.site import DB_NAME, DB_USERS, Site
 from hosts.webapp.app import SCHEMA
-from topo import command
-from topo.processes import ProcessOwner
-from topo.runstate import RunDir
-from topo.wait import NotReadyError, wait_until
+from runtime import command
+from runtime.processes import ProcessOwner
+from runtime.runstate import RunDir
+from runtime.wait import NotReadyError, wait_until
 
 TEMPLATE_ROOT = Path(os.environ.get("HATESTBED_CACHE", "/var/cache/hatestbed"))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hosts.daemon import Daemon, render
 from hosts.site import HEALTH_PATH, SERVED_BY_HEADER
-from topo import command
+from runtime import command
 
 class Nginx(Daemon):
     name = "nginx"

@@ -34,8 +34,8 @@ from urllib.parse import quote
 
 from hosts.daemon import Daemon, ServiceError, render
 from hosts.haproxy import BACKEND
-from topo import command
-from topo.wait import NotReadyError, wait_until
+from runtime import command
+from runtime.wait import NotReadyError, wait_until
 
 # Scrapes per second of every replica together: each is an HTTP request to an exporter that
 # reads /proc or queries MariaDB, then ingestion, on the same two cores as everything else (a

@@ -16,7 +16,7 @@ from pathlib import Path
 import jsonschema
 
 from spof.analysis import Analysis
-from topo.text import format_table
+from runtime.text import format_table
 
 SCHEMA = {
     "type": "object",
