@@ -79,6 +79,10 @@ class Alertmanager(Daemon):
     binary = "prometheus-alertmanager"
     package = "prometheus-alertmanager"
     stage = 2  # ready (settled) before Prometheus (stage 6) sends anything
+    # On TERM it broadcasts its leave to the cluster and waits up to 10 s for it to go out; at
+    # teardown its peer is stopping too and the wait always runs out ("unable to leave gossip
+    # mesh"), so a stopping testbed gives it one second.
+    teardown_grace = 1.0
     ready_timeout = 15.0  # start-up + TCP_TIMEOUT (a peer gone) + SETTLE_TIMEOUT, with margin
 
     @property

@@ -26,6 +26,7 @@ from typing import ClassVar
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from hosts.site import Site
+from runtime.processes import STOP_GRACE
 from topo.errors import TestbedError
 
 _templates = Environment(loader=PackageLoader("hosts", "templates"), undefined=StrictUndefined,
@@ -50,6 +51,8 @@ class Daemon:
     binary: ClassVar[str]
     package: ClassVar[str]
     stage: ClassVar[int]
+    # Seconds between TERM and KILL when the whole testbed stops (a fault's stop has its own).
+    teardown_grace: ClassVar[float] = STOP_GRACE
     ready_timeout: ClassVar[float] = 10.0
     # How many times a restart (a fault's recovery) starts the daemon again when it exits before
     # it is ready, as a service manager's Restart=on-failure would.

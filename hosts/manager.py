@@ -237,7 +237,13 @@ class ServiceManager:
         return done
 
     def stop(self) -> None:
-        """Stop every started process, highest stage first; each stage's processes in parallel."""
+        """Stop every started process at teardown, highest stage first. The steps inside a stage
+        (1, 1.5, 1.51: a Galera cluster's first node, then its joiners) only order the start: the
+        whole stage stops in parallel, each daemon given its own teardown grace."""
         started = [d for d in self.daemons if d.label in self.processes]
-        for group in reversed(by_stage(started)):
-            stop_all([self.processes[d.label] for d in group])
+        stages = defaultdict(list)
+        for daemon in started:
+            stages[int(daemon.stage)].append(daemon)
+        for stage in sorted(stages, reverse=True):
+            group = stages[stage]
+            stop_all([self.processes[d.label] for d in group], [d.teardown_grace for d in group])

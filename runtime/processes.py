@@ -177,13 +177,15 @@ class OwnedProcess:
         return tail(self.log_path, lines)
 
 
-def stop_all(processes: Sequence[OwnedProcess], grace: float = STOP_GRACE) -> None:
-    """Stop many at once: TERM to all, one shared deadline, SIGKILL to what is left."""
+def stop_all(processes: Sequence[OwnedProcess], grace: float | Sequence[float] = STOP_GRACE) -> None:
+    """Stop many at once: TERM to all, then SIGKILL to each still running `grace` seconds later
+    (one grace for all, or one per process)."""
+    graces = [grace] * len(processes) if isinstance(grace, (int, float)) else list(grace)
     for proc in processes:
         proc.send(signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in processes:
-        if not proc.wait(max(0.0, deadline - time.monotonic())):
+    began = time.monotonic()
+    for proc, allowed in sorted(zip(processes, graces), key=lambda pair: pair[1]):
+        if not proc.wait(max(0.0, began + allowed - time.monotonic())):
             proc.record.send(signal.SIGKILL)
             proc.popen.wait()
 
