@@ -25,7 +25,7 @@ from experiments.faults import catalogue, catalogue_lines, parse
 from experiments.registry import resolve
 from hatestbed import live
 from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
-from hatestbed.suite import RESULTS, headline_table, run_on
+from hatestbed.suite import default_results, headline_table, run_on
 from topo.errors import TestbedError
 from runtime.observe import vip_holders
 from runtime.text import wall_clock as clock
@@ -127,9 +127,9 @@ class TestbedCLI(CLI):
 
     def do_report(self, _line: str) -> None:
         """report: the path of the newest report (report.html of a run, index.html of `all`)."""
-        pages = [p for pattern in ("*/report.html", "*/index.html") for p in RESULTS.glob(pattern)]
+        pages = [p for pattern in ("*/report.html", "*/index.html") for p in default_results().glob(pattern)]
         if not pages:
-            print(f"report: no report under {RESULTS} yet (run: experiment NAME)")
+            print(f"report: no report under {default_results()} yet (run: experiment NAME)")
             return
         print(max(pages, key=lambda p: p.stat().st_mtime))
 

@@ -123,7 +123,9 @@ def script_problem(path: Path, topology) -> str | None:
     return unknown_script_command(text, topology)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], provider=None) -> int:
+    """topo/run.py's job; `provider`: run it on that provider's testbeds and leave the last one
+    running (the test suite), instead of a provider of its own that stops everything at the end."""
     args = parse_args(argv)
     from topo.model import DEFAULT_TOPOLOGY, load_topology
 
@@ -168,22 +170,19 @@ def main(argv: list[str]) -> int:
         print("\n".join(catalogue_lines(topology)))
         return 0
 
+    if os.geteuid() != 0:
+        fail("must run as root (Mininet needs it): sudo python3 topo/run.py ...", 1)
+    if provider is not None:
+        return on_shared(provider, topology, experiments, args, options)
     from hatestbed.progress import make_progress
     from hatestbed.provider import TestbedProvider
     from hatestbed.testbed import PreflightError
 
-    if os.geteuid() != 0:
-        fail("must run as root (Mininet needs it): sudo python3 topo/run.py ...", 1)
     provider = TestbedProvider(progress=make_progress(), say=lambda line: print(line, flush=True))
     signal.signal(signal.SIGTERM, _raise_terminated)
-    if experiments is not None:
-        return run_experiments(topology, experiments, args, options, provider)
-    code, testbed = 0, None
+    code = 0
     try:
-        testbed = provider.acquire(topology)
-        print(f"testbed up in {max(testbed.timings.marks.values()):.2f} s "
-              f"(run directory {testbed.run_dir.path})", flush=True)
-        code = run_mode(testbed, args)
+        code = run_job(provider, topology, experiments, args, options)
     except PreflightError as exc:  # nothing was started
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
@@ -200,6 +199,7 @@ def main(argv: list[str]) -> int:
         # A second Ctrl-C or TERM must not cut the teardown short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        testbed = provider.testbed
         for line in provider.close():
             print(f"teardown removed leftover {line}")
         if testbed is not None:
@@ -207,14 +207,37 @@ def main(argv: list[str]) -> int:
     return code
 
 
+def run_job(provider, topology, experiments, args: argparse.Namespace, options: dict) -> int:
+    """The mode on a testbed from `provider`: experiments (a testbed per profile), or the one
+    testbed the other modes run on."""
+    if experiments is not None:
+        return run_experiments(topology, experiments, args, options, provider)
+    testbed = provider.acquire(topology)
+    print(f"testbed up in {max(testbed.timings.marks.values()):.2f} s "
+          f"(run directory {testbed.run_dir.path})", flush=True)
+    return run_mode(testbed, args)
+
+
+def on_shared(provider, topology, experiments, args: argparse.Namespace, options: dict) -> int:
+    """The job on a caller's provider (the test suite's, which runs the labs' commands in its own
+    process): the testbed stays up for the caller, handed back dirty if the job failed."""
+    try:
+        code = run_job(provider, topology, experiments, args, options)
+    except TestbedError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        code = 1
+    provider.release(dirty=code != 0)
+    return code
+
+
 def spof_report(topology) -> int:
     """The static SPOF analysis: table on the terminal, spof.json/spof.md/pictures in results/."""
     from experiments import report
-    from hatestbed.suite import RESULTS
+    from hatestbed.suite import default_results
     from spof import write_report
     from spof.output import terminal_table
 
-    folder = report.results_dir(RESULTS, "spof")
+    folder = report.results_dir(default_results(), "spof")
     analysis = write_report(topology, folder)
     print(terminal_table(analysis))
     print(f"report: {folder / 'spof.md'}  (spof.json, topology.png, topology.svg beside it)")
@@ -296,12 +319,11 @@ def experiment_options(args: argparse.Namespace, experiments, topology) -> dict:
 
 def run_experiments(topology, experiments, args: argparse.Namespace, options: dict, provider) -> int:
     """The suite acquires a testbed per profile from `provider` (retimed or rebuilt as the profile
-    needs) and this always stops the last one."""
+    needs); the caller stops the last one."""
     from hatestbed.suite import headline_table, run_suite
 
     try:
-        with provider:
-            summaries = run_suite(topology, experiments, args.trials, args.seed, options=options, provider=provider)
+        summaries = run_suite(topology, experiments, args.trials, args.seed, options=options, provider=provider)
     except KeyboardInterrupt:
         return 130
     except Terminated:

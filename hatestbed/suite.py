@@ -31,16 +31,20 @@ from topo.profiles import DB_MODES, profile_order, timers_of, with_timers
 from runtime.text import format_table
 
 REPO = Path(__file__).resolve().parent.parent
-# Where results go (tests point it at a temporary folder).
-RESULTS = Path(os.environ.get("HATESTBED_RESULTS", REPO / "results"))
+
+
+def default_results() -> Path:
+    """Where results go: results/, or $HATESTBED_RESULTS (tests point it at a temporary folder)."""
+    return Path(os.environ.get("HATESTBED_RESULTS", REPO / "results"))
 
 
 def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
-              results_root: Path = RESULTS, run_root=None, say=print, options: dict | None = None,
+              results_root: Path | None = None, run_root=None, say=print, options: dict | None = None,
               progress=None, provider: TestbedProvider | None = None) -> list[dict]:
     """Run `classes` on testbeds from `provider` (one made here, and closed at the end, when none
     is given: a given provider keeps its testbed running for its next caller)."""
     own = provider is None
+    results_root = results_root or default_results()
     provider = provider or TestbedProvider(run_root, progress, say)
     progress = provider.progress
     rng = random.Random(seed)
@@ -157,9 +161,9 @@ def write_results(cls: type[Experiment], entry: dict, out_dir: Path, topology, s
     return {"name": cls.name, "dir": out_dir, "summary": summary}
 
 
-def run_on(testbed, cls: type[Experiment], trials: int, seed: int, results_root: Path = RESULTS) -> dict:
+def run_on(testbed, cls: type[Experiment], trials: int, seed: int) -> dict:
     """Run one experiment on an already running testbed (the CLI's `experiment NAME`)."""
-    out_dir = report.results_dir(results_root, cls.name)
+    out_dir = report.results_dir(default_results(), cls.name)
     started = time.time()
     options = {"seed": seed, "trials": trials}
     experiment = cls(testbed, random.Random(seed), out_dir, "as-running", options)

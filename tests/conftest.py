@@ -14,12 +14,13 @@ import time
 
 import pytest
 
-from tests.tiers import PROVIDER, TIERS, tier_of
+from tests.tiers import PROVIDER, TIERS, order_key, tier_of
 
 
 def pytest_collection_modifyitems(config, items):
-    # Tier by tier; inside a tier, modules keep their order (each module's testbed stays together).
-    items.sort(key=lambda item: TIERS.index(tier_of(item.keywords)))
+    # Tier by tier, modules in the order that shares testbeds best (tests/tiers.py); a module's
+    # tests stay together and in their own order (a stable sort).
+    items.sort(key=order_key)
     if os.geteuid() == 0:
         return
     skip = pytest.mark.skip(reason="needs root (Mininet, Open vSwitch)")

@@ -1,13 +1,48 @@
 """The test tiers (see tests/conftest.py) and where the session's testbed provider is kept."""
 
+from contextlib import contextmanager
+
 import pytest
 
 TIERS = ("unit", "live", "labs", "studies")
 # The live tiers' session-wide provider (tests/integration/conftest.py), for the summary line.
 PROVIDER = pytest.StashKey[object]()
+# Set in a test module when one of its tests failed (tests/integration/conftest.py).
+BROKEN = "_hatestbed_broken"
+
+
+# Module order inside the live tiers, so testbeds are shared: modules on the default topology
+# first, one after another (the provider reuses or retimes one testbed), then those that need
+# another network, then those that start topo/run.py themselves (no shared testbed running).
+# A module not listed runs after the listed ones of its tier.
+ORDER = (
+    "test_check_live", "test_services", "test_alerting_live", "test_faults_live", "test_experiment_suite",
+    "test_database_tier", "test_network", "test_controller_live", "test_lifecycle", "test_variants",
+    "test_labs",
+    "test_capacity_weighting", "test_spof_sweep", "test_timer_sweep_live", "test_database_modes",
+    "test_database_studies",
+)
+
+
+def order_key(item) -> tuple[int, int]:
+    stem = item.path.stem
+    return TIERS.index(tier_of(item.keywords)), ORDER.index(stem) if stem in ORDER else len(ORDER)
 
 
 def tier_of(keywords) -> str:
     if "root" not in keywords:
         return "unit"
     return next((tier for tier in ("labs", "studies") if tier in keywords), "live")
+
+
+@contextmanager
+def acquired(provider, request, topology):
+    """The module's testbed: `topology` from the shared provider, handed back dirty if a test of
+    the module failed or the module says it changes the site for good (CHANGES_THE_SITE = True)."""
+    testbed = provider.acquire(topology)
+    try:
+        yield testbed
+    finally:
+        module = request.module
+        provider.release(dirty=module.__dict__.get(BROKEN, False)
+                         or getattr(module, "CHANGES_THE_SITE", False))

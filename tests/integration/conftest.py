@@ -17,13 +17,12 @@ runs are never touched.
 import os
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from hatestbed.provider import TestbedProvider
-from tests.tiers import PROVIDER
+from tests.tiers import BROKEN, PROVIDER
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,21 +46,8 @@ def pytest_runtest_makereport(item, call):
     """A failed test marks its module: the testbed it used may be left in any state."""
     report = yield
     if report.failed:
-        item.module.__dict__.setdefault("_hatestbed_broken", True)
+        item.module.__dict__.setdefault(BROKEN, True)
     return report
-
-
-@contextmanager
-def acquired(provider: TestbedProvider, request, topology):
-    """The module's testbed: `topology` from the shared provider, handed back dirty if a test of
-    the module failed or the module says it changes the site for good (CHANGES_THE_SITE = True)."""
-    testbed = provider.acquire(topology)
-    try:
-        yield testbed
-    finally:
-        module = request.module
-        provider.release(dirty=module.__dict__.get("_hatestbed_broken", False)
-                         or getattr(module, "CHANGES_THE_SITE", False))
 
 
 @pytest.fixture

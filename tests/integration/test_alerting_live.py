@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from experiments.faults import parse
-from hatestbed.testbed import Testbed
+from tests.tiers import acquired
 from hosts.alert_receiver import deliveries, journal_path
 from topo.model import load_topology
 from runtime.wait import wait_until
@@ -23,8 +23,8 @@ DUPLICATE_WINDOW_S = 6.0
 
 
 @pytest.fixture(scope="module")
-def testbed(tmp_path_factory):
-    with Testbed.running(load_topology(), run_root=tmp_path_factory.mktemp("runs")) as testbed:
+def testbed(provider, request):
+    with acquired(provider, request, load_topology()) as testbed:
         for monitor in testbed.site.monitors:  # every target scraped once: InstanceDown can fire
             testbed.services.find(monitor, "prometheus").wait_targets_up(testbed.net[monitor])
         yield testbed

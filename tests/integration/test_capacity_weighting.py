@@ -9,14 +9,14 @@ from experiments.registry import resolve
 from hatestbed.suite import run_suite
 from topo.model import load_topology
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.studies]
 
 
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory):
+def summary(tmp_path_factory, provider):
     results = tmp_path_factory.mktemp("results")
     [item] = run_suite(load_topology(), resolve("capacity_weighting"), trials=1, seed=7,
-                       results_root=results, run_root=tmp_path_factory.mktemp("runs"))
+                       results_root=results, provider=provider)
     return item["dir"], json.loads((item["dir"] / "summary.json").read_text())
 
 

@@ -39,6 +39,7 @@ N = 4
 
 pytestmark = [
     pytest.mark.root,
+    pytest.mark.usefixtures("free_machine"),  # a Mininet of its own: nothing else on the machine
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (Mininet, Open vSwitch)"),
 ]
 

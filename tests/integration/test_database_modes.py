@@ -11,18 +11,19 @@ import pytest
 
 from topo.profiles import with_timers
 from hatestbed.status import service_checks
-from hatestbed.testbed import Testbed
+from tests.tiers import acquired
 from hosts.client import https_request
 from topo.model import load_topology
 from runtime.wait import wait_until
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.studies]
+# The last test of each mode kills the writer: every mode's testbed is handed back dirty.
+CHANGES_THE_SITE = True
 
 
 @pytest.fixture(scope="module", params=["galera", "semisync", "async"])
-def testbed(request, tmp_path_factory):
-    topology = with_timers(load_topology(), request.param)
-    with Testbed.running(topology, run_root=tmp_path_factory.mktemp("runs")) as testbed:
+def testbed(request, provider):
+    with acquired(provider, request, with_timers(load_topology(), request.param)) as testbed:
         yield testbed
 
 

@@ -9,13 +9,13 @@ from experiments.registry import resolve
 from hatestbed.suite import run_suite
 from topo.model import load_topology
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.studies]
 
 
 @pytest.fixture(scope="module")
-def studies(tmp_path_factory):
+def studies(tmp_path_factory, provider):
     summaries = run_suite(load_topology(), resolve("db_crash_lagging,db_partition"), trials=1, seed=3,
-                          results_root=tmp_path_factory.mktemp("results"), run_root=tmp_path_factory.mktemp("runs"))
+                          results_root=tmp_path_factory.mktemp("results"), provider=provider)
     return {item["name"]: json.loads((item["dir"] / "summary.json").read_text()) for item in summaries
             if item["name"] != "index"}
 

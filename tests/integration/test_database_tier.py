@@ -13,7 +13,7 @@ import signal
 import pytest
 
 from hatestbed.status import service_checks
-from hatestbed.testbed import Testbed
+from tests.tiers import acquired
 from runtime import command
 from topo.model import load_topology
 from runtime.observe import vip_holders
@@ -26,10 +26,10 @@ NODELESS = "server4"
 
 
 @pytest.fixture(scope="module")
-def testbed(tmp_path_factory):
+def testbed(provider, request):
     topology = scaled_topology(load_topology(), active_servers=4, clients=2)
     assert topology.services.mariadb.nodes == ["server1", "server2", "server3"]
-    with Testbed.running(topology, run_root=tmp_path_factory.mktemp("runs")) as testbed:
+    with acquired(provider, request, topology) as testbed:
         yield testbed
 
 

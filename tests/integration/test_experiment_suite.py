@@ -17,11 +17,11 @@ pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory):
+def suite(tmp_path_factory, provider):
     results = tmp_path_factory.mktemp("results")
     # capture: lb_failover also captures its client's connections (the wire observer's test)
     summaries = run_suite(load_topology(), resolve("all"), trials=1, seed=7, options={"capture": True},
-                          results_root=results, run_root=tmp_path_factory.mktemp("runs"))
+                          results_root=results, provider=provider)
     return {item["name"]: item for item in summaries}
 
 

@@ -1,8 +1,7 @@
 """Every fault of experiments/faults/ on the full stack: injected, observed, recovered.
 
-One testbed for the module, on a private copy of the default topology (switches s51..s55,
-controller port 6751) so it never collides with another testbed on the same machine. Every test
-recovers its fault in `finally` and checks the site is whole again.
+The session's default testbed (tests/integration/conftest.py). Every test recovers its fault in
+`finally` and checks the site is whole again.
 """
 
 from __future__ import annotations
@@ -11,37 +10,20 @@ import json
 import subprocess
 
 import pytest
-import yaml
 
 from experiments.faults import ControllerStop, DaemonKill, LinkDown, NodeCrash, Partition, ProcessCrash
-from hatestbed.testbed import Testbed
+from tests.tiers import acquired
 from hosts.client import https_request
 from runtime import command
-from topo.model import DEFAULT_TOPOLOGY, parse_topology
+from topo.model import load_topology
 from runtime.observe import active_path, active_switch_link, vip_holders
 from runtime.wait import wait_until
 
 pytestmark = pytest.mark.root
 
-RENAME = {f"s{i}": f"s5{i}" for i in range(1, 6)}
-PORT = 6751
-
-
-def private_topology():
-    data = yaml.safe_load(DEFAULT_TOPOLOGY.read_text())
-    data["name"] = "faults"
-    data["controller"]["port"] = PORT
-    data["switches"] = [RENAME[s] for s in data["switches"]]
-    data["switch_links"] = [[RENAME[a], RENAME[b]] for a, b in data["switch_links"]]
-    for host in data["hosts"].values():
-        for intf in host["interfaces"]:
-            intf["switch"] = RENAME[intf["switch"]]
-    return parse_topology(data, "faults (private copy of the default topology)")
-
-
 @pytest.fixture(scope="module")
-def testbed(tmp_path_factory):
-    with Testbed.running(private_topology(), run_root=tmp_path_factory.mktemp("runs")) as testbed:
+def testbed(provider, request):
+    with acquired(provider, request, load_topology()) as testbed:
         yield testbed
 
 

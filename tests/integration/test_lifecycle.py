@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from topo.model import load_topology
 from topo.plan import plan_network
 from runtime.runstate import RunDir, interface_exists, list_bridges, run_dirs
 
-pytestmark = pytest.mark.root
+# Each test starts topo/run.py itself: no shared testbed may be running (one per machine).
+pytestmark = [pytest.mark.root, pytest.mark.usefixtures("free_machine")]
 
 REPO = Path(__file__).resolve().parents[2]
 PLAN = plan_network(load_topology())
@@ -45,24 +47,36 @@ def test_smoke_is_healthy_and_tears_down(run_py, run_root):
     assert_nothing_left(run)
 
 
-def test_script_mode_runs_cli_commands(run_py, run_root, tmp_path):
-    script = tmp_path / "commands"
-    script.write_text("status\nclient1 ping -c1 -W2 10.0.1.12\nspof\n")
-    result = run_py("--script", str(script))
-    assert result.returncode == 0, result.stderr
-    assert "1 received" in result.stdout
-    assert "10.0.2.12/24" in result.stdout  # the status table lists server1's address
-    assert "SPOF analysis of seed" in result.stdout and "link:client1-s1" in result.stdout  # the CLI's spof
-    assert_nothing_left(latest_run(run_root))
+def sections(out: str) -> dict[str, str]:
+    """A script's output cut at its `client1 echo == NAME ==` lines: NAME → what came after it."""
+    parts = re.split(r"^== (\w+) ==\r?$", out, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
 
 
-def test_the_cli_fails_and_heals_faults_by_address(run_py, run_root, tmp_path):
+def test_script_mode_runs_the_cli_commands_faults_and_live_views(run_py, run_root, tmp_path):
+    """One --script session (one bring-up) with three parts: plain commands, faults by address,
+    and the live views around a failover."""
+    results = tmp_path / "results"
+    (results / "20260101T000000Z-lb_failover").mkdir(parents=True)
+    (results / "20260101T000000Z-lb_failover" / "report.html").write_text("<html></html>")
     script = tmp_path / "commands"
-    script.write_text("faults\nfail daemon:haproxy@lb1\nfail daemon:haproxy@lb1\nsh sleep 1\nvip\n"
-                      "fail node:nowhere\nheal link:s1-s2\nheal all\nsh sleep 2\nstatus\n")
-    result = run_py("--script", str(script))
+    script.write_text(
+        "client1 echo == commands ==\nstatus\nclient1 ping -c1 -W2 10.0.1.12\nspof\n"
+        "client1 echo == faults ==\nfaults\nfail daemon:haproxy@lb1\nfail daemon:haproxy@lb1\nsh sleep 1\nvip\n"
+        "fail node:nowhere\nheal link:s1-s2\nheal all\nsh sleep 2\nstatus\n"
+        "client1 echo == views ==\nhelp watch\nprobe 2\ndist 40\nwatch 1\nfail node:server1\nsh sleep 1\ndist 40\n"
+        "probe 0\nreport\nheal all\n")
+    result = run_py("--script", str(script), env={"HATESTBED_RESULTS": str(results)})
     assert result.returncode == 0, result.stderr
-    out = result.stdout
+    part = sections(result.stdout)
+    assert set(part) == {"commands", "faults", "views"}, result.stdout[-3000:]
+
+    out = part["commands"]
+    assert "1 received" in out
+    assert "10.0.2.12/24" in out  # the status table lists server1's address
+    assert "SPOF analysis of seed" in out and "link:client1-s1" in out  # the CLI's spof
+
+    out = part["faults"]
     assert "daemon:haproxy@lb1" in out and "partition:" in out  # the catalogue
     assert re.search(r"\d\d:\d\d:\d\d\.\d{3}  injected daemon:haproxy@lb1", out)
     assert "fail: daemon:haproxy@lb1 is already injected" in out
@@ -72,19 +86,8 @@ def test_the_cli_fails_and_heals_faults_by_address(run_py, run_root, tmp_path):
     assert "heal: link:s1-s2 is not injected (injected: daemon:haproxy@lb1)" in out
     assert re.search(r"\d\d:\d\d:\d\d\.\d{3}  healed daemon:haproxy@lb1", out)
     assert re.search(r"lb1 +haproxy .*OK", out), out  # running again in the final status
-    assert_nothing_left(latest_run(run_root))
 
-
-def test_the_cli_live_views_show_round_robin_and_a_failover(run_py, run_root, tmp_path):
-    results = tmp_path / "results"
-    (results / "20260101T000000Z-lb_failover").mkdir(parents=True)
-    (results / "20260101T000000Z-lb_failover" / "report.html").write_text("<html></html>")
-    script = tmp_path / "commands"
-    script.write_text("help watch\nprobe 2\ndist 40\nwatch 1\nfail node:server1\nsh sleep 1\ndist 40\n"
-                      "probe 0\nreport\nheal all\n")
-    result = run_py("--script", str(script), env={"HATESTBED_RESULTS": str(results)})
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    out = part["views"]
     assert "watch [SECONDS]: who holds the VIP" in out  # help for the new commands
     rate = re.search(r"2\.\d s +(\d+) req/s  ok (\d+)  errors 0 .*serving: server[12]", out)
     assert rate and int(rate.group(1)) > 20 and int(rate.group(2)) > 50, out
@@ -118,12 +121,22 @@ def test_missing_script_file_is_exit_2(run_py, tmp_path):
     assert result.returncode == 2 and "no such file" in result.stderr
 
 
-def start_holding_run(run_root, tmp_path) -> subprocess.Popen:
-    """topo/run.py holding the network up (a script whose command lasts a minute), once it is up."""
+def bare_topology(tmp_path) -> Path:
+    """The default network with no daemons: for tests about bridges, records and cleanup, which
+    need the network and none of the 13 s the services take to come up."""
+    path = tmp_path / "bare.yaml"
+    data = yaml.safe_load((REPO / "topo" / "default.yaml").read_text())
+    data["services"] = {"enabled": False}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def start_holding_run(run_root, tmp_path, *args: str) -> subprocess.Popen:
+    """topo/run.py [ARGS] holding the network up (a script whose command lasts a minute), once it is up."""
     script = tmp_path / "hold"
     script.write_text("client1 sleep 60\n")
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
-    proc = subprocess.Popen([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(script)],
+    proc = subprocess.Popen([sys.executable, str(REPO / "topo" / "run.py"), "--script", str(script), *args],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     printed = []
@@ -138,9 +151,9 @@ def start_holding_run(run_root, tmp_path) -> subprocess.Popen:
     return proc
 
 
-def crash_a_run(run_root, tmp_path) -> RunDir:
+def crash_a_run(run_root, tmp_path, *args: str) -> RunDir:
     """Start a run that holds the network up, kill -9 its topo/run.py, return its run directory."""
-    proc = start_holding_run(run_root, tmp_path)
+    proc = start_holding_run(run_root, tmp_path, *args)
     proc.kill()
     proc.wait()
     return latest_run(run_root)
@@ -185,9 +198,10 @@ def test_sigterm_tears_down(run_root, tmp_path):
 
 def test_a_crashed_run_under_another_run_root_does_not_block_the_next(run_py, tmp_path_factory, tmp_path):
     # As when an earlier test session (its own temporary run root) was killed mid-run.
-    crashed = crash_a_run(tmp_path_factory.mktemp("other"), tmp_path)
+    bare = bare_topology(tmp_path)
+    crashed = crash_a_run(tmp_path_factory.mktemp("other"), tmp_path, "--topology", str(bare))
     assert BRIDGES <= set(list_bridges())
-    result = run_py("--smoke")
+    result = run_py("--smoke", "--topology", str(bare))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"cleaned stale {crashed.path.name}: bridge s1" in result.stdout
     assert crashed.state == "cleaned"
@@ -196,7 +210,7 @@ def test_a_crashed_run_under_another_run_root_does_not_block_the_next(run_py, tm
 
 def test_bridges_of_a_run_whose_records_are_gone_are_found_by_their_tag(run_root, tmp_path_factory, tmp_path):
     # As after a restart: every process died and /run was emptied, but OVSDB kept the bridges.
-    crashed = crash_a_run(tmp_path_factory.mktemp("emptied"), tmp_path)
+    crashed = crash_a_run(tmp_path_factory.mktemp("emptied"), tmp_path, "--topology", str(bare_topology(tmp_path)))
     for proc in crashed.processes():
         if proc.alive():
             proc.send(signal.SIGKILL)

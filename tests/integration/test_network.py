@@ -8,14 +8,14 @@ import pytest
 from topo.model import load_topology
 from runtime.wait import wait_until
 from hatestbed.status import health_checks
-from hatestbed.testbed import Testbed
+from tests.tiers import acquired
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
-def testbed(tmp_path_factory):
-    with Testbed.running(load_topology().without_services(), run_root=tmp_path_factory.mktemp("runs")) as testbed:
+def testbed(provider, request):
+    with acquired(provider, request, load_topology().without_services()) as testbed:
         yield testbed
     errors = testbed.controller.logged_errors()
     assert not errors, f"the controller logged errors: {errors[:3]}"

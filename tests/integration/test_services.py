@@ -1,7 +1,8 @@
 """The whole design running for real: HTTPS through the VIP, round robin, backup server, VIP
 failover on a dead HAProxy, replication of writes, firewall exposure, TLS-only back end, monitoring.
 
-One testbed for the module; tests that break something restore it before they end.
+The session's default testbed (tests/integration/conftest.py); tests that break something restore
+it before they end.
 """
 
 import json
@@ -17,15 +18,15 @@ from runtime import command
 from topo.model import load_topology
 from hatestbed.status import service_checks
 from runtime.observe import guard_drops, vip_holders
-from hatestbed.testbed import Testbed
+from tests.tiers import acquired
 from runtime.wait import wait_until
 
 pytestmark = pytest.mark.root
 
 
 @pytest.fixture(scope="module")
-def testbed(tmp_path_factory):
-    with Testbed.running(load_topology(), run_root=tmp_path_factory.mktemp("runs")) as testbed:
+def testbed(provider, request):
+    with acquired(provider, request, load_topology()) as testbed:
         yield testbed
 
 

@@ -8,7 +8,7 @@ from experiments.registry import resolve
 from hatestbed.suite import run_suite
 from topo.model import load_topology
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.studies]
 
 # No two of them are a size-2 cut set, so the sweep tries no pair (each pair is a trial more).
 FAULTS = ["daemon:nginx@server2", "daemon:mariadb@server1", "daemon:prometheus@monitor2", "node:lb1", "node:s3",
@@ -16,10 +16,10 @@ FAULTS = ["daemon:nginx@server2", "daemon:mariadb@server1", "daemon:prometheus@m
 
 
 @pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
+def sweep(tmp_path_factory, provider):
     results = tmp_path_factory.mktemp("results")
     [item] = run_suite(load_topology(), resolve("spof_sweep"), trials=1, seed=3, results_root=results,
-                       run_root=tmp_path_factory.mktemp("runs"), options={"faults": FAULTS})
+                       provider=provider, options={"faults": FAULTS})
     summary = json.loads((item["dir"] / "summary.json").read_text())
     return item["dir"], summary, {tuple(t["faults"]): t for t in summary["trials"]["tuned"]}
 

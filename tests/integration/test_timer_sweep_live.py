@@ -11,15 +11,15 @@ from experiments.registry import resolve
 from hatestbed.suite import run_suite
 from topo.model import load_topology
 
-pytestmark = pytest.mark.root
+pytestmark = [pytest.mark.root, pytest.mark.studies]
 
 
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory):
+def summary(tmp_path_factory, provider):
     results = tmp_path_factory.mktemp("results")
     options = {"ladder": ((1.0, 2000), (0.05, 100)), "loads": ("idle", "stress"), "soak": 5.0}
     [item] = run_suite(load_topology(), resolve("timer_sweep"), trials=1, seed=3, results_root=results,
-                       run_root=tmp_path_factory.mktemp("runs"), options=options)
+                       provider=provider, options=options)
     return item["dir"], json.loads((item["dir"] / "summary.json").read_text())
 
 
