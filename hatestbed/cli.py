@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 
 from mininet.cli import CLI
@@ -38,10 +40,15 @@ class TestbedCLI(CLI):
         self.testbed = testbed  # CLI.__init__ runs the command loop, so set this first
         self.injected: dict[str, object] = {}  # address → fault injected with `fail`, not healed yet
         _complete_whole_addresses()
+        # A script reads nothing from the terminal: its commands' input is empty, as from a
+        # pipe (and the CLI needs no terminal, so it also runs inside another program).
+        stdin = open(os.devnull) if script else sys.stdin
         try:
-            super().__init__(testbed.net, script=script)
+            super().__init__(testbed.net, script=script, stdin=stdin)
         finally:  # the loop has ended: nothing a user broke stays broken through the teardown
             self.heal_all()
+            if script:
+                stdin.close()
 
     # -- faults -----------------------------------------------------------------------------------
     def do_faults(self, _line: str) -> None:

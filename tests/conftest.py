@@ -17,7 +17,11 @@ import pytest
 from tests.tiers import PROVIDER, TIERS, order_key, tier_of
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects: it may select `-m live`
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if tier_of(item.keywords) == "live":
+            item.add_marker(pytest.mark.live)
     # Tier by tier, modules in the order that shares testbeds best (tests/tiers.py); a module's
     # tests stay together and in their own order (a stable sort).
     items.sort(key=order_key)

@@ -17,6 +17,7 @@ runs are never touched.
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,56 @@ def pytest_runtest_makereport(item, call):
     if report.failed:
         item.module.__dict__.setdefault(BROKEN, True)
     return report
+
+
+@dataclass
+class Ran:
+    """One topo/run.py command run in this process: its exit code, what it printed, its results folder."""
+
+    code: int
+    printed: str
+    results: Path
+
+    def folder(self, experiment: str) -> Path:
+        """The results folder the command wrote for `experiment` (exactly one)."""
+        [found] = self.results.glob(f"*-{experiment}")
+        return found
+
+
+@pytest.fixture(scope="session")
+def topo_run(provider, tmp_path_factory):
+    """run(ARGV, capfd=None) → Ran: `topo/run.py ARGV` as topo/run.py's own main() in this
+    process, on the shared provider, each distinct command once per session: a lab's command
+    and a study that asks for the same command share one run (capacity_weighting: lab 1 and
+    test_capacity_weighting.py). Give `capfd` to keep what it printed."""
+    from mininet.log import lg
+
+    from hatestbed.main import main
+
+    done: dict[tuple[str, ...], Ran] = {}
+
+    def run(argv: list[str], capfd=None) -> Ran:
+        key = tuple(argv)
+        if key in done:
+            return done[key]
+        results = tmp_path_factory.mktemp("results")
+        stream, before = lg.ch.stream, os.environ.get("HATESTBED_RESULTS")
+        os.environ["HATESTBED_RESULTS"] = str(results)
+        try:
+            code = main(list(argv), provider=provider)
+        except SystemExit as exc:  # a refusal (bad input) exits like the script does
+            code = exc.code
+        finally:
+            lg.ch.setStream(stream)  # the CLI points Mininet's log at stdout: put it back
+            if before is None:
+                del os.environ["HATESTBED_RESULTS"]
+            else:
+                os.environ["HATESTBED_RESULTS"] = before
+        printed = "".join(capfd.readouterr()) if capfd is not None else ""
+        done[key] = Ran(code, printed, results)
+        return done[key]
+
+    return run
 
 
 @pytest.fixture

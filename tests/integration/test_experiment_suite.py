@@ -146,12 +146,12 @@ def test_packet_faults_report_what_each_attack_did(suite):
     # balancer joins the VRRP group); a spoofed balancer's address is dropped by the fabric's
     # edge guards at the attacker's port.
     assert not attacks["vrrp_own_source"]["vip_stolen"] and attacks["vrrp_own_source"]["failed_requests"] == 0
-    # "0 failed requests beyond noise": the experiment reports any failure as affected; a lone
-    # failed request (a connect timeout on a loaded CI machine) is noise, a VIP move costs 5 or more
-    # in one burst. The five-switch site keeps this VM busier: 2 lone timeouts were seen once.
+    # "0 failed requests beyond noise": the experiment reports any failure as affected; a
+    # connect timeout or two on a loaded machine with no VRRP or ARP change is noise (seen: 2 lone
+    # ones once; 2 in a row, 13 ms apart, once), while a VIP move costs 5 or more in one burst.
     for name in ("vrrp_spoofed_lb", "vrrp_service_leg", "garp"):
         what = trial["what_happened"][name]
         assert not attacks[name]["vip_stolen"] and attacks[name]["vrrp_state_changes"] == 0, what
-        failed = attacks[name]["failed_requests"]
-        assert failed <= 2 and (failed == 0 or attacks[name]["bursts"] == failed), what  # each one alone
+        assert len(attacks[name]["victim_arp_changes"]) <= 1, what  # the client's ARP entry never moved
+        assert attacks[name]["failed_requests"] <= 2, what
         assert attacks[name]["guard_dropped_delta"] > 0, what

@@ -2,8 +2,8 @@
 rot (the blocks a student types: tests/labs.py; the unit tier checks each is well formed).
 
 A command runs as topo/run.py's own main() in this process, on the session's shared testbed
-provider (hatestbed/provider.py): the same argument checks, modes and experiments a student's
-`sudo python3 topo/run.py ...` runs, without a bring-up per command. The labs follow one
+provider (hatestbed/provider.py; the `topo_run` fixture): the same argument checks, modes and
+experiments a student's `sudo python3 topo/run.py ...` runs, without a bring-up per command. The labs follow one
 another on the default topology, retimed where a command asks for other timers; a lab on
 another topology (lab 4's exposed design, lab 5's line) rebuilds once. topo/run.py as a process
 of its own is tested in test_lifecycle.py.
@@ -17,9 +17,7 @@ temporary folder, not results/.
 import shlex
 
 import pytest
-from mininet.log import lg
 
-from hatestbed.main import main
 from tests.browser import OUTPUT
 from tests.labs import LABS, blocks, shell_argv
 
@@ -29,22 +27,8 @@ pytestmark = [pytest.mark.root, pytest.mark.labs]
 TROUBLE = ("*** Unknown command", "usage:", "Traceback", "error:", "Error:", "not injected")
 
 
-def run_py(argv: list[str], provider, capfd) -> tuple[int, str]:
-    """topo/run.py ARGV on the shared provider: its exit code and everything it printed."""
-    stream = lg.ch.stream  # the CLI points Mininet's log at stdout; put it back afterwards
-    try:
-        code = main(argv, provider=provider)
-    except SystemExit as exc:  # a refusal (bad input) exits like the script does
-        code = exc.code
-    finally:
-        lg.ch.setStream(stream)
-    out, err = capfd.readouterr()
-    return code, out + err
-
-
 @pytest.mark.parametrize("lab", LABS, ids=[lab.stem for lab in LABS])
-def test_every_command_of_the_lab_runs(lab, tmp_path, provider, capfd, monkeypatch):
-    monkeypatch.setenv("HATESTBED_RESULTS", str(tmp_path / "results"))
+def test_every_command_of_the_lab_runs(lab, tmp_path, topo_run, capfd, monkeypatch):
     monkeypatch.chdir(lab.parents[2])  # the labs' paths are relative to the repository
     log = OUTPUT / "labs" / f"{lab.stem}.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -53,13 +37,15 @@ def test_every_command_of_the_lab_runs(lab, tmp_path, provider, capfd, monkeypat
             if kind == "sh":
                 for line in lines:
                     argv, expected = shell_argv(line)
-                    code, printed = run_py(argv[2:], provider, capfd)
+                    ran = topo_run(argv[2:], capfd)
+                    code, printed = ran.code, ran.printed
                     out.write(f"$ {line}\n{printed}\n")
                     assert code == expected, f"{lab.name}: {line}: exit {code}\n{printed[-3000:]}"
                 continue
             script = tmp_path / f"session-{index}"
             script.write_text("\n".join(lines) + "\n")
-            code, printed = run_py([*shlex.split(args), "--script", str(script)], provider, capfd)
+            ran = topo_run([*shlex.split(args), "--script", str(script)], capfd)
+            code, printed = ran.code, ran.printed
             out.write(f"$ sudo python3 topo/run.py {args}\n" + "".join(f"testbed> {line}\n" for line in lines)
                       + printed + "\n")
             assert code == 0, f"{lab.name}: session {index}: exit {code}\n{printed[-3000:]}"
