@@ -27,7 +27,6 @@ import socket
 import subprocess
 import time
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hatestbed.progress import NullProgress
@@ -314,15 +313,3 @@ class Testbed:
             os.kill(child, signal.SIGKILL)
         if not _drain(host, 2.0):
             raise RuntimeError(f"{host.name}'s shell does not answer after its command was stopped")
-
-    @classmethod
-    @contextmanager
-    def running(cls, topology: Topology, run_root=None):
-        """Preflight, start, yield the running testbed, and always stop it."""
-        testbed = cls(topology, run_root=run_root)
-        testbed.preflight()
-        try:
-            testbed.start()
-            yield testbed
-        finally:
-            testbed.stop()
