@@ -145,15 +145,15 @@ def test_packet_faults_report_what_each_attack_did(suite):
     # the VIP stays. Multicast adverts from its own address reach nobody (with unicast adverts no
     # balancer joins the VRRP group); a spoofed balancer's address is dropped by the fabric's
     # edge guards at the attacker's port.
-    assert not attacks["vrrp_own_source"]["vip_stolen"] and attacks["vrrp_own_source"]["failed_requests"] == 0
     # Dropped means: the guards counted the packets, VRRP never changed state and the client's ARP
     # entry for the VIP never moved. A few connect timeouts with none of that moving are not
     # attributed to the attack (seen on a loaded machine on 2026-12-04: 2 and 3 in vrrp_spoofed_lb,
     # 12 once in garp); a VIP taken away costs the client ~650 ms of requests until its ARP entry
     # is put back (about a fifth of an attack's probe requests), so the bound is 5 %.
-    for name in ("vrrp_spoofed_lb", "vrrp_service_leg", "garp"):
+    for name in ("vrrp_own_source", "vrrp_spoofed_lb", "vrrp_service_leg", "garp"):
         what = trial["what_happened"][name]
         assert not attacks[name]["vip_stolen"] and attacks[name]["vrrp_state_changes"] == 0, what
         assert len(attacks[name]["victim_arp_changes"]) <= 1, what  # the client's ARP entry never moved
         assert attacks[name]["failed_requests"] <= 0.05 * attacks[name]["requests"], what
-        assert attacks[name]["guard_dropped_delta"] > 0, what
+        if name != "vrrp_own_source":  # its multicast from its own address needs no guard to go unheard
+            assert attacks[name]["guard_dropped_delta"] > 0, what
