@@ -254,13 +254,13 @@ def _fmt(value) -> str:
     return str(value).replace("|", "\\|")
 
 
-def _table(header: list[str], rows: list[list]) -> list[str]:
+def markdown_table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
     return lines
 
 
-def _headline_value(value) -> object:
+def headline_value(value) -> object:
     """A summarize() dict reads as "median (p95, max)", or "median (min, max)" under 10 values;
     anything else as itself."""
     if isinstance(value, dict) and "median" in value:
@@ -274,7 +274,7 @@ def headline_rows(summary: dict) -> tuple[list[str], list[list]]:
     metrics = summary.get("metrics") or {}
     profiles = list(metrics)
     keys = summary.get("headline") or sorted({k for m in metrics.values() for k in m})
-    rows = [[key] + [_headline_value(metrics[p].get(key)) for p in profiles] for key in keys]
+    rows = [[key] + [headline_value(metrics[p].get(key)) for p in profiles] for key in keys]
     return profiles, rows
 
 
@@ -288,10 +288,10 @@ def write_report_md(directory: Path | str, summary: dict, plots: Sequence[Path |
         lines += [summary["description"], ""]
     profiles, rows = headline_rows(summary)
     lines += ["## Headline metrics (per timer profile)", ""]
-    lines += _table(["metric"] + profiles, rows)
+    lines += markdown_table(["metric"] + profiles, rows)
     for profile in profiles:
         lines += ["", f"## All metrics: {profile} timers", ""]
-        lines += _table(["metric", "value"], [list(row) for row in _scalars(summary["metrics"][profile])])
+        lines += markdown_table(["metric", "value"], [list(row) for row in _scalars(summary["metrics"][profile])])
         trials = (summary.get("trials") or {}).get(profile) or []
         if trials:
             columns: list[str] = []
@@ -299,16 +299,16 @@ def write_report_md(directory: Path | str, summary: dict, plots: Sequence[Path |
                 columns += [k for k, v in trial.items()
                             if k not in columns and k != "traceback" and not isinstance(v, (dict, list))]
             lines += ["", f"### Trials: {profile} timers", ""]
-            lines += _table(columns, [[t.get(c) for c in columns] for t in trials])
+            lines += markdown_table(columns, [[t.get(c) for c in columns] for t in trials])
     if plots:
         lines += ["", "## Plots", ""]
         for plot in plots:
             rel = Path(os.path.relpath(plot, directory)) if Path(plot).is_absolute() else Path(plot)
             lines += [f"![{rel.stem}]({rel.as_posix()})", ""]
     lines += ["", "## Timers", ""]
-    lines += _table(["timer", "value"], [list(row) for row in _scalars(summary.get("timers", {}))])
+    lines += markdown_table(["timer", "value"], [list(row) for row in _scalars(summary.get("timers", {}))])
     lines += ["", "## Versions", ""]
-    lines += _table(["component", "version"], [list(row) for row in _scalars(summary.get("versions", {}))])
+    lines += markdown_table(["component", "version"], [list(row) for row in _scalars(summary.get("versions", {}))])
     lines += ["", f"Raw data: `summary.json` and the CSV files beside this report. Seed: {summary.get('seed')}.", ""]
     path = directory / "report.md"
     path.write_text("\n".join(lines))

@@ -69,7 +69,9 @@ class TestbedProvider:
     def acquire(self, topology) -> Testbed:
         began = time.monotonic()
         running = self.testbed.topology if self.testbed is not None else None
-        changed = self._retime_changes(topology) if running is not None and not self.dirty else None
+        # What a retime would restart is worked out (rendering every daemon's files) only when it may be the way.
+        may_retime = running is not None and not self.dirty and running != topology
+        changed = self._retime_changes(topology) if may_retime else None
         way = way_to(running, self.dirty, topology, changed)
         restarted: tuple[str, ...] = ()
         if way == "retime":

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from experiments.analysis import P95_MIN_N, summarize  # noqa: E402
-from experiments.report import _headline_value, _table, headline_rows  # noqa: E402
+from experiments.report import headline_rows, headline_value, markdown_table  # noqa: E402
 
 RESULTS = REPO / "results"
 REFERENCES = RESULTS / "REFERENCES.yaml"
@@ -39,7 +39,7 @@ def spread(value) -> object:
 
 
 def stats(values) -> object:
-    return _headline_value(spread(summarize(values)))
+    return headline_value(spread(summarize(values)))
 
 
 def link(folder: str) -> str:
@@ -51,10 +51,10 @@ def experiment(folder: str) -> list[str]:
     metrics = {p: {k: spread(v) for k, v in m.items()} for p, m in summary["metrics"].items()}
     profiles, rows = headline_rows({**summary, "metrics": metrics})
     lines = [f"**{summary['experiment']}** ({summary['status']}, {link(folder)})", ""]
-    lines += _table(["metric"] + profiles, rows) + [""]
+    lines += markdown_table(["metric"] + profiles, rows) + [""]
     cells = [c for m in summary["metrics"].values() for c in m.get("cells") or []]
     if cells:  # timer_sweep: one row per timer setting and load
-        lines += _table(["component", "timer", "load", "failover ms", "spurious in soak"],
+        lines += markdown_table(["component", "timer", "load", "failover ms", "spurious in soak"],
                         [[c["component"], f"{c['timer_ms']:g} ms", c["load"],
                           stats(c["failover_ms"]),
                           c["spurious"]] for c in cells]) + [""]
@@ -75,13 +75,13 @@ def bench(folder: str) -> list[str]:
                 ["memory peak: processes / PSS MiB / RSS MiB",
                  " / ".join(str(data["memory_peak"][k]) for k in ("processes", "pss_mib", "rss_mib"))]]
         rows += [[f"wrk HTTPS {where}, requests/s", w["requests_per_s"]] for where, w in data["wrk"].items()]
-        table = _table(["figure", "value"], rows)
+        table = markdown_table(["figure", "value"], rows)
     elif kind == "bench_spof":
-        table = _table(["topology", "hosts", "components", "pairs tried", "cut sets", "analysis, s"],
+        table = markdown_table(["topology", "hosts", "components", "pairs tried", "cut sets", "analysis, s"],
                        [[name, c["hosts"], c["components"], c["pairs_tried"], c["cut_sets"], stats(c["runs_s"])]
                         for name, c in data.items() if isinstance(c, dict)])
     elif kind == "bench_scale":
-        table = _table(["servers + clients", "database", "up, s", "of which reachability, s", "PSS MiB",
+        table = markdown_table(["servers + clients", "database", "up, s", "of which reachability, s", "PSS MiB",
                         "processes", "smoke checks ok / failed", "result"],
                        [[f"{s['servers']} + {s['clients']}", f"{s['db_mode']}, {s['db_nodes']} nodes", s["up_s"],
                          s["phases_s"]["hosts_reachable"], s["memory"]["pss_mib"], s["memory"]["processes"],
