@@ -78,7 +78,10 @@ class Alertmanager(Daemon):
     name = "alertmanager"
     binary = "prometheus-alertmanager"
     package = "prometheus-alertmanager"
-    stage = 2  # ready (settled) before Prometheus (stage 6) sends anything
+    # Started with the firewall, ready (settled) before Prometheus (stage 6) sends anything: its
+    # gossip join and the 3 s settle-timeout run while the databases come up, not after them.
+    stage = 0
+    ready_by = 6
     # On TERM it broadcasts its leave to the cluster and waits up to 10 s for it to go out; at
     # teardown its peer is stopping too and the wait always runs out ("unable to leave gossip
     # mesh"), so a stopping testbed gives it one second.

@@ -13,7 +13,8 @@
         status(node)     a short state text for the status table
 
 Class attributes: `name`, `binary` + `package` (preflight), `stage` (start order; stop reverses
-it), `ready_timeout` (seconds), `start_retries` (restarts after an exit during start-up). A
+it), `ready_by` (a later stage that is the first to need it ready: its start-up then overlaps
+the stages between; None: ready before the next stage), `ready_timeout` (seconds), `start_retries` (restarts after an exit during start-up). A
 daemon never finds its process by name: the manager starts it, records its pid in the run
 directory and stops it by that pid.
 """
@@ -51,6 +52,7 @@ class Daemon:
     binary: ClassVar[str]
     package: ClassVar[str]
     stage: ClassVar[int]
+    ready_by: ClassVar[float | None] = None
     # Seconds between TERM and KILL when the whole testbed stops (a fault's stop has its own).
     teardown_grace: ClassVar[float] = STOP_GRACE
     ready_timeout: ClassVar[float] = 10.0

@@ -15,6 +15,7 @@ import yaml
 from topo.model import load_topology
 from topo.plan import plan_network
 from runtime.runstate import RunDir, interface_exists, list_bridges, run_dirs
+from tests.leftovers import assert_nothing_left, latest_run
 
 # Each test starts topo/run.py itself: no shared testbed may be running (one per machine).
 pytestmark = [pytest.mark.root, pytest.mark.usefixtures("free_machine")]
@@ -22,29 +23,6 @@ pytestmark = [pytest.mark.root, pytest.mark.usefixtures("free_machine")]
 REPO = Path(__file__).resolve().parents[2]
 PLAN = plan_network(load_topology())
 BRIDGES = set(PLAN.topology.switches)
-
-
-def assert_nothing_left(run: RunDir):
-    alive = [p for p in run.processes() if p.alive()]
-    assert not alive, f"testbed processes still running: {alive}"
-    assert not BRIDGES & set(list_bridges())
-    left = [name for name in PLAN.root_namespace_interfaces() if interface_exists(name)]
-    assert not left, f"interfaces left behind: {left}"
-
-
-def latest_run(run_root) -> RunDir:
-    return run_dirs(run_root)[-1]
-
-
-def test_smoke_is_healthy_and_tears_down(run_py, run_root):
-    result = run_py("--smoke")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "smoke: healthy" in result.stdout
-    assert "FAIL" not in result.stdout
-    run = latest_run(run_root)
-    assert run.state == "stopped"
-    assert {p.name for p in run.processes()} >= {"controller", "client1-shell", "server3-shell"}
-    assert_nothing_left(run)
 
 
 def sections(out: str) -> dict[str, str]:
@@ -178,7 +156,9 @@ def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
 
 
 def test_sigterm_tears_down(run_root, tmp_path):
-    proc = start_holding_run(run_root, tmp_path)
+    # The bare network: SIGTERM ends in the same teardown as a normal exit, which --smoke
+    # (test_variants.py) and the script session above check with every daemon running.
+    proc = start_holding_run(run_root, tmp_path, "--topology", str(bare_topology(tmp_path)))
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
     try:
         # At once: the signal may land while the CLI is still handing `sleep 60` to client1.
@@ -246,22 +226,3 @@ def test_a_run_root_too_long_for_unix_sockets_is_refused_before_anything_starts(
     assert result.stderr.count("\n") == 1
     assert not root.exists()
     assert not BRIDGES & set(list_bridges())
-
-
-def test_a_dropped_in_experiment_runs_by_name(run_root, tmp_path):
-    """A new experiment is one module: dropped into the package, it runs with no other edit."""
-    import json
-
-    from tests.dropping import dropped_experiment
-
-    env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root), HATESTBED_RESULTS=str(tmp_path))
-    with dropped_experiment() as name:
-        result = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--experiment", name,
-                                 "--trials", "1"], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    [folder] = tmp_path.glob(f"*-{name}")
-    summary = json.loads((folder / "summary.json").read_text())
-    [trial] = summary["trials"]["tuned"]
-    assert trial["status"] == "passed" and trial["served"] > 20
-    steps = [step["name"] for step in summary["journal"]["tuned"]]
-    assert "inject link:server3-s5" in steps and "recover link:server3-s5" in steps
