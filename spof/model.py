@@ -80,11 +80,16 @@ class Design:
         self.holder = self.facts.initial_holder() if self.facts else None
         self.interfaces = {(i.host, i.network): i for i in self.plan.interfaces}
         self.interface_named = {i.name: i for i in self.plan.interfaces}
+        # network → (host, switch, access link) of each host's interface there (State.attached)
+        self.on_network: dict[str, list[tuple[str, str, frozenset]]] = {}
+        for (host, network), i in self.interfaces.items():
+            self.on_network.setdefault(network, []).append((host, i.switch, frozenset((host, i.switch))))
         self.home_network = {h: self.plan.host_interfaces(h)[0].network for h in topology.hosts
                              if self.plan.host_interfaces(h)}
         # Exporters listen on each host's address in the servers' network (Site.backend_ip).
         servers = topology.hosts_with_role("server")
         self.backend_network = self.plan.host_interfaces(servers[0])[0].network if servers else None
+        self.site_hosts = topology.hosts_with_role("lb") + servers  # what State.in_site asks
 
     # -- the intact fabric (what a stopped controller leaves installed) ---------------------------
     @lru_cache(maxsize=None)
@@ -110,6 +115,18 @@ class Design:
             return (frozenset(("unreachable",)),)
         return tuple(frozenset(pair) for pair in zip(names, names[1:]))
 
+    @lru_cache(maxsize=None)
+    def switch_components(self, down: frozenset, dead_links: frozenset) -> dict[str, int]:
+        """{switch: its component's number} on the fabric left with the `down` switches and the
+        `dead_links` ({a, b} pairs) gone. Kept: most failed sets leave the fabric as it was.
+        Read only (shared by every State that asks)."""
+        g = nx.Graph()
+        g.add_nodes_from(s for s in self.topology.switches if s not in down)
+        for link in self.plan.switch_links:
+            if link.a not in down and link.b not in down and frozenset((link.a, link.b)) not in dead_links:
+                g.add_edge(link.a, link.b)
+        return {s: n for n, part in enumerate(nx.connected_components(g)) for s in part}
+
     def evaluate(self, failed, holder: str | None = None) -> dict[str, Outcome]:
         """Services with `failed` components down; `holder`: the balancer holding the VIP before the
         failure (default: the one VRRP elects first)."""
@@ -117,17 +134,26 @@ class Design:
 
 
 class State:
-    """One set of failed components, evaluated."""
+    """One set of failed components, evaluated.
+
+    The analysis evaluates thousands of sets (every component, then pairs), and one evaluation asks
+    the same questions many times over: every balancer checks every server, every client and VRRP
+    ask again, each monitor scrapes every host. So a State answers each question once and keeps the
+    answer (where a host attaches, a server's own /health, a host's part in the site): the
+    failed set never changes, nor do the answers."""
 
     def __init__(self, design: Design, failed: frozenset[str], holder: str | None = None):
         self.d = design
         self.failed = failed
         self.holder = holder or design.holder
+        self._down = {a.removeprefix("node:") for a in failed if a.startswith("node:")}  # hosts and switches
         # `controller`: the MASTER stops; a standby instance takes its place.
         self.controller = "controller" not in failed or design.topology.controller.instances > 1
         self.dead_links = {self._split_link(a) for a in failed if a.startswith("link:")}
-        self._components = self._live_components()
-        isl_cuts = sum(1 for pair in self.dead_links if pair <= set(design.topology.switches))
+        switches = set(design.topology.switches)
+        self._components = design.switch_components(frozenset(self._down & switches),
+                                                    frozenset(pair for pair in self.dead_links if pair <= switches))
+        isl_cuts = sum(1 for pair in self.dead_links if pair <= switches)
         # Unicast finds any live path: a controller reroutes, or fast failover covers one cut.
         self.rerouting = self.controller or (design.topology.controller.fast_failover and isl_cuts <= 1)
         self._healthy: dict[str, tuple[list[str], list[str]]] = {}
@@ -138,6 +164,11 @@ class State:
         self.quorum_paths: set[tuple[str, str]] = set()  # switch pairs Galera traffic uses
         # (server, node): a server without a database node of its own, and the node it uses.
         self.db_served: set[tuple[str, str]] = set()
+        # Answers kept (see the class's docstring).
+        self._attached: dict[str, dict[str, str]] = {}  # network → {host: switch} of its live interfaces
+        self._joined: dict[tuple[str, str, bool], bool] = {}  # switches_connect's answers
+        self._server_fails: dict[str, tuple[str, frozenset]] = {}
+        self._in_site: dict[str, bool] = {}
 
     def _split_link(self, address: str) -> frozenset:
         pair = self.d.topology.split_pair(address.removeprefix("link:"))
@@ -147,10 +178,10 @@ class State:
 
     # -- parts ---------------------------------------------------------------------------------------
     def host_up(self, host: str) -> bool:
-        return f"node:{host}" not in self.failed
+        return host not in self._down  # node:<host> failed
 
     def switch_up(self, switch: str) -> bool:
-        return f"node:{switch}" not in self.failed
+        return switch not in self._down  # node:<switch> failed
 
     def daemon_up(self, daemon: str, host: str) -> bool:
         return self.host_up(host) and f"daemon:{daemon}@{host}" not in self.failed
@@ -162,14 +193,15 @@ class State:
         return (intf is not None and self.host_up(intf.host) and self.switch_up(intf.switch)
                 and frozenset((intf.host, intf.switch)) not in self.dead_links)
 
-    def _live_components(self) -> dict[str, int]:
-        g = nx.Graph()
-        g.add_nodes_from(s for s in self.d.topology.switches if self.switch_up(s))
-        for link in self.d.plan.switch_links:
-            if (self.switch_up(link.a) and self.switch_up(link.b)
-                    and frozenset((link.a, link.b)) not in self.dead_links):
-                g.add_edge(link.a, link.b)
-        return {s: n for n, part in enumerate(nx.connected_components(g)) for s in part}
+    def attached(self, network: str) -> dict[str, str]:
+        """{host: the switch it is attached to} for every host whose interface on `network` is up:
+        worked out once per network, as reach asks about the same hosts again and again."""
+        if network not in self._attached:
+            # intf_up, for every host at once: the host, its switch and the link between them are up
+            self._attached[network] = {host: switch for host, switch, link in self.d.on_network.get(network, ())
+                                       if host not in self._down and switch not in self._down
+                                       and link not in self.dead_links}
+        return self._attached[network]
 
     def _hops_alive(self, hops) -> bool:
         return all(len(h) == 2 and h not in self.dead_links and all(self.switch_up(s) for s in h) for h in hops)
@@ -189,11 +221,18 @@ class State:
         """Host a reaches host b on `network` (both attached there, links up, switches joined)."""
         if a == b:
             return self.host_up(a)
-        ia, ib = self.intf(a, network), self.intf(b, network)
-        ok = self.intf_up(ia) and self.intf_up(ib) and self.switches_connect(ia.switch, ib.switch, broadcast)
-        if ok and used is not None:
-            used.add((ia.switch, ib.switch))
-        return ok
+        attached = self.attached(network)
+        sa, sb = attached.get(a), attached.get(b)
+        if sa is None or sb is None:
+            return False
+        joined = self._joined.get((sa, sb, broadcast))
+        if joined is None:
+            joined = self._joined[sa, sb, broadcast] = self.switches_connect(sa, sb, broadcast)
+        if not joined:
+            return False
+        if used is not None:
+            used.add((sa, sb))
+        return True
 
     # -- VRRP ----------------------------------------------------------------------------------------
     def not_candidate(self, lb: str) -> str | None:
@@ -242,21 +281,32 @@ class State:
         ok, why, paths = [], [], set()
         backend = self.d.facts.backends[lb]
         for server, _backup in backend.servers:
-            dead = [d for d in self.d.facts.health_needs if not self.daemon_up(d, server)]
-            network = self.d.home_network[server]
-            if not self.host_up(server):
-                why.append(f"{server} is down")
-            elif dead:
-                why.append(f"{server}'s {dead[0]} is dead (/health fails)")
-            elif (no_db := self.database_fails(server, paths)):
-                why.append(no_db)
-            elif not self.reach(lb, server, network, used=paths):
+            fails, db_paths = self.server_fails(server)
+            paths |= db_paths
+            if fails:
+                why.append(fails)
+            elif not self.reach(lb, server, self.d.home_network[server], used=paths):
                 why.append(f"{lb} cannot reach {server}")
             else:
                 ok.append(server)
         self._healthy[lb] = (ok, why, paths)
         used.update(paths)
         return ok, why
+
+    def server_fails(self, server: str) -> tuple[str, frozenset]:
+        """Why `server`'s GET /health fails whichever balancer asks ('' if it passes), and the
+        switch pairs its database path uses: the same for every balancer, so worked out once."""
+        if server not in self._server_fails:
+            dead = [d for d in self.d.facts.health_needs if not self.daemon_up(d, server)]
+            paths: set = set()
+            if not self.host_up(server):
+                why = f"{server} is down"
+            elif dead:
+                why = f"{server}'s {dead[0]} is dead (/health fails)"
+            else:
+                why = self.database_fails(server, paths)
+            self._server_fails[server] = (why, frozenset(paths))
+        return self._server_fails[server]
 
     def database_fails(self, server: str, used: set) -> str:
         """Why `server`'s app has no database that can serve ('' if it has one): its own node, or
@@ -435,9 +485,10 @@ class State:
     def in_site(self, host: str) -> bool:
         """Some other live balancer or server reaches `host` on the service network: it still
         takes part in the site (a host its own cut isolated is out of it, and rightly seen down)."""
-        witnesses = [h for h in self.d.topology.hosts_with_role("lb") + self.d.topology.hosts_with_role("server")
-                     if h != host and self.host_up(h)]
-        return any(self.reach(w, host, self.d.backend_network) for w in witnesses)
+        if host not in self._in_site:  # each monitor asks about the hosts it cannot reach
+            self._in_site[host] = any(self.reach(w, host, self.d.backend_network) for w in self.d.site_hosts
+                                      if w != host and self.host_up(w))
+        return self._in_site[host]
 
     def monitoring(self) -> Outcome:
         """Up while some replica raises and delivers alerts. used["replicas"]: the (Prometheus
