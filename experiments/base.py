@@ -151,17 +151,9 @@ class Experiment:
         return {key: AGGREGATES[how]([t.get(key) for t in trials]) for key, how in self.metrics.items()}
 
     # -- faults: the loop owns their recovery ---------------------------------------------------
-    def arm(self, fault) -> None:
-        """Make a fault ready to inject at once (attacks: the script started, nothing sent), ahead
-        of the window the trial measures; from now on it is recovered like an injected one."""
-        self._pending.append(fault)
-        with self.journal.step(f"arm {fault.address}"):
-            fault.arm()
-
     def inject(self, fault) -> dict:
         """Inject a fault; it is recovered at the end of the trial whatever happens."""
-        if fault not in self._pending:  # an armed fault is there already
-            self._pending.append(fault)
+        self._pending.append(fault)
         with self.journal.step(f"inject {fault.address}") as step:
             step.detail = fault.inject()
         return step.detail

@@ -194,27 +194,14 @@ class PacketFaults(Experiment):
         row = ATTACKS[name]
         part = name + (f"-again{attempt}" if attempt else "")  # a disturbed attempt's files stay
         label = f"{part}-{index}"
-        # The attacker armed (its start-up is a second of CPU) while the probe starts, both before
-        # the steady state and the snapshot the attack is judged against.
+        before = self.snapshot()
+        probe = self.start_probe(self.victim, f"packet-faults-{label}", interval=0.01, timeout=1.0,
+                                 duration=row.bound_s + row.window_s + READY_TIMEOUT + 20)
         fault = Attack(self.testbed, name, rng=self.rng, label=label)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            arming = pool.submit(self.arm, fault)
-            try:
-                probe = self.start_probe(self.victim, f"packet-faults-{label}", interval=0.01, timeout=1.0,
-                                         duration=row.bound_s + row.window_s + READY_TIMEOUT + 20)
-            finally:
-                arming.exception()  # wait for it either way (an armed fault is recovered with the trial)
-        try:
-            arming.result()
-            self.wait_steady_state()
-        except BaseException:
-            probe.stop()
-            raise
         samples: list[dict] = []
         stop = threading.Event()
         thread = None
         try:
-            before = self.snapshot()
             thread = self.sampler(stop, samples, row.bound_s + row.window_s + READY_TIMEOUT + 10)
             self.inject(fault)
             if not fault.wait(row.bound_s + 10):

@@ -1,11 +1,8 @@
 """The fault that runs one attack row: scapy_attacks.py inside the attacking host, owned by pid.
 
-    arm      start `scapy_attacks.py <builder> <row's options> --armed 60 --report
-             <run>/attacks/<label>.json` in the attacker's namespace (recorded in the run
-             directory) and wait until it says it is armed ({"armed": t}: interpreter up, Scapy
-             imported, nothing sent)
-    inject   arm if not armed, then the go (SIGUSR1) and wait until it says it is sending
-             ({"ready": t} on its output): injected_at = the go, ready_at = first send
+    inject   start `scapy_attacks.py <builder> <row's options> --report <run>/attacks/<label>.json`
+             in the attacker's namespace (recorded in the run directory), wait until it says it
+             is sending ({"ready": t} on its output): injected_at = launch, ready_at = first send
     recover  stop it by pid if it still runs (SIGTERM: it writes its report; SIGKILL after 5 s),
              then the row's undo (wait for one VRRP master, flush poisoned ARP entries)
 """
@@ -15,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import signal
 import sys
 from pathlib import Path
 
@@ -26,7 +22,6 @@ from runtime.wait import NotReadyError
 
 SCRIPT = Path(__file__).resolve().parent / "scapy_attacks.py"
 READY_TIMEOUT = 30.0  # interpreter + Scapy import inside a busy host; normally 1-2 s
-ARMED_FOR = 60.0  # an armed attack that gets no go by then exits having sent nothing
 
 
 class Attack(Fault):
@@ -46,8 +41,6 @@ class Attack(Fault):
         self.label = label or f"{name}-{next(self._labels)}"
         self.options: list[str] = []
         self.proc = None
-        self.armed_at: float | None = None
-        self._rng_state = None
         self.ready_at: float | None = None
         self.report_path: Path | None = None
         self.log_path: Path | None = None
@@ -66,52 +59,28 @@ class Attack(Fault):
     def command_line(self) -> str:
         return f"{self.row.builder} from {self.host}: {' '.join(self.options)}"
 
-    def arm(self) -> None:
-        """Start the script, armed: it pays its start-up (the interpreter and Scapy's import, a
-        second of CPU on a 2-core VM) now, and sends nothing until inject() gives the go. An
-        experiment arms before the window it measures, so that burst of CPU, which starved
-        keepalived's adverts often enough to flap the VIP by itself, falls outside it."""
+    def inject(self) -> dict:
         require_started(self.testbed)
         directory = self.testbed.run_dir.path / "attacks"
         directory.mkdir(parents=True, exist_ok=True)
         self.report_path = directory / f"{self.label}.json"
         self.log_path = directory / f"{self.label}.log"
-        self._rng_state = self.rng.getstate()
         self.options = self.row.options(self.testbed, self.rng)
-        # Started at nice 19: at the normal priority the start-up starved keepalived and the
-        # userspace datapath long enough for the backup balancer to miss three adverts and flap
-        # to MASTER (seen: "lb2 MASTER at -65 ms", 21 failed requests). The script returns to the
-        # normal priority when it starts sending (scapy_attacks.announce).
+        # Started at nice 19: a Python start-up and Scapy's import are a second of CPU on a 2-core
+        # VM, and at the normal priority they starved keepalived and the userspace datapath long
+        # enough for the backup balancer to miss three adverts and flap to MASTER just before the
+        # first forged packet (seen: "lb2 MASTER at -65 ms", 21 failed requests). The script
+        # returns to the normal priority when it starts sending (scapy_attacks.announce).
         argv = ["nice", "-n", "19", sys.executable, str(SCRIPT), self.row.builder, *self.options,
-                "--armed", f"{ARMED_FOR:g}", "--report", str(self.report_path)]
+                "--report", str(self.report_path)]
+        self.injected_at = now()
         self.proc = self.testbed.processes.start(f"attack-{self.label}", argv, node=self.testbed.net[self.host],
                                                  log=self.log_path)
-        try:
-            self.armed_at = self.proc.wait_ready(lambda: self._line("armed"), READY_TIMEOUT, f"attack {self.label} armed")
-        except NotReadyError:
-            self.proc.stop()
-            raise FaultError(f"attack {self.label} did not start within {READY_TIMEOUT:g} s; "
-                             f"see {self.log_path}") from None
-        except ProcessError:
-            raise FaultError(f"attack {self.label} exited ({self.proc.returncode}) before it was armed: "
-                             f"{self.proc.tail(5)}") from None
-
-    def inject(self) -> dict:
-        if self.proc is None:
-            self.arm()
-        elif self._options_now() != self.options:
-            # The site changed while armed (a spoofed-backup advert must name the balancer that
-            # is the backup now): start again with the same random draws.
-            self.proc.stop()
-            self.rng.setstate(self._rng_state)
-            self.arm()
-        self.injected_at = now()
-        self.proc.signal_leader(signal.SIGUSR1)
         try:
             self.proc.wait_ready(self._ready, READY_TIMEOUT, f"attack {self.label} sending")
         except NotReadyError:
             self.proc.stop()
-            raise FaultError(f"attack {self.label} did not send within {READY_TIMEOUT:g} s of the go; "
+            raise FaultError(f"attack {self.label} did not start within {READY_TIMEOUT:g} s; "
                              f"see {self.log_path}") from None
         except ProcessError:
             pass  # a short attack may be over already: did it send?
@@ -120,27 +89,16 @@ class Attack(Fault):
             raise FaultError(f"attack {self.label} exited ({self.proc.returncode}) before sending: "
                              f"{self.proc.tail(5)}")
         return self._details(injected_at=self.injected_at, command=self.command_line(), pid=self.proc.pid,
-                             armed_at=self.armed_at, ready_at=self.ready_at,
-                             startup_s=round(self.ready_at - self.injected_at, 3))
-
-    def _options_now(self) -> list[str]:
-        """The row's options as they would be drawn now, from the random state of arm()."""
-        rng = random.Random()
-        rng.setstate(self._rng_state)
-        return self.row.options(self.testbed, rng)
+                             ready_at=self.ready_at, startup_s=round(self.ready_at - self.injected_at, 3))
 
     def _ready(self) -> float | None:
-        return self._line("ready")
-
-    def _line(self, key: str) -> float | None:
-        """The time on the script's `{"<key>": t}` output line, once it is there."""
         try:
             text = self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return None
         for line in text.splitlines():
-            if line.startswith(f'{{"{key}"'):
-                return json.loads(line)[key]
+            if line.startswith('{"ready"'):
+                return json.loads(line)["ready"]
         return None
 
     def running(self) -> bool:

@@ -5,9 +5,7 @@
 launched by the testbed with `testbed.net[host].popen(...)` (the host's network namespace), its pid
 recorded in the run directory. Every attack stops by itself (--duration and a packet budget, both
 capped by LIMITS), on SIGTERM/SIGINT it stops at once; either way it writes a JSON report of
-exactly what it sent (counts, header fields, a timestamp per packet) and exits 0. With --armed it
-starts, imports Scapy, prints {"armed": t} and sends nothing until SIGUSR1 (the go), so the
-launcher can pay the start-up before the window it measures. It refuses to run
+exactly what it sent (counts, header fields, a timestamp per packet) and exits 0. It refuses to run
 in the root network namespace: its packets only ever leave an emulated host's own interface.
 
     rst       TCP RST injection into the victim's live connections to VIP:443.
@@ -373,17 +371,6 @@ class Report:
         tmp.replace(path)
 
 
-def wait_for_go(report: Report, timeout: float) -> bool:
-    """Armed: the interpreter is up and Scapy imported (a second of CPU on a 2-core VM, which the
-    launcher keeps out of the window it measures); say so, then wait for SIGUSR1, the go. SIGUSR1
-    is blocked before the line goes out, so a go sent as soon as it is read is never lost (its
-    default action would end the process). False when no go came within `timeout`."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-    report.data["armed"] = time.time()
-    print(json.dumps({"armed": report.data["armed"]}), flush=True)
-    return signal.sigtimedwait({signal.SIGUSR1}, timeout) is not None
-
-
 def announce(report: Report) -> None:
     """The attack starts now: recorded, and one JSON line on stdout the launcher waits for. The
     launcher starts this script at nice 19; from here on it runs at the normal priority (root may
@@ -568,8 +555,6 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--iface", required=True, help="this host's interface to send/sniff on")
         sp.add_argument("--duration", type=_duration, default=builder.duration, help="hard stop, seconds")
         sp.add_argument("--report", type=Path, required=True, help="JSON report of what was sent")
-        sp.add_argument("--armed", type=_duration, default=None, metavar="SECONDS",
-                        help="start, then wait (at most SECONDS) for SIGUSR1 before sending anything")
         for flags, kwargs in builder.options:
             sp.add_argument(*flags, **kwargs)
     return p
@@ -587,12 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         check_namespace(args.iface)
-        if args.armed is not None and not wait_for_go(report, args.armed):
-            report.data["stopped_by"] = "no go"
-        else:
-            paced = ATTACKS[args.attack].run(args, report)
-            if paced is not None:
-                send_paced(args.iface, paced, args.duration, report)
+        paced = ATTACKS[args.attack].run(args, report)
+        if paced is not None:
+            send_paced(args.iface, paced, args.duration, report)
     except Stopped as exc:
         report.data["stopped_by"] = f"signal {exc}"
     except Exception as exc:  # reported, and the exit code says so

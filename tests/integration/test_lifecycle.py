@@ -156,9 +156,7 @@ def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
 
 
 def test_sigterm_tears_down(run_root, tmp_path):
-    # The bare network: SIGTERM ends in the same teardown as a normal exit, which --smoke
-    # (test_variants.py) and the script session above check with every daemon running.
-    proc = start_holding_run(run_root, tmp_path, "--topology", str(bare_topology(tmp_path)))
+    proc = start_holding_run(run_root, tmp_path)
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
     try:
         # At once: the signal may land while the CLI is still handing `sleep 60` to client1.
@@ -226,3 +224,22 @@ def test_a_run_root_too_long_for_unix_sockets_is_refused_before_anything_starts(
     assert result.stderr.count("\n") == 1
     assert not root.exists()
     assert not BRIDGES & set(list_bridges())
+
+
+def test_a_dropped_in_experiment_runs_by_name(run_root, tmp_path):
+    """A new experiment is one module: dropped into the package, it runs with no other edit."""
+    import json
+
+    from tests.dropping import dropped_experiment
+
+    env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root), HATESTBED_RESULTS=str(tmp_path))
+    with dropped_experiment() as name:
+        result = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--experiment", name,
+                                 "--trials", "1"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [folder] = tmp_path.glob(f"*-{name}")
+    summary = json.loads((folder / "summary.json").read_text())
+    [trial] = summary["trials"]["tuned"]
+    assert trial["status"] == "passed" and trial["served"] > 20
+    steps = [step["name"] for step in summary["journal"]["tuned"]]
+    assert "inject link:server3-s5" in steps and "recover link:server3-s5" in steps

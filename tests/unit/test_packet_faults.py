@@ -2,7 +2,6 @@
 seeded SYN bursts, RST sequence numbers from sniffed segments, and the scripts' bounds."""
 
 import struct
-from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, TCP
@@ -367,32 +366,3 @@ def test_a_site_that_never_keeps_still_is_judged_on_its_last_attempt(monkeypatch
     result = experiment.run_attack_undisturbed("garp", 1)
     assert attempts == [0, 1, 2] and len(result["disturbed_attempts"]) == 2
     assert result["vrrp_changes_before_first_packet"] == FLAP  # the last attempt stands, flap and all
-
-
-def _armed(timeout: float):
-    """A process that arms like the script (wait_for_go) and prints whether the go came."""
-    import subprocess
-    import sys
-
-    code = ("import sys; from experiments.faults import scapy_attacks as sa; "
-            f"r = sa.Report('garp', []); print(sa.wait_for_go(r, {timeout}), flush=True)")
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
-
-
-def test_an_armed_attack_waits_for_the_go_and_a_go_sent_at_once_is_not_lost():
-    import json
-    import signal
-
-    proc = _armed(20)
-    armed = json.loads(proc.stdout.readline())
-    proc.send_signal(signal.SIGUSR1)  # as soon as the line is read: SIGUSR1's default would kill it
-    assert proc.stdout.readline().strip() == "True"
-    assert proc.wait(10) == 0 and armed["armed"] > 0
-
-
-def test_an_armed_attack_with_no_go_gives_up_having_sent_nothing():
-    proc = _armed(0.3)
-    assert proc.stdout.readline().startswith('{"armed"')
-    assert proc.stdout.readline().strip() == "False"
-    assert proc.wait(10) == 0
