@@ -14,9 +14,9 @@
 
 Class attributes: `name`, `binary` + `package` (preflight), `stage` (start order; stop reverses
 it), `ready_by` (a later stage that is the first to need it ready: its start-up then overlaps
-the stages between; None: ready before the next stage), `ready_timeout` (seconds), `start_retries` (restarts after an exit during start-up). A
-daemon never finds its process by name: the manager starts it, records its pid in the run
-directory and stops it by that pid.
+the stages between; None: ready before the next stage), `ready_timeout` (seconds),
+`start_retries` (restarts after an exit during start-up). A daemon never finds its process by
+name: the manager starts it, records its pid in the run directory and stops it by that pid.
 """
 
 from __future__ import annotations

@@ -80,10 +80,6 @@ class Design:
         self.holder = self.facts.initial_holder() if self.facts else None
         self.interfaces = {(i.host, i.network): i for i in self.plan.interfaces}
         self.interface_named = {i.name: i for i in self.plan.interfaces}
-        # network → (host, switch, access link) of each host's interface there (State.attached)
-        self.on_network: dict[str, list[tuple[str, str, frozenset]]] = {}
-        for (host, network), i in self.interfaces.items():
-            self.on_network.setdefault(network, []).append((host, i.switch, frozenset((host, i.switch))))
         self.home_network = {h: self.plan.host_interfaces(h)[0].network for h in topology.hosts
                              if self.plan.host_interfaces(h)}
         # Exporters listen on each host's address in the servers' network (Site.backend_ip).
@@ -197,16 +193,20 @@ class State:
         """{host: the switch it is attached to} for every host whose interface on `network` is up:
         worked out once per network, as reach asks about the same hosts again and again."""
         if network not in self._attached:
-            # intf_up, for every host at once: the host, its switch and the link between them are up
-            self._attached[network] = {host: switch for host, switch, link in self.d.on_network.get(network, ())
-                                       if host not in self._down and switch not in self._down
-                                       and link not in self.dead_links}
+            self._attached[network] = {host: i.switch for (host, on), i in self.d.interfaces.items()
+                                       if on == network and self.intf_up(i)}
         return self._attached[network]
 
     def _hops_alive(self, hops) -> bool:
         return all(len(h) == 2 and h not in self.dead_links and all(self.switch_up(s) for s in h) for h in hops)
 
     def switches_connect(self, a: str, b: str, broadcast: bool = False) -> bool:
+        key = (a, b, broadcast)
+        if key not in self._joined:
+            self._joined[key] = self._switches_connect(a, b, broadcast)
+        return self._joined[key]
+
+    def _switches_connect(self, a: str, b: str, broadcast: bool) -> bool:
         if not (self.switch_up(a) and self.switch_up(b)):
             return False
         if a == b:
@@ -225,10 +225,7 @@ class State:
         sa, sb = attached.get(a), attached.get(b)
         if sa is None or sb is None:
             return False
-        joined = self._joined.get((sa, sb, broadcast))
-        if joined is None:
-            joined = self._joined[sa, sb, broadcast] = self.switches_connect(sa, sb, broadcast)
-        if not joined:
+        if not self.switches_connect(sa, sb, broadcast):
             return False
         if used is not None:
             used.add((sa, sb))
