@@ -86,6 +86,10 @@ class TestbedProvider:
         self.log.append(Served(way, topology.name, restarted, round(time.monotonic() - began, 3)))
         return self.testbed
 
+    def running(self):
+        """The topology of the testbed an acquire would reuse as it is (None: none is)."""
+        return self.testbed.topology if self.testbed is not None and not self.dirty else None
+
     def release(self, dirty: bool = False) -> None:
         """The caller is done; `dirty` if it left the testbed changed for good."""
         self.dirty = self.dirty or dirty

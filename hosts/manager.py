@@ -1,5 +1,5 @@
 """Start and stop every daemon of the site in order, IPMininet-style: render all, check all, then
-start stage by stage, each stage ready (with a deadline) before the next; stop in reverse. A
+start stage by stage, each stage ready (with a deadline) before the next; stop all at once. A
 daemon that names a later stage as the first to need it (`ready_by`) is waited for only there.
 
     stage 0  firewall (iptables)        every host
@@ -250,13 +250,10 @@ class ServiceManager:
         return done
 
     def stop(self) -> None:
-        """Stop every started process at teardown, highest stage first. The steps inside a stage
-        (1, 1.5, 1.51: a Galera cluster's first node, then its joiners) only order the start: the
-        whole stage stops in parallel, each daemon given its own teardown grace."""
+        """Stop every started process at teardown, all at once, each daemon given its own
+        teardown grace. The stage order matters only while the site is up: at teardown nothing
+        is served any more, and each daemon's own shutdown (keepalived's priority-0 advert, a
+        Galera node leaving the group, Alertmanager's grace) then overlaps instead of adding
+        up (4.4 s one stage after another here, ~1 s together)."""
         started = [d for d in self.daemons if d.label in self.processes]
-        stages = defaultdict(list)
-        for daemon in started:
-            stages[int(daemon.stage)].append(daemon)
-        for stage in sorted(stages, reverse=True):
-            group = stages[stage]
-            stop_all([self.processes[d.label] for d in group], [d.teardown_grace for d in group])
+        stop_all([self.processes[d.label] for d in started], [d.teardown_grace for d in started])

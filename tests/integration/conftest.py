@@ -14,6 +14,8 @@ runs are never touched.
                         └─ end of session     close
 """
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -65,27 +67,52 @@ class Ran:
         return found
 
 
+@contextlib.contextmanager
+def printed_into(path: Path):
+    """Everything printed inside, appended to `path`: Python's own prints (sys.stdout and
+    sys.stderr, which pytest's capture replaces) and the file descriptors 1 and 2 that child
+    processes inherit. One unbuffered append-only descriptor serves all, so nothing overwrites
+    anything. Pytest's capture is back in place afterwards."""
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    text = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), write_through=True)
+    try:
+        os.dup2(fd, 1), os.dup2(fd, 2)
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
+            yield
+    finally:
+        text.flush()
+        os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+        for one in (*saved, fd):
+            os.close(one)
+
+
 @pytest.fixture(scope="session")
 def topo_run(provider, tmp_path_factory):
-    """run(ARGV, capfd=None) → Ran: `topo/run.py ARGV` as topo/run.py's own main() in this
-    process, on the shared provider, each distinct command once per session: a lab's command
-    and a study that asks for the same command share one run (capacity_weighting: lab 1 and
-    test_capacity_weighting.py). Give `capfd` to keep what it printed."""
+    """run(ARGV) → Ran: `topo/run.py ARGV` as topo/run.py's own main() in this process, on the
+    shared provider, each distinct command once per session: a lab's command and a test that
+    asks for the same command share one run, whichever comes first (the experiment suite and
+    labs 1-4, test_capacity_weighting and lab 1, test_timer_sweep_live and lab 2,
+    test_spof_sweep and lab 5; tests/unit/test_lab_commands.py keeps the commands the same).
+    What it printed is kept either way."""
     from mininet.log import lg
 
     from hatestbed.main import main
 
     done: dict[tuple[str, ...], Ran] = {}
 
-    def run(argv: list[str], capfd=None) -> Ran:
+    def run(argv: list[str]) -> Ran:
         key = tuple(argv)
         if key in done:
             return done[key]
         results = tmp_path_factory.mktemp("results")
         stream, before = lg.ch.stream, os.environ.get("HATESTBED_RESULTS")
         os.environ["HATESTBED_RESULTS"] = str(results)
+        printed = results / "printed.txt"
         try:
-            code = main(list(argv), provider=provider)
+            with printed_into(printed):
+                code = main(list(argv), provider=provider)
         except SystemExit as exc:  # a refusal (bad input) exits like the script does
             code = exc.code
         finally:
@@ -94,8 +121,7 @@ def topo_run(provider, tmp_path_factory):
                 del os.environ["HATESTBED_RESULTS"]
             else:
                 os.environ["HATESTBED_RESULTS"] = before
-        printed = "".join(capfd.readouterr()) if capfd is not None else ""
-        done[key] = Ran(code, printed, results)
+        done[key] = Ran(code, printed.read_text(errors="replace"), results)
         return done[key]
 
     return run

@@ -28,7 +28,7 @@ TROUBLE = ("*** Unknown command", "usage:", "Traceback", "error:", "Error:", "no
 
 
 @pytest.mark.parametrize("lab", LABS, ids=[lab.stem for lab in LABS])
-def test_every_command_of_the_lab_runs(lab, tmp_path, topo_run, capfd, monkeypatch):
+def test_every_command_of_the_lab_runs(lab, tmp_path, topo_run, monkeypatch):
     monkeypatch.chdir(lab.parents[2])  # the labs' paths are relative to the repository
     log = OUTPUT / "labs" / f"{lab.stem}.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -37,14 +37,14 @@ def test_every_command_of_the_lab_runs(lab, tmp_path, topo_run, capfd, monkeypat
             if kind == "sh":
                 for line in lines:
                     argv, expected = shell_argv(line)
-                    ran = topo_run(argv[2:], capfd)
+                    ran = topo_run(argv[2:])
                     code, printed = ran.code, ran.printed
                     out.write(f"$ {line}\n{printed}\n")
                     assert code == expected, f"{lab.name}: {line}: exit {code}\n{printed[-3000:]}"
                 continue
             script = tmp_path / f"session-{index}"
             script.write_text("\n".join(lines) + "\n")
-            ran = topo_run([*shlex.split(args), "--script", str(script)], capfd)
+            ran = topo_run([*shlex.split(args), "--script", str(script)])
             code, printed = ran.code, ran.printed
             out.write(f"$ sudo python3 topo/run.py {args}\n" + "".join(f"testbed> {line}\n" for line in lines)
                       + printed + "\n")

@@ -1,30 +1,30 @@
 """timer_sweep end to end, shortened: two settings retimed on one testbed (stock-like 1 s / 2 s,
-then the tuned-like 50 ms / 100 ms), the second idle and under the stressor; one failover of each
-kind per cell, 5 s soaks. The retime is real (failover follows the timer), the stressor
-saturates the CPUs, and the frontier is written.
+then 50 ms / 100 ms), each idle and under the stressor; one failover of each kind per cell, 5 s
+soaks. The retime is real (failover follows the timer), the stressor saturates the CPUs, and
+the frontier is written.
 
-Not lab 2's command (its ladder goes down to 20 ms / 50 ms, 10 s soaks): at 20 ms / 50 ms the
-idle cell's own check traffic put the busy machine over the idle bound, and a server was marked
-down once in its soak (2026-12-04, a slow VM), which this module's assertions are not about."""
+The command is lab 2's own (docs/labs/2-floating-ip.md): one run in the session serves the lab
+and this module, whichever comes first (the `topo_run` fixture). Its fast rung is 50 ms / 100 ms,
+not the tuned profile's 20 ms / 80 ms: at 20 ms / 50 ms the idle cell's own check traffic put a
+busy machine over the idle bound, and a server was marked down once in a soak (2026-12-04, a
+slow VM), which this module's assertions are not about."""
 
 import json
 
 import pytest
 
-from experiments.registry import resolve
-from hatestbed.suite import run_suite
-from topo.model import load_topology
-
 pytestmark = [pytest.mark.root, pytest.mark.studies]
+
+COMMAND = ["--experiment", "timer_sweep", "--ladder", "1/2000,0.05/100", "--loads", "idle,stress", "--soak", "5",
+           "--trials", "1"]
 
 
 @pytest.fixture(scope="module")
-def summary(tmp_path_factory, provider):
-    results = tmp_path_factory.mktemp("results")
-    options = {"ladder": ((1.0, 2000), (0.05, 100)), "loads": ("idle", "stress"), "soak": 5.0}
-    [item] = run_suite(load_topology(), resolve("timer_sweep"), trials=1, seed=3, results_root=results,
-                       provider=provider, options=options)
-    return item["dir"], json.loads((item["dir"] / "summary.json").read_text())
+def summary(topo_run):
+    ran = topo_run(COMMAND)
+    assert ran.code == 0, ran.printed[-3000:]
+    directory = ran.folder("timer_sweep")
+    return directory, json.loads((directory / "summary.json").read_text())
 
 
 def test_every_cell_ran_and_the_stressor_saturated_the_cpus(summary):

@@ -203,3 +203,14 @@ def test_faults_recovered_together_run_at_once_and_the_first_error_is_raised(tmp
     with pytest.raises(RuntimeError, match="b did not come back"):
         experiment.recover_together(faults)
     assert experiment.journal.as_list()[-1]["status"] == "error"
+
+
+def test_capture_is_for_the_balancer_experiments_only():
+    from hatestbed.main import experiment_options, parse_args
+    from topo.errors import BadInputError
+
+    topology = load_topology()
+    both = parse_args(["--experiment", "lb_failover,lb_failback", "--capture"])
+    assert experiment_options(both, resolve("lb_failover,lb_failback"), topology) == {"capture": True}
+    with pytest.raises(BadInputError, match="--capture: only with --experiment lb_failover"):
+        experiment_options(parse_args(["--capture"]), resolve("round_robin,lb_failover"), topology)

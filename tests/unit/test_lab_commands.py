@@ -78,3 +78,30 @@ def test_the_check_finds_a_mistyped_command():
     assert "unrecognized arguments" in run_py_problem(["--trails", "1"])
     assert "not a fault address" in session_problem("", ["fail node:lb9"])
     assert "unknown command" in session_problem("", ["stauts"])
+
+
+def lab_commands(stem: str) -> list[list[str]]:
+    """The topo/run.py arguments of each shell line of a lab."""
+    [lab] = [lab for lab in LABS if lab.stem == stem]
+    return [shell_argv(line)[0][2:] for kind, _, lines in blocks(lab) if kind == "sh" for line in lines]
+
+
+# Studies whose run is a lab's own command (one run in the session serves both: the `topo_run`
+# fixture): the command each asks for must still be the lab's, or the lab's would run twice.
+SHARED_RUNS = {"test_capacity_weighting": "1-tour", "test_timer_sweep_live": "2-floating-ip",
+               "test_spof_sweep": "5-spof-hunting"}
+
+
+@pytest.mark.parametrize("module", sorted(SHARED_RUNS))
+def test_a_study_sharing_a_labs_run_asks_for_the_labs_own_command(module):
+    import importlib
+
+    command = importlib.import_module(f"tests.integration.{module}").COMMAND
+    assert command in lab_commands(SHARED_RUNS[module]), f"{module}: {command} is not {SHARED_RUNS[module]}'s"
+
+
+def test_the_experiment_suite_runs_the_labs_own_commands():
+    from tests.integration.test_experiment_suite import LABS as SUITE_LABS
+
+    for stem, command in SUITE_LABS.items():
+        assert command in lab_commands(stem), f"{command} is not {stem}'s"

@@ -111,3 +111,16 @@ def test_the_provider_is_the_only_one_to_build(monkeypatch):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Testbed":
                 builders.append(path.name)
     assert builders == ["provider.py"], builders
+
+
+def test_a_suite_starts_with_the_profile_already_running(provider):
+    """lb_failover after a stock run: stock first, then tuned (one retime, not two); a dirty or
+    absent testbed keeps the usual order."""
+    from hatestbed.suite import _starting_with_the_running
+
+    order = ["tuned", "galera", "stock", "semisync"]
+    assert _starting_with_the_running(TUNED, order, provider) == order
+    provider.acquire(STOCK)
+    assert _starting_with_the_running(TUNED, order, provider) == ["stock", "tuned", "galera", "semisync"]
+    provider.release(dirty=True)
+    assert _starting_with_the_running(TUNED, order, provider) == order
