@@ -19,6 +19,7 @@ import io
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,7 @@ class Ran:
     code: int
     printed: str
     results: Path
+    seconds: float  # how long the command took (in the session's first call: later ones share the run)
 
     def folder(self, experiment: str) -> Path:
         """The results folder the command wrote for `experiment` (exactly one)."""
@@ -110,6 +112,7 @@ def topo_run(provider, tmp_path_factory):
         stream, before = lg.ch.stream, os.environ.get("HATESTBED_RESULTS")
         os.environ["HATESTBED_RESULTS"] = str(results)
         printed = results / "printed.txt"
+        began = time.monotonic()
         try:
             with printed_into(printed):
                 code = main(list(argv), provider=provider)
@@ -121,7 +124,7 @@ def topo_run(provider, tmp_path_factory):
                 del os.environ["HATESTBED_RESULTS"]
             else:
                 os.environ["HATESTBED_RESULTS"] = before
-        done[key] = Ran(code, printed.read_text(errors="replace"), results)
+        done[key] = Ran(code, printed.read_text(errors="replace"), results, round(time.monotonic() - began, 1))
         return done[key]
 
     return run

@@ -39,7 +39,7 @@ def test_every_command_of_the_lab_runs(lab, tmp_path, topo_run, monkeypatch):
                     argv, expected = shell_argv(line)
                     ran = topo_run(argv[2:])
                     code, printed = ran.code, ran.printed
-                    out.write(f"$ {line}\n{printed}\n")
+                    out.write(f"$ {line}\n{printed}\n[{ran.seconds} s]\n")
                     assert code == expected, f"{lab.name}: {line}: exit {code}\n{printed[-3000:]}"
                 continue
             script = tmp_path / f"session-{index}"
@@ -47,7 +47,7 @@ def test_every_command_of_the_lab_runs(lab, tmp_path, topo_run, monkeypatch):
             ran = topo_run([*shlex.split(args), "--script", str(script)])
             code, printed = ran.code, ran.printed
             out.write(f"$ sudo python3 topo/run.py {args}\n" + "".join(f"testbed> {line}\n" for line in lines)
-                      + printed + "\n")
+                      + printed + f"\n[{ran.seconds} s]\n")
             assert code == 0, f"{lab.name}: session {index}: exit {code}\n{printed[-3000:]}"
             trouble = [word for word in TROUBLE if word in printed]
             assert not trouble, f"{lab.name}: session {index} printed {trouble[0]!r}; see {log}"
