@@ -4,8 +4,8 @@
               cluster (--wsrep-new-cluster, on its first start only), the others join after it,
               one at a time (stages 1.5, 1.51, ..., all below 2), by incremental transfer
               from a seeded template (galera_template_datadir); a crashed node rejoins from its recovered
-              position (recover_position); timers, trade-offs and the rsync_root method:
-              GALERA_TIMERS below and the README's "The database tier"
+              position (recover_position); timers, trade-offs and the rsync_root method
+              (hosts/bin: its rsync and sleep shims): GALERA_TIMERS below and docs/services.md
     semisync  as below, a commit acknowledged once a replica has it (AFTER_SYNC)
     async     as below: one primary, the others GTID replicas that can be promoted
 
