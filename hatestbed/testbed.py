@@ -3,7 +3,7 @@
     Testbed(topology)
       .preflight()  root? binaries? Open vSwitch answering? → remove what crashed runs left
                     → controller port free? names free?
-      .start()      run dir → controller → Mininet (switches, hosts, links) → host settings
+      .start()      run dir → controller, Mininet's hosts and links beside it → switches → host settings
                     → every bridge connected → every host answers a ping on every network, and the
                       fabric forwards between every two switches of each network (topo/reachability.py)
                     → services (hosts/manager.py: firewalls, databases, apps, web, LBs, VIP, monitoring)
@@ -27,6 +27,7 @@ import socket
 import subprocess
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from hatestbed.progress import NullProgress
@@ -170,9 +171,17 @@ class Testbed:
         self.processes = ProcessOwner(self.run_dir)
         self.controller = ControllerService(self.run_dir, self.plan.fabric(), self.topology.controller.port,
                                             self.topology.controller.instances)
-        self.controller.start()
+        # The controller's instances start (~1 s of Python, one after the other: the second
+        # asks the first for its role) while Mininet builds the hosts and links beside them; the
+        # switches start, and so connect, once the controller listens (OVS would otherwise back
+        # off a second before trying again).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            listening = pool.submit(self.controller.start)
+            try:
+                self.net = build_network(self.plan, self.run_dir, self.controller.ports)
+            finally:
+                listening.result()  # its error first: nothing connects without it
         self._mark("controller_listening", began)
-        self.net = build_network(self.plan, self.run_dir, self.controller.ports)
         self.net.start()
         prepare_hosts(self.net, self.plan)
         self._mark("network_built", began)
