@@ -349,3 +349,24 @@ def test_a_flag_no_trial_measured_is_none_not_false():
     assert AGGREGATES["any"]([None, False]) is False and AGGREGATES["any"]([False, True]) is True
     assert AGGREGATES["all"]([None]) is None and AGGREGATES["all"]([True, None]) is None  # unknown, not true
     assert AGGREGATES["all"]([True, True]) is True and AGGREGATES["all"]([True, False]) is False
+
+
+def test_the_first_of_two_crashes_is_not_charged_with_the_seconds_in_flight_requests():
+    """server_failover's two crashes ~1 s apart (the second once the first is handled): a request
+    in flight at the first crash fails a timeout later; one sent 5 ms before the second fails
+    with it. The first crash's outage is its own, not the span to the second's failure."""
+    from experiments.server_failover import decided_by_the_first
+
+    # 10 ms probe: 'x' at 0 is in flight at crash 1 (at(0) + 5 ms); 'x' at 97 is in flight at
+    # crash 2 (at(97) + 5 ms); every other request served in 2 ms.
+    reqs = timeline("x" + "." * 96 + "x" + "." * 20)
+    crash1, down, crash2 = at(0) + 0.005, at(12), at(97) + 0.005
+    charged = outage([r for r in reqs if r.sent < crash2], crash1)  # the window before the fix
+    assert charged["outage_ms"] > 900 and charged["failed_requests"] == 2  # stretched to the second crash
+    own = outage(decided_by_the_first(reqs, down, crash2), crash1)
+    assert own["outage_ms"] == pytest.approx(10, abs=1) and own["failed_requests"] == 1
+    # A failure the first crash caused, sent before HAProxy marked it DOWN, stays the first's
+    # even when it ends after the second crash.
+    slow = timeline("." + "x" + "." * 95 + "." + "." * 20)
+    kept = outage(decided_by_the_first(slow, down, at(1) + 0.5), crash1)
+    assert kept["failed_requests"] == 1
