@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -117,6 +118,19 @@ class RequestLog:
         return list(self.rows)
 
 
+def room_for_the_schedule(interval: float, timeout: float, sequential: bool = False) -> int:
+    """Requests the probe must be able to hold in flight to keep its clock through an outage:
+    each lasts at most `timeout` (the client's deadline for the whole request), so a tick every
+    `interval` never finds every worker busy with timeout / interval + 1 of them (a margin on
+    top). With too few, the ticks at the end of an outage were written "busy", not sent, and
+    counted as failures after the service was back: 64 workers for 10 ms ticks and 1 s
+    timeouts stretched a stock lb_failover outage 43 ms past what the client's own packet
+    capture showed."""
+    if sequential or interval <= 0:
+        return 64
+    return max(64, math.ceil(timeout / interval) + 16)
+
+
 class HttpsProbe:
     """probe_client.py in a client host, aimed at the VIP (or `address`) under the site's name."""
 
@@ -125,14 +139,15 @@ class HttpsProbe:
     def __init__(self, testbed, client: str, *, interval: float = 0.01, duration: float = 30.0,
                  path: str = "/", method: str = "GET", timeout: float = 1.0, sequential: bool = False,
                  count: int | None = None, label: str | None = None, address: str | None = None,
-                 max_inflight: int = 64):
+                 max_inflight: int | None = None):
         if testbed.site is None or testbed.run_dir is None:
             raise ProbeError("the testbed's services are not started (no site, no run directory)")
         self.testbed = testbed
         self.client = client
         self.interval, self.duration, self.timeout = interval, duration, timeout
         self.path, self.method = path, method
-        self.sequential, self.count, self.max_inflight = sequential, count, max_inflight
+        self.sequential, self.count = sequential, count
+        self.max_inflight = max_inflight or room_for_the_schedule(interval, timeout, sequential)
         self.address = address or testbed.site.vip
         self.label = label or f"{client}-{method.lower()}-{next(self._labels)}"
         self.dir = testbed.run_dir.path / "probes"

@@ -370,3 +370,27 @@ def test_the_first_of_two_crashes_is_not_charged_with_the_seconds_in_flight_requ
     slow = timeline("." + "x" + "." * 95 + "." + "." * 20)
     kept = outage(decided_by_the_first(slow, down, at(1) + 0.5), crash1)
     assert kept["failed_requests"] == 1
+
+
+def test_a_probe_sized_for_its_schedule_sends_every_tick_through_an_outage(tmp_path, tls_server):
+    """A listener that never answers TLS holds every request until its timeout. With fewer
+    workers than timeout / interval, ticks find them all busy and are written "busy" (not sent,
+    yet counted as failed); with room_for_the_schedule's count every tick is sent."""
+    from experiments.probes import room_for_the_schedule
+
+    _, ca = tls_server  # only its CA file: the probe needs one to start
+
+    def probe(max_inflight: int) -> set[str]:
+        out = tmp_path / f"hole-{max_inflight}.csv"
+        subprocess.run([sys.executable, str(PROBE_CLIENT), "--address", "127.0.0.1", "--port", str(port),
+                        "--server-name", "www.hatestbed.test", "--ca", str(ca), "--interval", "0.01",
+                        "--timeout", "0.3", "--duration", "0.6", "--max-inflight", str(max_inflight),
+                        "--out", str(out)], capture_output=True, text=True, timeout=30, check=True)
+        return {r.error for r in read_requests(out)}
+
+    with socket.socket() as hole:  # accepts TCP (the kernel's backlog), never speaks TLS
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(512)
+        port = hole.getsockname()[1]
+        assert "busy" in probe(10)
+        assert probe(room_for_the_schedule(0.01, 0.3)) == {"tls_timeout"}
