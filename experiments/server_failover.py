@@ -171,12 +171,9 @@ class ServerFailover(Experiment):
         finally:
             requests = probe.stop()
         detection = detection_ms(haproxy, first, crash1.injected_at)
-        if crash2 is not None:
-            down_t = crash1.injected_at + (detection or 0.0) / 1000
-            requests_first = decided_by_the_first(requests, down_t, crash2.injected_at)
-        else:
-            requests_first = requests
-        first_outage = analysis.outage(requests_first, crash1.injected_at)
+        down_t = crash1.injected_at + (detection or 0.0) / 1000
+        end = crash2.injected_at if crash2 else float("inf")  # no second crash: every request
+        first_outage = analysis.outage(decided_by_the_first(requests, down_t, end), crash1.injected_at)
         marks = [(c.time, f"HAProxy {lb}: {c.server} {c.state}") for c in haproxy.state_changes()
                  if c.time >= crash1.injected_at - 0.5]
         second = {}

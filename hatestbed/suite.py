@@ -49,7 +49,8 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
     progress = provider.progress
     rng = random.Random(seed)
     options = {"seed": seed, "trials": trials, **(options or {})}
-    plan = [(profile, cls) for profile in _profiles(topology, options) for cls in classes if profile in cls.profiles]
+    profiles = _profiles(topology, options)
+    plan = [(profile, cls) for profile in profiles for cls in classes if profile in cls.profiles]
     progress.suite_started(sum(cls.trial_count(trials, with_timers(topology, profile), options)
                                for profile, cls in plan))
     started: dict[str, float] = {}
@@ -61,7 +62,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
     # Plots are queued and drawn at the end, on every core (plot_queue.py).
     with plot_queue.deferred(say):
         try:
-            for profile in _starting_with_the_running(topology, _profiles(topology, options), provider):
+            for profile in _starting_with_the_running(topology, profiles, provider):
                 # Experiments that change the site for good go last: the restart after their final
                 # trial is then the next acquire's.
                 wanted = sorted((cls for cls in classes if profile in cls.profiles),
@@ -116,7 +117,7 @@ def run_suite(topology, classes: list[type[Experiment]], trials: int, seed: int,
                     entry["timers"][profile] = timers_of(profiled)
             for entry in outcome.values():  # reports list the profiles in their usual order
                 for key in ("trials", "metrics", "journal", "timers"):
-                    entry[key] = {p: entry[key][p] for p in _profiles(topology, options) if p in entry[key]}
+                    entry[key] = {p: entry[key][p] for p in profiles if p in entry[key]}
             finished = True
         finally:
             progress.suite_done()

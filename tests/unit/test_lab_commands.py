@@ -4,6 +4,7 @@ session's lines are commands the CLI knows, with fault addresses the topology ha
 tier runs them all for real (tests/integration/test_labs.py)."""
 
 import contextlib
+import importlib
 import io
 import shlex
 
@@ -94,8 +95,6 @@ SHARED_RUNS = {"test_capacity_weighting": "1-tour", "test_timer_sweep_live": "2-
 
 @pytest.mark.parametrize("module", sorted(SHARED_RUNS))
 def test_a_study_sharing_a_labs_run_asks_for_the_labs_own_command(module):
-    import importlib
-
     command = importlib.import_module(f"tests.integration.{module}").COMMAND
     assert command in lab_commands(SHARED_RUNS[module]), f"{module}: {command} is not {SHARED_RUNS[module]}'s"
 
