@@ -59,6 +59,9 @@ class Daemon:
     # How many times a restart (a fault's recovery) starts the daemon again when it exits before
     # it is ready, as a service manager's Restart=on-failure would.
     start_retries: ClassVar[int] = 0
+    # Daemons (by name) whose restart on a retime forces this one's too, files changed or not:
+    # it watches them by pid, and a restart under it is a failure it reacts to (keepalived).
+    restarts_with: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, site: Site, host: str):
         self.site = site

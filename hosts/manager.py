@@ -229,19 +229,24 @@ class ServiceManager:
                 continue
             if any(not path.exists() or path.read_text() != text for path, text in daemon.files().items()):
                 names.append(daemon.name)
+        for daemon in daemons:  # restarted with what it watches (Daemon.restarts_with)
+            if daemon.label in self.processes and daemon.name not in names \
+                    and set(daemon.restarts_with) & set(names):
+                names.append(daemon.name)
         return tuple(names)
 
     def reconfigure(self, site: Site, names: tuple[str, ...], net) -> list[dict]:
         """Give every daemon `site` (same network, other settings), then restart the daemons
-        called `names` on every host with their files rendered and checked anew: stopped highest
-        stage first, started stage by stage, each ready, then after_ready() (one VRRP master).
+        called `names` on every host with their files rendered and checked anew: stopped all at
+        once, started stage by stage, each ready, then after_ready() (one VRRP master).
         A timer sweep's step from one setting to the next; ServiceError if any does not return."""
         self.site = site
         for daemon in self.daemons:
             daemon.site = site
         chosen = [d for d in self.daemons if d.name in names and d.label in self.processes]
-        for group in reversed(by_stage(chosen)):
-            stop_all([self.processes[d.label] for d in group])
+        # All at once, as at teardown: nothing is measured during a retime, and each keepalived
+        # takes ~1 s to stop (one balancer after the other, that was ~1 s per balancer).
+        stop_all([self.processes[d.label] for d in chosen], [d.teardown_grace for d in chosen])
         self.write_configs(chosen)
         self.check_configs(net, chosen)
         done, errors = self.restart(chosen, net)

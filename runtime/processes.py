@@ -54,6 +54,9 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+READY_TAIL_LINES = 5  # lines of a log quoted when a daemon is not ready in time
+
+
 def tail(path: Path | str | None, lines: int = 3) -> str:
     """The last `lines` lines of a log, joined for a one-line message."""
     if path is None:
@@ -154,7 +157,9 @@ class OwnedProcess:
         try:
             wait_until(ready_or_exited, timeout, what, interval=interval)
         except NotReadyError as exc:
-            raise NotReadyError(f"{exc}; see {self.log_path}") from None
+            # The log's last lines go into the message: the run directory holding the log may be
+            # gone (a rebuilt testbed) by the time anyone reads it.
+            raise NotReadyError(f"{exc}; see {self.log_path}: {self.tail(READY_TAIL_LINES)}") from None
         if not self.running():
             raise ProcessError(f"{self.name} exited (code {self.returncode}) before {what}; "
                                f"see {self.log_path}: {self.tail()}")

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from tests.browser import OUTPUT
 from tests.tiers import PROVIDER, TIERS, order_key, tier_of
 
 
@@ -36,13 +37,24 @@ def pytest_collection_modifyitems(config, items):
 SECONDS = dict.fromkeys(TIERS, 0.0)  # wall-clock per tier, fixtures' set-up and teardown included
 
 
+# Each acquire of the shared provider, with the test whose set-up or run asked for it: written to
+# tests/output/testbeds.txt at the end, to see where bring-ups go.
+ACQUIRES: list[str] = []
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     began = time.monotonic()
+    provider = item.config.stash.get(PROVIDER, None)
+    seen = len(provider.log) if provider is not None else 0
     try:
         return (yield)
     finally:
         SECONDS[tier_of(item.keywords)] += time.monotonic() - began
+        provider = item.config.stash.get(PROVIDER, None)
+        for served in (provider.log[seen:] if provider is not None else []):
+            ACQUIRES.append(f"{served.way:8} {served.topology:24} {served.seconds:6.1f} s  {item.nodeid}"
+                            + (f"  (restarted {', '.join(served.restarted)})" if served.restarted else ""))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -60,3 +72,5 @@ def pytest_terminal_summary(terminalreporter):
     provider = terminalreporter.config.stash.get(PROVIDER, None)
     if provider is not None and provider.log:
         terminalreporter.write_line(provider.summary())
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        (OUTPUT / "testbeds.txt").write_text("".join(line + "\n" for line in ACQUIRES))

@@ -37,6 +37,14 @@ def test_tuned_to_stock_restarts_only_the_balancer_daemons(tmp_path):
     assert changed(manager, with_timers(topology, "stock"), tmp_path) == {"haproxy", "keepalived"}
 
 
+def test_a_haproxy_only_change_restarts_keepalived_with_it(tmp_path):
+    """keepalived tracks HAProxy by pid: left running under a restarted HAProxy it would go
+    FAULT after the retime returned and move the VIP."""
+    topology = load_topology()
+    manager = running_manager(topology, tmp_path)
+    assert changed(manager, with_timers(topology, "leastconn"), tmp_path) == {"haproxy", "keepalived"}
+
+
 def test_a_database_mode_change_reaches_mariadb(tmp_path):
     topology = load_topology()
     manager = running_manager(topology, tmp_path)
