@@ -102,6 +102,11 @@ class Keepalived(Daemon):
     # 2's `fail node:lb1`: nobody took the VIP). Restarted too, it elects one master afresh
     # before the retime returns, as at bring-up.
     restarts_with = ("haproxy",)
+    # On TERM keepalived sends its priority-0 advert, removes the VIP and runs its STOP notify at
+    # once (milliseconds), then waits a fixed second before exiting "to help an IGMP leave go out"
+    # (vrrp_terminate_phase1 in keepalived's vrrp_daemon.c; not configurable). Nothing here needs
+    # that leave: the testbed stops or the balancer's keepalived restarts (a retime) after 0.5 s.
+    teardown_grace = 0.5
     binary = "keepalived"
     package = "keepalived"
     ready_timeout = 10.0
