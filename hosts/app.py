@@ -38,6 +38,9 @@ class App(Daemon):
     binary = sys.executable
     package = "python3"
     stage = 2
+    # gunicorn's graceful stop takes ~1.1 s here (its arbiter wakes once a second to reap the
+    # workers); a stopping testbed or a retime has no request left to finish.
+    teardown_grace = 0.3
     ready_timeout = 20.0
 
     @property
