@@ -194,10 +194,17 @@ class PacketFaults(Experiment):
         row = ATTACKS[name]
         part = name + (f"-again{attempt}" if attempt else "")  # a disturbed attempt's files stay
         label = f"{part}-{index}"
-        before = self.snapshot()
-        probe = self.start_probe(self.victim, f"packet-faults-{label}", interval=0.01, timeout=1.0,
-                                 duration=row.bound_s + row.window_s + READY_TIMEOUT + 20)
+        # The attacker starts up (Python, Scapy: ~0.5 s at nice 19) while the snapshot and the
+        # probe's baseline are taken, held at its go until inject().
         fault = Attack(self.testbed, name, rng=self.rng, label=label)
+        fault.prepare()
+        try:
+            before = self.snapshot()
+            probe = self.start_probe(self.victim, f"packet-faults-{label}", interval=0.01, timeout=1.0,
+                                     duration=row.bound_s + row.window_s + READY_TIMEOUT + 20)
+        except BaseException:
+            fault.recover()  # stops the held attacker: it never sent
+            raise
         samples: list[dict] = []
         stop = threading.Event()
         thread = None

@@ -547,6 +547,21 @@ def _sleep_until(when: float) -> None:
 
 
 # -- command line ------------------------------------------------------------------------------------
+GO_TIMEOUT_S = 120.0  # a launcher that never says go: the script gives up, having sent nothing
+
+
+def wait_for_go(path: Path) -> None:
+    """Start-up done (interpreter, Scapy, the lazily imported parts too): wait for the launcher's
+    go, a file it creates, so the attack starts when the experiment says and not a start-up later."""
+    import scapy.sendrecv  # noqa: F401  (imported by sniffing and probing attacks when they start)
+
+    deadline = time.monotonic() + GO_TIMEOUT_S
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no go ({path}) within {GO_TIMEOUT_S:g} s")
+        time.sleep(0.002)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Bounded Scapy packet attacks, run inside one emulated host.")
     sub = p.add_subparsers(dest="attack", required=True)
@@ -555,6 +570,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--iface", required=True, help="this host's interface to send/sniff on")
         sp.add_argument("--duration", type=_duration, default=builder.duration, help="hard stop, seconds")
         sp.add_argument("--report", type=Path, required=True, help="JSON report of what was sent")
+        sp.add_argument("--go", type=Path, help="start up, then wait until this file exists before attacking")
         for flags, kwargs in builder.options:
             sp.add_argument(*flags, **kwargs)
     return p
@@ -572,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         check_namespace(args.iface)
+        if args.go is not None:
+            wait_for_go(args.go)
         paced = ATTACKS[args.attack].run(args, report)
         if paced is not None:
             send_paced(args.iface, paced, args.duration, report)
