@@ -42,11 +42,13 @@ def tier_of(keywords) -> str:
 @contextmanager
 def acquired(provider, request, topology):
     """The module's testbed: `topology` from the shared provider, handed back dirty if a test of
-    the module failed or the module says it changes the site for good (CHANGES_THE_SITE = True)."""
+    the module failed or the module says it changes the site for good (CHANGES_THE_SITE = True,
+    or a function of the testbed saying so for that testbed)."""
     testbed = provider.acquire(topology)
     try:
         yield testbed
     finally:
         module = request.module
+        changes = getattr(module, "CHANGES_THE_SITE", False)
         provider.release(dirty=module.__dict__.get(BROKEN, False)
-                         or getattr(module, "CHANGES_THE_SITE", False))
+                         or (changes(testbed) if callable(changes) else changes))

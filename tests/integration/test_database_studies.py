@@ -1,5 +1,9 @@
 """The two database studies that run by name (not in `all`), one trial per mode each: the
-numbers are plausible and the async baseline shows the losses the lesson is about."""
+numbers are plausible and the async baseline shows the losses the lesson is about. Also
+db_failover in the replication modes (its Galera trial: test_experiment_suite.py): like the
+studies, each of its trials there needs a testbed of its own, so they run together, last.
+
+The studies start in Galera, on the clean Galera testbed test_database_modes.py hands over."""
 
 import json
 
@@ -7,6 +11,7 @@ import pytest
 
 from experiments.registry import resolve
 from hatestbed.suite import run_suite
+from tests.integration.test_experiment_suite import assert_db_failover_done
 from topo.model import load_topology
 
 pytestmark = [pytest.mark.root, pytest.mark.studies]
@@ -16,6 +21,9 @@ pytestmark = [pytest.mark.root, pytest.mark.studies]
 def studies(tmp_path_factory, provider):
     summaries = run_suite(load_topology(), resolve("db_crash_lagging,db_partition"), trials=1, seed=3,
                           results_root=tmp_path_factory.mktemp("results"), provider=provider)
+    summaries += run_suite(load_topology(), resolve("db_failover"), trials=1, seed=3,
+                           results_root=tmp_path_factory.mktemp("results"), provider=provider,
+                           options={"modes": ["semisync", "async"]})
     return {item["name"]: json.loads((item["dir"] / "summary.json").read_text()) for item in summaries
             if item["name"] != "index"}
 
@@ -49,3 +57,9 @@ def test_replication_modes_split_brain_in_a_partition(studies):
         assert one["new_primary"] not in (None, one["writer"])
         assert one["minority_acked"] > 0  # the old primary kept acknowledging its own app's writes
         assert one["divergent_rows"] > 0
+
+
+@pytest.mark.parametrize("mode", ["semisync", "async"])
+def test_db_failover_is_done_by_the_always_on_component_and_loses_no_acknowledged_write(studies, mode):
+    [one] = studies["db_failover"]["trials"][mode]
+    assert_db_failover_done(one, mode)

@@ -8,7 +8,9 @@ folder, not the repository's results/.
 
     lab 1  round_robin                      lab 3  server_failover
     lab 2  lb_failover,lb_failback --capture  lab 4  packet_faults
-    rest   link_failure,db_failover,controller_failure   (db_failover by name: every database mode)
+    rest   link_failure,db_failover,controller_failure --modes galera
+           (db_failover in the replication modes: test_database_studies.py, with the studies that
+            also need a fresh testbed per trial; here the site stays clean for the next module)
 """
 
 import json
@@ -26,7 +28,7 @@ LABS = {"1-tour": ["--experiment", "round_robin", "--trials", "1"],
         "2-floating-ip": ["--experiment", "lb_failover,lb_failback", "--capture", "--trials", "1"],
         "3-health-checks": ["--experiment", "server_failover", "--trials", "1"],
         "4-firewalls-tls-attacks": ["--experiment", "packet_faults", "--trials", "1"]}
-REST = ["--experiment", "link_failure,db_failover,controller_failure", "--trials", "1"]
+REST = ["--experiment", "link_failure,db_failover,controller_failure", "--modes", "galera", "--trials", "1"]
 COMMANDS = [*LABS.values(), REST]
 
 
@@ -143,9 +145,15 @@ def test_link_failure_reroutes(suite):
     assert trial["frozen_lost_pings"] is not None and trial["frozen_lost_pings"] < 50
 
 
-@pytest.mark.parametrize("mode", ["galera", "semisync", "async"])
-def test_db_failover_is_done_by_the_always_on_component_and_loses_no_acknowledged_write(suite, mode):
-    m, [trial] = metrics(suite, "db_failover", mode)
+def test_db_failover_is_done_by_the_always_on_component_and_loses_no_acknowledged_write(suite):
+    m, [trial] = metrics(suite, "db_failover", "galera")
+    assert_db_failover_done(trial, "galera")
+
+
+def assert_db_failover_done(trial: dict, mode: str) -> None:
+    """db_failover's trial in `mode`: the failover happened (by the component, seen in its
+    journal), writes came back and no acknowledged write was lost (also test_database_studies)."""
+    assert trial["status"] == "passed", trial
     assert trial["mode"] == mode and trial["acked_writes"] > 0
     assert trial["acked_writes_lost"] == 0
     assert 0 < trial["write_outage_ms"] < 30_000
