@@ -45,14 +45,13 @@ ACQUIRES: list[str] = []
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     began = time.monotonic()
-    provider = item.config.stash.get(PROVIDER, None)
-    seen = len(provider.log) if provider is not None else 0
+    # The provider is stashed by the first test that sets it up: count its log from here on.
+    seen = len(getattr(item.config.stash.get(PROVIDER, None), "log", []))
     try:
         return (yield)
     finally:
         SECONDS[tier_of(item.keywords)] += time.monotonic() - began
-        provider = item.config.stash.get(PROVIDER, None)
-        for served in (provider.log[seen:] if provider is not None else []):
+        for served in getattr(item.config.stash.get(PROVIDER, None), "log", [])[seen:]:
             ACQUIRES.append(f"{served.way:8} {served.topology:24} {served.seconds:6.1f} s  {item.nodeid}"
                             + (f"  (restarted {', '.join(served.restarted)})" if served.restarted else ""))
 

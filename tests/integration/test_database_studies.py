@@ -11,7 +11,7 @@ import pytest
 
 from experiments.registry import resolve
 from hatestbed.suite import run_suite
-from tests.integration.test_experiment_suite import assert_db_failover_done
+from tests.db_checks import assert_db_failover_done
 from topo.model import load_topology
 
 pytestmark = [pytest.mark.root, pytest.mark.studies]

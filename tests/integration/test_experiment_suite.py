@@ -19,6 +19,7 @@ import pytest
 
 from experiments.headline import number
 from experiments.registry import resolve
+from tests.db_checks import assert_db_failover_done
 
 pytestmark = pytest.mark.root
 
@@ -149,17 +150,6 @@ def test_db_failover_is_done_by_the_always_on_component_and_loses_no_acknowledge
     m, [trial] = metrics(suite, "db_failover", "galera")
     assert_db_failover_done(trial, "galera")
 
-
-def assert_db_failover_done(trial: dict, mode: str) -> None:
-    """db_failover's trial in `mode`: the failover happened (by the component, seen in its
-    journal), writes came back and no acknowledged write was lost (also test_database_studies)."""
-    assert trial["status"] == "passed", trial
-    assert trial["mode"] == mode and trial["acked_writes"] > 0
-    assert trial["acked_writes_lost"] == 0
-    assert 0 < trial["write_outage_ms"] < 30_000
-    assert trial["detect_ms"] is not None and 0 < trial["detect_ms"] < 10_000  # from the component's journal
-    if mode != "galera":
-        assert trial["new_primary"] not in (None, trial["writer"])
 
 
 def test_controller_failure_hands_over_to_the_standby(suite):
