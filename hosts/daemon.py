@@ -104,6 +104,9 @@ class Daemon:
     def after_ready(self, node) -> None:
         pass
 
+    def before_retry(self, node) -> None:
+        """After an exit during start-up, before the start that retries it (see start_retries)."""
+
     def status(self, node) -> str:
         return "ready" if self.is_ready(node) else "not ready"
 

@@ -182,6 +182,7 @@ class ServiceManager:
                 if len(retried) >= daemon.start_retries:
                     raise
                 retried.append(str(exc))
+                daemon.before_retry(net[daemon.host])
 
     def restart(self, daemons: list[Daemon], net, after_ready: bool = True) -> tuple[list[dict], list[str]]:
         """Restart daemons that are not running, stage by stage (a stage's daemons together, as

@@ -91,6 +91,11 @@ GALERA_TIMERS = {
     "evs.install_timeout": "PT3S",
     "evs.join_retrans_period": "PT0.3S",
 }
+# pc.recovery's saved Primary view, and the copy a start's retry may need (before_retry).
+VIEW_STATE = "gvwstate.dat"
+KEPT_VIEW_STATE = "gvwstate.dat.kept"
+START_MARK = "] Starting MariaDB "  # the first line of each start in the error log
+GCOMM_OPEN_FAILED = "failed to open gcomm backend connection"
 GALERA_CACHE = "16M"  # write-set cache for incremental state transfer (default 128M, per node)
 # Joiners start after the bootstrap node is Primary and ready, one at a time, before the app
 # (stage 2): two joining at once keep re-forming the membership (the second took ~5 s here
@@ -276,13 +281,14 @@ class MariaDB(Daemon):
 
     @property
     def start_retries(self) -> int:
-        """galera: 1. A node restarted after both of its peers' crashes re-forms the last Primary
+        """galera: 2 (a retry can meet the first start's trouble again; each costs ~1 s). A node restarted after both of its peers' crashes re-forms the last Primary
         component with the survivor from its saved view (pc.recovery); when it had lost its last
         committed write-set in the crash, MariaDB refuses the state it is handed ("SST script
         passed bogus GTID") and the node exits, leaving the survivor Primary alone. Started once
         more, it joins that Primary component by incremental transfer (CI saw it once in ~10
-        server_failover runs: the second crash's recovery)."""
-        return 1 if self.galera else 0
+        server_failover runs: the second crash's recovery). A start that never reached the group
+        gets its saved view back first (before_retry)."""
+        return 2 if self.galera else 0
 
     @property
     def stage(self) -> float:  # per instance: Galera joiners start after the bootstrap node
@@ -359,8 +365,10 @@ class MariaDB(Daemon):
         self.new_cluster = self.galera and self.is_primary and not self.datadir.exists()
         self.start_position = None
         if self.datadir.exists():
-            if self.galera and "seqno:   -1" in (self.datadir / "grastate.dat").read_text():
-                self.start_position = self.recover_position(node)
+            if self.galera:
+                self._keep_view_state()
+                if "seqno:   -1" in (self.datadir / "grastate.dat").read_text():
+                    self.start_position = self.recover_position(node)
             return
         template = galera_template_datadir(self.site) if self.galera else template_datadir(self.site)
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -368,6 +376,39 @@ class MariaDB(Daemon):
         if self.galera and not self.is_primary:  # only the bootstrap node may found the cluster
             state = self.datadir / "grastate.dat"
             state.write_text(state.read_text().replace("safe_to_bootstrap: 1", "safe_to_bootstrap: 0"))
+
+    def _keep_view_state(self) -> None:
+        """Copy the saved Primary view (gvwstate.dat, pc.recovery) before a start, for before_retry."""
+        view, kept = self.datadir / VIEW_STATE, self.datadir / KEPT_VIEW_STATE
+        if view.exists():
+            shutil.copy2(view, kept)
+        else:
+            kept.unlink(missing_ok=True)
+
+    def before_retry(self, node) -> None:
+        """galera: a start that died before it reached the group gets its saved view back.
+
+        Restarted right after a quorum loss, a node restores its last Primary view, and the
+        survivor may still list the node's previous incarnation at the node's own address: the
+        restored node then aborts ("Trying to add self addr ... to addr list", Galera's gmcast)
+        and Galera deletes gvwstate.dat on the way out. Started again without it, the node comes
+        with a new identity, the survivor waits for the old one to re-form that view, and no
+        Primary component ever forms again (seen here: server_failover's double crash, about
+        one recovery in four when the second crash follows the view change at once). With the
+        view back, the retry re-forms it. A start that did reach the group (the survivor handed
+        it state it refused) keeps what Galera left."""
+        if not self.galera or GCOMM_OPEN_FAILED not in self.last_start_log():
+            return
+        view, kept = self.datadir / VIEW_STATE, self.datadir / KEPT_VIEW_STATE
+        if kept.exists() and not view.exists():
+            shutil.copy2(kept, view)
+
+    def last_start_log(self) -> str:
+        """This daemon's log since its last start ("" if there is none)."""
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace")
+        return text[text.rfind(START_MARK):] if START_MARK in text else text
 
     def recover_position(self, node) -> str | None:
         """After a crash: the last committed position (uuid:seqno) InnoDB recovers, or None.

@@ -519,3 +519,30 @@ def test_database_down_is_503_not_a_crash():
 def test_settings_name_the_missing_variable():
     with pytest.raises(RuntimeError, match="HATESTBED_DB_SOCKET"):
         Settings.from_env({"HATESTBED_HOST": "server1"})
+
+
+def test_galera_a_start_that_never_reached_the_group_gets_its_saved_view_back_for_the_retry(tmp_path):
+    """before_retry: the view Galera deleted on an aborted start comes back from the copy made
+    before it; a start that reached the group (another failure) is left as Galera left it."""
+    site = Site(plan_network(load_topology()), tmp_path)
+    db = MariaDB(site, "server2")
+    db.datadir.mkdir(parents=True)
+    (db.datadir / "grastate.dat").write_text("seqno:   7\n")
+    view = db.datadir / "gvwstate.dat"
+    view.write_text("my_uuid: c059eff0\n#vwbeg\n")
+    db.prepare(None)  # a restart after a crash: the datadir is there
+    db.log_path.parent.mkdir(parents=True, exist_ok=True)
+    earlier = "2026-12-05  7:52:07 0 [Note] Starting MariaDB 10.11\n[ERROR] WSREP: failed to open gcomm backend connection\n"
+    db.log_path.write_text(earlier + "2026-12-05  7:52:24 0 [Note] Starting MariaDB 10.11\nWSREP: bogus GTID\n")
+    view.unlink()
+    db.before_retry(None)
+    assert not view.exists()  # the last start reached the group: its failure is another one
+    with open(db.log_path, "a") as log:
+        log.write("2026-12-05  7:52:25 0 [Note] Starting MariaDB 10.11\n[ERROR] WSREP: failed to open gcomm "
+                  "backend connection: 131: Trying to add self addr tcp://10.0.2.13:4567 to addr list (FATAL)\n")
+    db.before_retry(None)
+    assert view.read_text() == "my_uuid: c059eff0\n#vwbeg\n"
+    view.unlink()
+    db.prepare(None)  # a start with no saved view forgets the copy: nothing stale comes back later
+    db.before_retry(None)
+    assert not view.exists()
