@@ -60,9 +60,10 @@ def test_the_topologys_own_database_mode_shares_the_tuned_testbed():
 
 
 def test_only_a_promoted_replica_needs_a_fresh_testbed_per_trial():
-    failover = EXPERIMENTS["db_failover"]
-    assert not failover.fresh_testbed_per_trial("galera")  # the killed node rejoins
-    assert failover.fresh_testbed_per_trial("semisync") and failover.fresh_testbed_per_trial("async")
+    for name in ("db_failover", "db_crash_lagging", "db_partition"):
+        study = EXPERIMENTS[name]
+        assert not study.fresh_testbed_per_trial("galera"), name  # the killed or cut-off node rejoins
+        assert study.fresh_testbed_per_trial("semisync") and study.fresh_testbed_per_trial("async"), name
     assert not EXPERIMENTS["lb_failover"].fresh_testbed_per_trial("tuned")
 
 
