@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from runtime.processes import process_start_time
+from runtime import runstate
 from runtime.runstate import RunDir, active_runs, clean_stale, parse_bridge_tags, run_dirs
 
 
@@ -65,7 +66,10 @@ def test_torn_last_line_is_ignored(tmp_path):
     assert run.processes() == []
 
 
-def test_clean_stale_skips_active_runs_and_marks_dead_ones(tmp_path, sleeper):
+def test_clean_stale_skips_active_runs_and_marks_dead_ones(tmp_path, sleeper, monkeypatch):
+    # Only the runs under tmp_path: the machine's OVS may hold bridges a crashed run elsewhere
+    # left (a CI run once met those of a testbed killed mid-suite on the same machine).
+    monkeypatch.setattr(runstate, "tagged_bridges", dict)
     mine = RunDir.create("active", tmp_path)  # owned by this (live) test process
     dead = RunDir.create("crashed", tmp_path)
     owner = sleeper()
@@ -98,3 +102,17 @@ def test_bridge_tags_are_read_from_ovsdb_json():
         ["s2", ["map", []]],
     ]})
     assert parse_bridge_tags(listing) == {"s1": Path("/run/hatestbed/20261124T101500.000000Z-seed")}
+
+
+def test_bridges_tagged_by_a_dead_run_elsewhere_are_removed_and_an_active_runs_kept(
+        tmp_path, monkeypatch):
+    live = RunDir.create("live", tmp_path / "other-root")  # owned by this test process
+    gone = tmp_path / "emptied-by-a-reboot" / "20261124T101500.000000Z-seed"  # no records left
+    monkeypatch.setattr(runstate, "tagged_bridges",
+                        lambda: {"s1": gone, "s2": gone, "s9": live.path})
+    monkeypatch.setattr(runstate, "list_bridges", lambda: ["s1", "s2", "s9", "br-user"])
+    asked = []
+    monkeypatch.setattr(runstate, "remove_bridges",
+                        lambda bridges: asked.append(bridges) or [f"bridge {b}" for b in bridges])
+    assert clean_stale(tmp_path / "run-root") == [f"{gone.name}: bridge s1", f"{gone.name}: bridge s2"]
+    assert asked == [["s1", "s2"]]
