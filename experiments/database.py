@@ -9,10 +9,11 @@ and the Jepsen-style checks at the end of a trial.
                  application's 5xx): it may or may not be stored, never counted lost nor served
       failed     refused before it reached an application: it must not be stored
     checks after the fault:
-      on every node  every surviving MariaDB's rows (replication gets a few seconds first: late
-                     is not lost); a node expected to answer that does not is an ERROR (0 lost
-                     from nodes never read would be a lie); (id, writer, payload) is the key:
-                     two primaries hand out the same ids for different rows
+      on every node  every surviving MariaDB's rows, read until each has every acked write,
+                     or (replication modes) until replication is idle: nothing is on its way
+                     (late is not lost), or SETTLE_S; a node expected to answer that does not
+                     is an ERROR (0 lost from nodes never read would be a lie); (id, writer,
+                     payload) is the key: two primaries hand out the same ids for different rows
       phantoms       rows of this probe that are neither acked nor unknown
       read-your-writes  GET /read?from=<first acked id> through the VIP, repeatedly: every write
                      acknowledged before the read was sent must be in the answer
@@ -38,7 +39,7 @@ from runtime.wait import NotReadyError, wait_until
 
 WRITE_INTERVAL = 0.02
 WRITE_TIMEOUT = 5.0
-SETTLE_S = 10.0  # replication's time to deliver before a missing write counts as lost
+SETTLE_S = 10.0  # at most this for replication to deliver before a missing write counts as lost
 
 
 def writer(experiment) -> str:
@@ -98,25 +99,68 @@ def stored_rows(experiment, server: str) -> set[Key] | None:
     return {(int(row["id"]), row["written_by"], row["payload"]) for row in rows}
 
 
+def gtid_positions(text: str) -> dict[str, str]:
+    """A MariaDB GTID position ("0-2-130,1-3-7") by replication domain: {"0": "2-130", "1": "3-7"}."""
+    return dict(g.strip().split("-", 1) for g in text.split(",") if g.strip())
+
+
+def replication_idle(experiment, servers: list[str]) -> bool:
+    """Replication modes: nothing is on its way to any of `servers`, so a write missing from a
+    copy now will never arrive. Each has no replication configured (a primary, or an old one
+    the manager fenced read-only: only an explicit CHANGE MASTER would feed it, and nothing
+    gives one here), or is a replica with both threads running that has applied everything its
+    source, also one of `servers`, has logged. False while anything is in doubt: a thread
+    stopped or reconnecting (it retries by itself), a source outside `servers`, a node not
+    answering. Galera: always False (certified writes are everywhere once applied: the rows tell)."""
+    site, testbed = experiment.site, experiment.testbed
+    if site.db_mode == "galera":
+        return False
+    states = {}
+    for server in servers:
+        try:
+            states[server] = testbed.services.find(server, "mariadb").replication_state(testbed.net[server])
+        except Exception:
+            return False
+    for state in states.values():
+        if state["role"] != "replica":
+            continue
+        source = states.get(state.get("master"))
+        if source is None or state["io_running"] != "Yes" or state["sql_running"] != "Yes":
+            return False
+        applied = gtid_positions(state["gtid_current_pos"])
+        if any(applied.get(domain) != gtid for domain, gtid in gtid_positions(source["gtid_binlog_pos"]).items()):
+            return False
+    return True
+
+
 def read_survivors(experiment, log: WriteLog, down=(), settle: float | None = None) -> dict[str, set[Key]]:
-    """Every node not in `down`, read until each has every acked write or `settle` s (SETTLE_S)
-    have passed (late is not lost). ExperimentError if one of them never answered: its count
-    would be a guess."""
+    """Every node not in `down`, read until each has every acked write, or replication is idle
+    (replication_idle: what is missing now never comes), or `settle` s (SETTLE_S) have passed:
+    late is not lost. How the wait ended is the journal step's detail. ExperimentError if one
+    of the nodes never answered: its count would be a guess."""
     settle = SETTLE_S if settle is None else settle
     expected = [s for s in experiment.site.db_nodes if s not in set(down)]
     copies: dict[str, set[Key] | None] = {}
+    ended = {"by": "settle timeout"}
 
     def delivered() -> bool:
-        for server in expected:
-            rows = stored_rows(experiment, server)
-            if rows is not None or server not in copies:
-                copies[server] = rows
-        return all(rows is not None and not set(log.acked) - rows for rows in copies.values())
+        idle = replication_idle(experiment, expected)  # asked first: the rows read after it are final
+        fresh = {server: stored_rows(experiment, server) for server in expected}
+        copies.update({server: rows for server, rows in fresh.items() if rows is not None or server not in copies})
+        if all(rows is not None and not set(log.acked) - rows for rows in copies.values()):
+            ended["by"] = "every acked write delivered"
+            return True
+        if idle and all(rows is not None for rows in fresh.values()):
+            ended["by"] = "replication idle"
+            return True
+        return False
 
-    try:
-        wait_until(delivered, settle, "every acknowledged write on every surviving node", interval=0.25)
-    except NotReadyError:
-        pass  # what is still missing is lost
+    with experiment.journal.step("copies read: until delivered, replication idle or settle") as step:
+        try:
+            wait_until(delivered, settle, "every acknowledged write on every surviving node", interval=0.25)
+        except NotReadyError:
+            pass  # what is still missing is lost
+        step.detail = {"ended_by": ended["by"], "settle_s": settle}
     silent = [s for s, rows in copies.items() if rows is None]
     if silent:
         raise ExperimentError(f"lost writes cannot be counted: {', '.join(silent)} did not answer within "
