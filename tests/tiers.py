@@ -21,7 +21,7 @@ BROKEN = "_hatestbed_broken"
 # restart race, not the testbed's history: see MariaDB.before_retry.)
 ORDER = (
     "test_check_live", "test_experiment_suite", "test_services", "test_alerting_live", "test_faults_live",
-    "test_database_tier", "test_network", "test_controller_live", "test_lifecycle", "test_variants",
+    "test_cli_script", "test_database_tier", "test_network", "test_controller_live", "test_lifecycle", "test_variants",
     "test_labs",
     "test_capacity_weighting", "test_spof_sweep", "test_timer_sweep_live", "test_database_modes",
     "test_database_studies",

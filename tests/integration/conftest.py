@@ -104,11 +104,12 @@ def topo_run(provider, tmp_path_factory):
 
     done: dict[tuple[str, ...], Ran] = {}
 
-    def run(argv: list[str]) -> Ran:
+    def run(argv: list[str], results: Path | None = None) -> Ran:
+        """`results`: the command's results folder, when the caller prepared one."""
         key = tuple(argv)
         if key in done:
             return done[key]
-        results = tmp_path_factory.mktemp("results")
+        results = results or tmp_path_factory.mktemp("results")
         stream, before = lg.ch.stream, os.environ.get("HATESTBED_RESULTS")
         os.environ["HATESTBED_RESULTS"] = str(results)
         printed = results / "printed.txt"

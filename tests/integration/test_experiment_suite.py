@@ -181,3 +181,18 @@ def test_packet_faults_report_what_each_attack_did(suite):
         assert attacks[name]["failed_requests"] <= 0.05 * attacks[name]["requests"], what
         if name != "vrrp_own_source":  # its multicast from its own address needs no guard to go unheard
             assert attacks[name]["guard_dropped_delta"] > 0, what
+
+
+def test_a_dropped_in_experiment_runs_by_name(topo_run):
+    """A new experiment is one module: dropped into the package, it runs by name with no other
+    edit (discovery scans the package on every command)."""
+    from tests.dropping import dropped_experiment
+
+    with dropped_experiment() as name:
+        ran = topo_run(["--experiment", name, "--trials", "1"])
+    assert ran.code == 0, ran.printed[-3000:]
+    summary = json.loads((ran.folder(name) / "summary.json").read_text())
+    [trial] = summary["trials"]["tuned"]
+    assert trial["status"] == "passed" and trial["served"] > 20
+    steps = [step["name"] for step in summary["journal"]["tuned"]]
+    assert "inject link:server3-s5" in steps and "recover link:server3-s5" in steps

@@ -1,7 +1,8 @@
-"""topo/run.py as a user runs it: modes, bad input, teardown, and --clean after kill -9."""
+"""topo/run.py as a process of its own, as a user runs it: bad input, teardown on SIGTERM,
+and --clean after kill -9. (Its --script mode and a dropped-in experiment run in this process
+on the shared testbed: test_cli_script.py, test_experiment_suite.py.)"""
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -23,63 +24,6 @@ pytestmark = [pytest.mark.root, pytest.mark.usefixtures("free_machine")]
 REPO = Path(__file__).resolve().parents[2]
 PLAN = plan_network(load_topology())
 BRIDGES = set(PLAN.topology.switches)
-
-
-def sections(out: str) -> dict[str, str]:
-    """A script's output cut at its `client1 echo == NAME ==` lines: NAME → what came after it."""
-    parts = re.split(r"^== (\w+) ==\r?$", out, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2]))
-
-
-def test_script_mode_runs_the_cli_commands_faults_and_live_views(run_py, run_root, tmp_path):
-    """One --script session (one bring-up) with three parts: plain commands, faults by address,
-    and the live views around a failover."""
-    results = tmp_path / "results"
-    (results / "20260101T000000Z-lb_failover").mkdir(parents=True)
-    (results / "20260101T000000Z-lb_failover" / "report.html").write_text("<html></html>")
-    script = tmp_path / "commands"
-    script.write_text(
-        "client1 echo == commands ==\nstatus\nclient1 ping -c1 -W2 10.0.1.12\nspof\n"
-        "client1 echo == faults ==\nfaults\nfail daemon:haproxy@lb1\nfail daemon:haproxy@lb1\nsh sleep 1\nvip\n"
-        "fail node:nowhere\nheal link:s1-s2\nheal all\nsh sleep 2\nstatus\n"
-        "client1 echo == views ==\nhelp watch\nprobe 2\ndist 40\nwatch 1\nfail node:server1\nsh sleep 1\ndist 40\n"
-        "probe 0\nreport\nheal all\n")
-    result = run_py("--script", str(script), env={"HATESTBED_RESULTS": str(results)})
-    assert result.returncode == 0, result.stderr
-    part = sections(result.stdout)
-    assert set(part) == {"commands", "faults", "views"}, result.stdout[-3000:]
-
-    out = part["commands"]
-    assert "1 received" in out
-    assert "10.0.2.12/24" in out  # the status table lists server1's address
-    assert "SPOF analysis of seed" in out and "link:client1-s1" in out  # the CLI's spof
-
-    out = part["faults"]
-    assert "daemon:haproxy@lb1" in out and "partition:" in out  # the catalogue
-    assert re.search(r"\d\d:\d\d:\d\d\.\d{3}  injected daemon:haproxy@lb1", out)
-    assert "fail: daemon:haproxy@lb1 is already injected" in out
-    assert "held by lb2" in out  # lb1's keepalived saw its HAProxy gone and gave the VIP up
-    assert re.search(r"  \d\d:\d\d:\d\d\.\d{3}  lb2 +MASTER", out)  # wall-clock times, not unix floats
-    assert "fail: " in out and "nowhere" in out
-    assert "heal: link:s1-s2 is not injected (injected: daemon:haproxy@lb1)" in out
-    assert re.search(r"\d\d:\d\d:\d\d\.\d{3}  healed daemon:haproxy@lb1", out)
-    assert re.search(r"lb1 +haproxy .*OK", out), out  # running again in the final status
-
-    out = part["views"]
-    assert "watch [SECONDS]: who holds the VIP" in out  # help for the new commands
-    rate = re.search(r"2\.\d s +(\d+) req/s  ok (\d+)  errors 0 .*serving: server[12]", out)
-    assert rate and int(rate.group(1)) > 20 and int(rate.group(2)) > 50, out
-    [before, after] = re.findall(r"server1 +active +(\d+).*\n.*server2 +active +(\d+).*\n.*server3 +backup +(\d+)",
-                                 out)
-    assert abs(int(before[0]) - int(before[1])) <= 2 and before[2] == "0"  # round robin, backup idle
-    # server1 down: server2 takes every request; HAProxy's backup waits until no active server is up.
-    assert after == ("0", "40", "0")
-    assert re.search(r"VIP 10\.0\.1\.100: lb[12]\n", out)
-    assert re.search(r"lb1 +haproxy sees: server1 UP  server2 UP  server3 UP", out)
-    assert "database: galera Synced" in out and "OpenFlow role: MASTER" in out
-    assert "usage: probe [SECONDS]" in out
-    assert str(results / "20260101T000000Z-lb_failover" / "report.html") in out
-    assert_nothing_left(latest_run(run_root))
 
 
 def test_bad_topology_is_one_line_exit_2_and_starts_nothing(run_py, run_root, tmp_path):
@@ -156,7 +100,9 @@ def test_clean_after_kill_9_removes_everything_recorded(run_root, tmp_path):
 
 
 def test_sigterm_tears_down(run_root, tmp_path):
-    proc = start_holding_run(run_root, tmp_path)
+    # The bare network: the signal's path to the teardown is the point. The daemons' teardown by
+    # a run of its own is checked by test_variants.py (--smoke) and above (--clean after kill -9).
+    proc = start_holding_run(run_root, tmp_path, "--topology", str(bare_topology(tmp_path)))
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
     try:
         # At once: the signal may land while the CLI is still handing `sleep 60` to client1.
@@ -224,22 +170,3 @@ def test_a_run_root_too_long_for_unix_sockets_is_refused_before_anything_starts(
     assert result.stderr.count("\n") == 1
     assert not root.exists()
     assert not BRIDGES & set(list_bridges())
-
-
-def test_a_dropped_in_experiment_runs_by_name(run_root, tmp_path):
-    """A new experiment is one module: dropped into the package, it runs with no other edit."""
-    import json
-
-    from tests.dropping import dropped_experiment
-
-    env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root), HATESTBED_RESULTS=str(tmp_path))
-    with dropped_experiment() as name:
-        result = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--experiment", name,
-                                 "--trials", "1"], env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    [folder] = tmp_path.glob(f"*-{name}")
-    summary = json.loads((folder / "summary.json").read_text())
-    [trial] = summary["trials"]["tuned"]
-    assert trial["status"] == "passed" and trial["served"] > 20
-    steps = [step["name"] for step in summary["journal"]["tuned"]]
-    assert "inject link:server3-s5" in steps and "recover link:server3-s5" in steps
