@@ -161,9 +161,10 @@ def test_a_write_through_the_app_reaches_every_replica(testbed):
 
 def scan(testbed, source, target, ports):
     """SYN scan at a fixed minimum rate: ports a firewall drops give no answer, and nmap's adaptive
-    timing would otherwise crawl through them. A scan that did not finish is an error, never an
-    empty result."""
-    out = command.check_output(["nmap", "-n", "-Pn", "-sS", "-T5", "--max-retries", "1", "--min-rate", "2000",
+    timing would otherwise crawl through them. 5000 probes/s: each full scan 4.3 s instead of
+    10 s at 2000, and 32 of 32 scans (five side by side) found exactly their open ports on the
+    first try (2026-12-05). A scan that did not finish is an error, never an empty result."""
+    out = command.check_output(["nmap", "-n", "-Pn", "-sS", "-T5", "--max-retries", "1", "--min-rate", "5000",
                                 "-p", ports, "-oG", "-", target], testbed.net[source], timeout=120)
     assert "Status: Timeout" not in out and "# Nmap done" in out, out
     return {int(p) for p in re.findall(r"(\d+)/open/tcp", out)}
