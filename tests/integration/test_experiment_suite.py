@@ -195,4 +195,4 @@ def test_a_dropped_in_experiment_runs_by_name(topo_run):
     [trial] = summary["trials"]["tuned"]
     assert trial["status"] == "passed" and trial["served"] > 20
     steps = [step["name"] for step in summary["journal"]["tuned"]]
-    assert "inject link:server3-s5" in steps and "recover link:server3-s5" in steps
+    assert "inject link:client2-s2" in steps and "recover link:client2-s2" in steps
