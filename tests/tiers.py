@@ -11,17 +11,19 @@ PROVIDER = pytest.StashKey[object]()
 BROKEN = "_hatestbed_broken"
 
 
-# Module order inside the live tiers, so testbeds are shared: modules on the default topology
-# first, one after another (the provider reuses or retimes one testbed), then those that need
-# another network, then those that start topo/run.py themselves (no shared testbed running).
+# Module order inside the live tiers, so testbeds are shared. The live tier starts with the
+# modules that start topo/run.py themselves or a Mininet of their own (no shared testbed may be
+# running), then those on other networks (the bare network, the database tier of two), and ends
+# with the modules on the default topology, one after another (the provider reuses or retimes
+# one testbed), whose testbed the labs then reuse. The experiment suite goes first among those,
+# on a fresh testbed as the main job's is.
 # A module not listed runs after the listed ones of its tier.
-# The experiment suite goes first, on a fresh testbed as the main job's is; its databases in the
-# replication modes leave the testbed dirty, so the services tests after it get a fresh one.
 # (server_failover's double node crash that once left Galera with no primary component was a
 # restart race, not the testbed's history: see MariaDB.before_retry.)
 ORDER = (
-    "test_check_live", "test_experiment_suite", "test_services", "test_alerting_live", "test_faults_live",
-    "test_cli_script", "test_database_tier", "test_network", "test_controller_live", "test_lifecycle", "test_variants",
+    "test_check_live", "test_controller_live", "test_lifecycle", "test_variants", "test_network",
+    "test_database_tier",
+    "test_experiment_suite", "test_services", "test_alerting_live", "test_faults_live", "test_cli_script",
     "test_labs",
     "test_capacity_weighting", "test_spof_sweep", "test_timer_sweep_live", "test_database_modes",
     "test_database_studies",
