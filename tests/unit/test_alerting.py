@@ -78,7 +78,7 @@ def test_the_pair_gossips_on_the_service_network_each_naming_the_other(pair):
     # Seconds, not the default 15 s: the second member's wait before it sends what nobody logged.
     assert flags(argv, "cluster.peer-timeout") == [PEER_TIMEOUT] == ["2s"]
     assert flags(argv, "cluster.probe-interval") == ["500ms"] and flags(argv, "cluster.probe-timeout") == ["200ms"]
-    assert flags(argv, "cluster.settle-timeout") == ["3s"] and flags(argv, "cluster.reconnect-interval") == ["2s"]
+    assert flags(argv, "cluster.settle-timeout") == ["1.5s"] and flags(argv, "cluster.reconnect-interval") == ["2s"]
     assert flags(argv, "cluster.tcp-timeout") == ["2s"]
     # Per host: one filesystem for every host.
     assert flags(argv, "storage.path") == [str(pair.data("monitor", "alertmanager"))]
