@@ -28,13 +28,13 @@ import json
 import random
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from experiments import analysis, report
+from experiments.faults.base import recover_side_by_side
 from hosts.client import https_request
 from topo.errors import TestbedError
 from runtime.jsonl import read_jsonl
@@ -176,11 +176,9 @@ class Experiment:
             self._pending.remove(fault)
         addresses = " + ".join(f.address for f in faults)
         with self.journal.step(f"recover {addresses} together") as step:
-            with ThreadPoolExecutor(max_workers=len(faults)) as pool:
-                futures = [pool.submit(fault.recover) for fault in faults]
-            errors = [f.exception() for f in futures]
-            step.detail = [{"error": str(e)} if e else f.result() for f, e in zip(futures, errors)]
-            failed = [e for e in errors if e]
+            outcomes = recover_side_by_side(faults)
+            step.detail = [{"error": str(error)} if error else result for result, error in outcomes]
+            failed = [error for _result, error in outcomes if error]
             if failed:
                 raise failed[0]
         return step.detail

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from experiments.base import ExperimentError
 from experiments.probe_client import OUTCOME_UNKNOWN, write_payload
 from hosts.client import https_request
+from hosts.failoverd.decision import gtid_positions
 from hosts.webapp.app import TABLE
 from hosts.site import DB_NAME
 from runtime.jsonl import read_jsonl
@@ -97,11 +98,6 @@ def stored_rows(experiment, server: str) -> set[Key] | None:
     except Exception:
         return None
     return {(int(row["id"]), row["written_by"], row["payload"]) for row in rows}
-
-
-def gtid_positions(text: str) -> dict[str, str]:
-    """A MariaDB GTID position ("0-2-130,1-3-7") by replication domain: {"0": "2-130", "1": "3-7"}."""
-    return dict(g.strip().split("-", 1) for g in text.split(",") if g.strip())
 
 
 def replication_idle(experiment, servers: list[str]) -> bool:

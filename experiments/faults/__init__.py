@@ -13,7 +13,7 @@
 
 from experiments.faults.attack import Attack
 from experiments.faults.attacks import ATTACKS, AttackRow
-from experiments.faults.base import Fault, FaultError
+from experiments.faults.base import Fault, FaultError, recover_side_by_side
 from experiments.faults.catalogue import Entry, catalogue, catalogue_lines, parse
 from experiments.faults.controller import ControllerStop
 from experiments.faults.daemon import DaemonFreeze, DaemonKill
@@ -25,4 +25,5 @@ FAULTS: dict[str, type[Fault]] = {cls.kind: cls for cls in (
     NodeCrash, ProcessCrash, SwitchCrash, DaemonKill, DaemonFreeze, LinkDown, Partition, ControllerStop, Attack)}
 
 __all__ = ["ATTACKS", "Attack", "AttackRow", "ControllerStop", "DaemonFreeze", "DaemonKill", "Entry", "FAULTS",
-           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "ProcessCrash", "SwitchCrash", "catalogue", "catalogue_lines", "parse"]
+           "Fault", "FaultError", "LinkDown", "NodeCrash", "Partition", "ProcessCrash", "SwitchCrash", "catalogue", "catalogue_lines", "parse",
+           "recover_side_by_side"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 from runtime import command
@@ -99,3 +100,11 @@ class Fault:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.address!r})"
+
+
+def recover_side_by_side(faults: list[Fault]) -> list[tuple[dict | None, BaseException | None]]:
+    """Recover `faults` at once, each in its own thread, every one to its end (a recovery that
+    waits on another must not wait behind it): (its result, None) or (None, its error), in order."""
+    with ThreadPoolExecutor(max_workers=max(1, len(faults))) as pool:
+        futures = [pool.submit(fault.recover) for fault in faults]
+    return [(None, f.exception()) if f.exception() else (f.result(), None) for f in futures]

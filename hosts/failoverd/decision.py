@@ -43,13 +43,15 @@ class Decision:
     fence: tuple[str, ...] = field(default=())
 
 
+def gtid_positions(position: str) -> dict[str, str]:
+    """A GTID position like "0-1-42,1-3-7" by replication domain: {"0": "1-42", "1": "3-7"}."""
+    return dict(gtid.strip().split("-", 1) for gtid in position.split(",") if gtid.strip())
+
+
 def gtid_seq(position: str, domain: str = "0") -> int:
     """The sequence number of `domain` in a GTID position like "0-1-42,1-3-7" (0 if absent)."""
-    for gtid in filter(None, position.split(",")):
-        d, _server, seq = gtid.strip().split("-")
-        if d == domain:
-            return int(seq)
-    return 0
+    server_seq = gtid_positions(position).get(domain)
+    return int(server_seq.split("-")[1]) if server_seq else 0
 
 
 def decide(primary: str, failures: int, observed: dict[str, Seen | None], fail_after: int) -> Decision:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from experiments.faults import parse
+from experiments.faults import parse, recover_side_by_side
 from tests.tiers import acquired
 from hosts.alert_receiver import deliveries, journal_path
 from topo.model import load_topology
@@ -59,10 +58,9 @@ def crash_with_one_replica_part_gone(testbed, gone: str, crashed: str) -> tuple[
     finally:
         # Side by side: the server's Galera rejoin and the monitoring daemon's restart (with
         # its own settle) wait on different things. Each runs to its end; the first error is raised.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(fault.recover) for fault in injected]
-        for future in futures:
-            future.result()
+        failed = [error for _result, error in recover_side_by_side(injected) if error]
+        if failed:
+            raise failed[0]
     return seen, {"recorders": recorders}
 
 
