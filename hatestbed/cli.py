@@ -11,6 +11,7 @@
     testbed> dist [N]           N requests one after another: how round robin spreads them now
     testbed> watch [SECONDS]    VIP holder, HAProxy's server states, database roles, controller roles, live
     testbed> report             the newest report.html (or index.html) under results/
+    testbed> ui                 the live dashboard in the browser, on 127.0.0.1 (its address printed)
     testbed> client1 ping 10.0.1.100      (every Mininet command still works)
 """
 
@@ -23,9 +24,10 @@ import time
 
 from mininet.cli import CLI
 
-from experiments.faults import catalogue, catalogue_lines, parse
+from experiments.faults import catalogue, catalogue_lines
 from experiments.registry import resolve
 from hatestbed import live
+from hatestbed.faultboard import BoardError, FaultBoard
 from hatestbed.status import checks_table, health_checks, hosts_table, service_checks
 from hatestbed.suite import default_results, headline_table, run_on
 from topo.errors import TestbedError
@@ -36,9 +38,12 @@ from runtime.text import wall_clock as clock
 class TestbedCLI(CLI):
     prompt = "testbed> "
 
-    def __init__(self, testbed, script: str | None = None):
+    def __init__(self, testbed, script: str | None = None, board: FaultBoard | None = None,
+                 dashboard=None):
         self.testbed = testbed  # CLI.__init__ runs the command loop, so set this first
-        self.injected: dict[str, object] = {}  # address → fault injected with `fail`, not healed yet
+        # Faults injected with `fail` and not healed yet; shared with the dashboard when one runs.
+        self.board = board or FaultBoard(testbed)
+        self.dashboard = dashboard  # the page this session serves (`ui`, or topo/run.py --ui)
         _complete_whole_addresses()
         # A script reads nothing from the terminal: its commands' input is empty, as from a
         # pipe (and the CLI needs no terminal, so it also runs inside another program).
@@ -47,8 +52,14 @@ class TestbedCLI(CLI):
             super().__init__(testbed.net, script=script, stdin=stdin)
         finally:  # the loop has ended: nothing a user broke stays broken through the teardown
             self.heal_all()
+            if self.dashboard is not None and dashboard is None:  # started by `ui`: this session's own
+                self.dashboard.stop()
             if script:
                 stdin.close()
+
+    @property
+    def injected(self) -> list[str]:
+        return self.board.addresses()
 
     # -- faults -----------------------------------------------------------------------------------
     def do_faults(self, _line: str) -> None:
@@ -62,51 +73,56 @@ class TestbedCLI(CLI):
         if not address:
             print("usage: fail ADDRESS   (addresses: see `faults`)")
             return
-        if address in self.injected:
-            print(f"fail: {address} is already injected (heal it first)")
-            return
         try:
-            fault = parse(address, self.testbed)
-            fault.inject()
-        except TestbedError as exc:
+            fault = self.board.fail(address, by="cli")
+        except BoardError as exc:
             print(f"fail: {exc}")
             return
-        self.injected[address] = fault
         print(f"{clock(fault.injected_at)}  injected {address}   (undo: heal {address})")
 
     def complete_fail(self, text: str, _line: str, _begin: int, _end: int) -> list[str]:
         return [e.address for e in catalogue(self.testbed.topology) if e.address.startswith(text)]
 
     def do_heal(self, line: str) -> None:
-        """heal ADDRESS | heal all: recover a fault injected with `fail` (all: every one still injected)."""
+        """heal ADDRESS | heal all: recover a fault injected with `fail` or on the dashboard
+        (all: every one still injected)."""
         address = line.strip()
         if address == "all":
             if not self.injected:
                 print("heal: nothing is injected")
             self.heal_all()
             return
-        fault = self.injected.get(address)
-        if fault is None:
-            injected = ", ".join(self.injected) or "none"
-            print(f"heal: {address or '(no address)'} is not injected (injected: {injected})")
+        try:
+            fault = self.board.heal(address, by="cli")
+        except BoardError as exc:
+            print(f"heal: {exc}")
             return
-        self.heal(address)
+        print(f"{clock(fault.recovered_at or time.time())}  healed {address}")
 
     def complete_heal(self, text: str, _line: str, _begin: int, _end: int) -> list[str]:
         return [a for a in [*self.injected, "all"] if a.startswith(text)]
 
-    def heal(self, address: str) -> None:
-        fault = self.injected.pop(address)
-        try:
-            fault.recover()
-        except TestbedError as exc:
-            print(f"heal: {address}: {exc}")
-            return
-        print(f"{clock(fault.recovered_at or time.time())}  healed {address}")
-
     def heal_all(self) -> None:
-        for address in reversed(list(self.injected)):  # the last injected first
-            self.heal(address)
+        for address, outcome in self.board.heal_all(by="cli"):
+            if isinstance(outcome, BoardError):
+                print(f"heal: {outcome}")
+            else:
+                print(f"{clock(outcome.recovered_at or time.time())}  healed {address}")
+
+    # -- the dashboard ----------------------------------------------------------------------------
+    def do_ui(self, _line: str) -> None:
+        """ui: serve the live dashboard on 127.0.0.1 and print its address (open it in the VM's
+        browser). It shows this session's faults and runs until the CLI ends."""
+        if self.dashboard is None:
+            from hatestbed.dashboard import Dashboard
+            try:
+                self.dashboard = Dashboard(self.testbed, self.board).start()
+            except TestbedError as exc:
+                print(f"ui: {exc}")
+                self.dashboard = None
+                return
+        for line in self.dashboard.addresses():
+            print(line)
 
     # -- live views -------------------------------------------------------------------------------
     def do_probe(self, line: str) -> None:

@@ -4,6 +4,7 @@ run a mode, always tear it down.
     sudo python3 topo/run.py                   network up, then the testbed CLI (`status`, Mininet commands)
     sudo python3 topo/run.py --smoke           up, health table, down; exit 0 only if all healthy
     sudo python3 topo/run.py --script FILE     up, run CLI commands from FILE, down
+    sudo python3 topo/run.py --ui [--script FILE]   also the live dashboard on 127.0.0.1 (address printed)
     sudo python3 topo/run.py --clean           remove what a crashed run left (by its records and bridge tags)
     sudo python3 topo/run.py --experiment NAME|all [--trials N] [--seed S]
                                                scripted failure experiments → results/<time>-<name>/
@@ -60,6 +61,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         mode.add_argument(flag, help=help_text, **options)
     parser.add_argument("--faults", metavar="ADDR,...",
                         help="with --experiment spof_sweep: only these fault addresses (see --list-faults)")
+    parser.add_argument("--ui", action="store_true",
+                        help="with the CLI (or --script): also serve the live dashboard on 127.0.0.1 and print "
+                             "its address; it stops with the testbed")
     parser.add_argument("--capture", action="store_true",
                         help="with --experiment lb_failover: also capture the client's connections with tcpdump "
                              "and measure the outage off the wire")
@@ -140,6 +144,8 @@ def main(argv: list[str], provider=None) -> int:
         return 0
     if args.trials < 1:
         fail("--trials: must be at least 1", 2)
+    if args.ui and any((args.smoke, args.experiment, args.spof, args.check, args.list_faults)):
+        fail("--ui: only with the CLI (no mode) or --script: the dashboard runs beside the testbed's CLI", 2)
     experiments = None
     try:
         if args.experiment:
@@ -349,5 +355,17 @@ def run_mode(testbed, args: argparse.Namespace) -> int:
         return 0 if healthy else 1
     from mininet.log import lg
     lg.ch.setStream(sys.stdout)  # Mininet logs command output to stderr; a CLI user expects stdout
-    TestbedCLI(testbed, script=args.script)
+    if not args.ui:
+        TestbedCLI(testbed, script=args.script)
+        return 0
+    from hatestbed.dashboard import Dashboard
+    from hatestbed.faultboard import FaultBoard
+
+    board = FaultBoard(testbed)
+    dashboard = Dashboard(testbed, board).start()
+    try:
+        print("\n".join(dashboard.addresses()), flush=True)
+        TestbedCLI(testbed, script=args.script, board=board, dashboard=dashboard)
+    finally:
+        dashboard.stop()
     return 0

@@ -2,7 +2,9 @@
 # Idempotent set-up of a Debian 12 machine for the testbed; seconds when everything is present.
 #   1. Debian packages (daemons, Mininet's mnexec, Open vSwitch, tools) that are missing
 #   2. the Python environment .venv (Debian's python3, so Debian's Mininet is importable)
-#   3. Open vSwitch running (there is often no service manager to start it)
+#   3. the dashboard's browser libraries, from npm (pinned in frontend/package-lock.json), copied
+#      into hatestbed/dashboard/static/vendor/ so the page needs no internet
+#   4. Open vSwitch running (there is often no service manager to start it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +22,8 @@ PACKAGES=(
     prometheus prometheus-node-exporter prometheus-mysqld-exporter
     prometheus-alertmanager               # the monitors' clustered Alertmanagers (+ amtool)
     stress-ng                             # timer_sweep: the bounded CPU stressor inside the testbed
-    chromium chromium-driver              # tests: report.html seen in a headless browser
+    chromium chromium-driver              # tests: report.html and the dashboard seen in a headless browser
+    socat                                 # the dashboard's loopback relays to Prometheus, Alertmanager, HAProxy stats
 )
 
 missing=()
@@ -51,6 +54,21 @@ if [ ! -x .venv/bin/python ] || ! cmp -s pyproject.toml "$stamp"; then
     # --no-compile made every process of the suite compile its imports anew (unit tier 38 -> 60 s).
     .venv/bin/pip install --quiet --disable-pip-version-check -e .
     cp pyproject.toml "$stamp"
+fi
+
+vendor=hatestbed/dashboard/static/vendor
+if ! cmp -s frontend/package-lock.json "$vendor/.package-lock.json"; then
+    if ! command -v npm >/dev/null; then
+        echo "setup: npm is missing (the dashboard's libraries come from the npm registry): install Node.js and npm" >&2
+        exit 1
+    fi
+    echo "setup: fetching the dashboard's browser libraries (npm ci)"
+    npm ci --prefix frontend --no-audit --no-fund --loglevel=error >/dev/null
+    mkdir -p "$vendor"
+    cp frontend/node_modules/cytoscape/dist/cytoscape.min.js frontend/node_modules/chart.js/dist/chart.umd.min.js "$vendor/"
+    cp frontend/node_modules/cytoscape/LICENSE "$vendor/cytoscape.LICENSE"
+    cp frontend/node_modules/chart.js/LICENSE.md "$vendor/chart.js.LICENSE.md"
+    cp frontend/package-lock.json "$vendor/.package-lock.json"
 fi
 
 if ! ovs-vsctl --timeout=3 show >/dev/null 2>&1; then

@@ -40,19 +40,7 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     spof = spofs_by_component(analysis)
-    graph = nx.Graph()
-    vip_net = topology.vip.network
-    for host, spec in topology.hosts.items():
-        graph.add_node(host, layer=ROLE_LAYER[spec.role], colour=ROLE_COLOURS[spec.role],
-                       label=host + ROLE_NOTE.get((spec.role, bool(spec.backup)), ""))
-    for switch in topology.switches:
-        nets = {i.network for i in plan.interfaces if i.switch == switch}
-        layer = 1 if nets == {vip_net} else 3 if vip_net not in nets else 2
-        graph.add_node(switch, layer=layer, colour=ROLE_COLOURS["switch"], label=switch)
-    for link in plan.switch_links:
-        graph.add_edge(link.a, link.b, address=f"link:{link.a}-{link.b}")
-    for intf in plan.interfaces:
-        graph.add_edge(intf.host, intf.switch, address=f"link:{intf.host}-{intf.switch}")
+    graph = topology_graph(topology, plan)
     pos = layered_positions(graph)
 
     fig, ax = plt.subplots(figsize=(11, 7))
@@ -103,6 +91,25 @@ def draw(analysis: Analysis, topology, plan, directory: Path) -> list[Path]:
         paths.append(path)
     plt.close(fig)
     return paths
+
+
+def topology_graph(topology, plan) -> nx.Graph:
+    """The picture's graph: hosts and switches with their tier (layer), colour and label; every
+    link an edge with its fault address. The dashboard draws the same graph (hatestbed/dashboard)."""
+    graph = nx.Graph()
+    vip_net = topology.vip.network
+    for host, spec in topology.hosts.items():
+        graph.add_node(host, layer=ROLE_LAYER[spec.role], colour=ROLE_COLOURS[spec.role],
+                       label=host + ROLE_NOTE.get((spec.role, bool(spec.backup)), ""))
+    for switch in topology.switches:
+        nets = {i.network for i in plan.interfaces if i.switch == switch}
+        layer = 1 if nets == {vip_net} else 3 if vip_net not in nets else 2
+        graph.add_node(switch, layer=layer, colour=ROLE_COLOURS["switch"], label=switch)
+    for link in plan.switch_links:
+        graph.add_edge(link.a, link.b, address=f"link:{link.a}-{link.b}")
+    for intf in plan.interfaces:
+        graph.add_edge(intf.host, intf.switch, address=f"link:{intf.host}-{intf.switch}")
+    return graph
 
 
 CLIENT_ACCESS_COLOUR = "#3182bd"

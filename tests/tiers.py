@@ -24,6 +24,7 @@ ORDER = (
     "test_check_live", "test_controller_live", "test_lifecycle", "test_variants", "test_network",
     "test_database_tier",
     "test_experiment_suite", "test_services", "test_alerting_live", "test_faults_live", "test_cli_script",
+    "test_dashboard",
     "test_labs",
     "test_capacity_weighting", "test_spof_sweep", "test_timer_sweep_live", "test_database_modes",
     "test_database_studies",
