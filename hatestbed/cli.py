@@ -11,6 +11,7 @@
     testbed> dist [N]           N requests one after another: how round robin spreads them now
     testbed> watch [SECONDS]    VIP holder, HAProxy's server states, database roles, controller roles, live
     testbed> report             the newest report.html (or index.html) under results/
+    testbed> lab check N        grade lab N's recorded predictions and answers against this session's measurements
     testbed> ui                 the live dashboard in the browser, on 127.0.0.1 (its address printed)
     testbed> client1 ping 10.0.1.100      (every Mininet command still works)
 """
@@ -108,6 +109,34 @@ class TestbedCLI(CLI):
                 print(f"heal: {outcome}")
             else:
                 print(f"{clock(outcome.recovered_at or time.time())}  healed {address}")
+
+    # -- the labs' self-check -----------------------------------------------------------------------
+    def do_lab(self, line: str) -> None:
+        """lab N: lab N's self-check steps. lab predict N STEP VALUE (before you break something),
+        lab answer N STEP VALUE (what you read off the page or the CLI), lab check N: each step
+        graded against what this testbed measured in this session."""
+        from hatestbed.labs.book import KINDS, lab_book
+        from hatestbed.labs.grade import LABS, LabInputError, check_lines, grade, parse_value, step_of, steps_lines
+        from hatestbed.labs.session import Session
+
+        words = line.split()
+        usage = "usage: lab N | lab predict N STEP VALUE | lab answer N STEP VALUE | lab check N"
+        try:
+            if len(words) == 1 and words[0].isdigit():
+                print("\n".join(steps_lines(int(words[0]))))
+            elif len(words) >= 4 and words[0] in KINDS and words[1].isdigit():
+                step = step_of(int(words[1]), words[2])
+                value = parse_value(step, " ".join(words[3:]))
+                lab_book(self.testbed, self.board).record(int(words[1]), step.key, words[0], value)
+                print(f"recorded: lab {words[1]} {step.key} {words[0]} {value}")
+            elif len(words) == 2 and words[0] == "check" and words[1].isdigit():
+                lab = int(words[1])
+                verdicts = grade(lab, Session(self.testbed, self.board), lab_book(self.testbed, self.board))
+                print("\n".join(check_lines(lab, verdicts)))
+            else:
+                print(usage + "   (labs: " + ", ".join(f"{n} {title}" for n, (title, _) in LABS.items()) + ")")
+        except LabInputError as exc:
+            print(f"lab: {exc}")
 
     # -- the dashboard ----------------------------------------------------------------------------
     def do_ui(self, _line: str) -> None:

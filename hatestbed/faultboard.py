@@ -28,6 +28,8 @@ class FaultBoard:
         self.testbed = testbed
         self.injected: dict[str, object] = {}  # address → fault, in injection order
         self.listeners: list[Callable[[dict], None]] = []  # each gets every fail/heal record
+        self.started = time.time()  # the session's start: `lab check` grades what happened since
+        self.history: list[dict] = []  # every fail/heal record, refused ones included
         # One fault at a time: a heal from the page must not race a fail typed in the CLI.
         self._lock = threading.RLock()
 
@@ -80,5 +82,6 @@ class FaultBoard:
             return list(self.injected)
 
     def _tell(self, record: dict) -> None:
+        self.history.append(record)
         for listener in list(self.listeners):
             listener(record)

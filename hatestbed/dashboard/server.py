@@ -7,6 +7,8 @@
     POST /api/fail         {"address"}: inject, through the fault board the CLI uses
     POST /api/heal         {"address"}
     POST /api/shown        {"what", "value", "t"}: the page journals when it showed a change
+    GET  /api/lab/N        lab N's self-check: steps and verdicts (the CLI's `lab check N`)
+    POST /api/lab/N        {"key", "kind": predict|answer, "value"}: record, then the verdicts
 
 aiohttp runs in a thread of its own with its own event loop; the pollers (other threads) hand
 it messages with call_soon_threadsafe. Faults run in a worker thread: an injection blocks for
@@ -116,6 +118,22 @@ def make_app(dashboard) -> web.Application:
         dashboard.shown(body)
         return web.json_response({"ok": True})
 
+    async def lab_view(request):
+        from hatestbed.labs.grade import LabInputError
+
+        try:
+            lab = int(request.match_info["lab"])
+            if request.method == "GET":
+                view = await asyncio.get_running_loop().run_in_executor(dashboard.workers, dashboard.lab, lab)
+                return web.json_response(view)
+            if WRITE_HEADER not in request.headers:
+                return web.json_response({"error": f"missing header {WRITE_HEADER}"}, status=403)
+            body = await request.json()
+            view = await asyncio.get_running_loop().run_in_executor(dashboard.workers, dashboard.lab, lab, body)
+            return web.json_response(view)
+        except (ValueError, LabInputError) as exc:  # a bad number, step or value: the page shows it
+            return web.json_response({"error": str(exc)}, status=400)
+
     async def fail(request):
         return await write(request, fault_action("fail"))
 
@@ -128,5 +146,6 @@ def make_app(dashboard) -> web.Application:
     app = web.Application()
     app.add_routes([web.get("/", page), web.get("/favicon.ico", no_icon), web.get("/api/model", model), web.get("/api/spof", spof),
                     web.get("/events", events), web.post("/api/fail", fail), web.post("/api/heal", heal),
-                    web.post("/api/shown", seen), web.static("/static", STATIC)])
+                    web.post("/api/shown", seen),
+                    web.get("/api/lab/{lab}", lab_view), web.post("/api/lab/{lab}", lab_view), web.static("/static", STATIC)])
     return app

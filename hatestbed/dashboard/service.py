@@ -151,7 +151,9 @@ class Dashboard:
 
     # -- what the server hands out ----------------------------------------------------------------
     def model(self) -> dict:
-        return {**self._model, "monitoring": self.links, "probe_client": self.strip.client if self.strip else None}
+        from hatestbed.labs.steps import LABS
+
+        return {**self._model, "monitoring": self.links, "labs": {n: title for n, (title, _) in LABS.items()}, "probe_client": self.strip.client if self.strip else None}
 
     def spof_overlay(self) -> dict | None:
         return self._spof
@@ -171,6 +173,23 @@ class Dashboard:
         finally:
             self.hub.publish("board", self.board.addresses())
         return None, fault.injected_at if verb == "fail" else fault.recovered_at
+
+    def lab(self, lab: int, record: dict | None = None) -> dict:
+        """Lab `lab`'s steps and verdicts (lab check), after recording `record` ({key, kind, value})
+        when given: the CLI's `lab` on the page. LabInputError for a bad lab, step or value."""
+        from hatestbed.labs.book import KINDS, lab_book
+        from hatestbed.labs.grade import LabInputError, grade, lab_steps, parse_value, step_of
+        from hatestbed.labs.session import Session
+
+        book = lab_book(self.testbed, self.board)
+        steps = lab_steps(lab)
+        if record is not None:
+            if record.get("kind") not in KINDS:
+                raise LabInputError(f"record a prediction or an answer, not {record.get('kind')!r}")
+            step = step_of(lab, str(record.get("key", "")))
+            book.record(lab, step.key, record["kind"], parse_value(step, str(record.get("value", ""))))
+        return {"lab": lab, "steps": [{"key": s.key, "ask": s.ask, "how": s.how, "predict": s.predict} for s in steps],
+                "verdicts": [v.as_json() for v in grade(lab, Session(self.testbed, self.board), book)]}
 
     def shown(self, record: dict) -> None:
         line = {"t_shown": record.get("t"), "what": str(record.get("what", ""))[:40],

@@ -91,6 +91,21 @@ def choose(driver, address: str) -> None:
     driver.find_element("css selector", f'#menu button[data-address="{address}"]').click()
 
 
+def record_on_page(driver, lab: int, step: str, kind: str, value: str) -> None:
+    """Type a prediction or an answer into the page's lab panel and press its button."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element("id", "lab-select")).select_by_value(str(lab))
+    wait_until(lambda: driver.find_elements("css selector", f'#lab-steps input[data-step="{step}"][data-kind="{kind}"]'),
+               5, f"lab {lab}'s step {step} on the page")
+    field = driver.find_element("css selector", f'#lab-steps input[data-step="{step}"][data-kind="{kind}"]')
+    field.clear()
+    field.send_keys(value)
+    driver.find_element("css selector", f'#lab-steps button[data-step="{step}"][data-kind="{kind}"]').click()
+    wait_until(lambda: js(driver, "return [...document.querySelectorAll('#lab-verdicts li')].length > 0"), 5,
+               "the lab's verdicts")
+
+
 def marks_since(driver, t: float) -> list[dict]:
     return js(driver, "return window.dashboard.marks.filter(m => m.t >= arguments[0]);", t)
 
@@ -110,6 +125,7 @@ def test_a_click_on_lb1_crashes_it_and_the_page_shows_the_failover_then_heal_bri
     wait_until(lambda: page_text(page, "vip-holder") == "lb1", 10, "the page showing the VIP on lb1")
     wait_until(lambda: len(marks_since(page, time.time() - 2)) >= 10, 15, "the strip chart's probe marks")
     screenshot(page, "healthy")
+    record_on_page(page, 2, "vip-move-ms", "predict", "100")  # a student's guess, before the crash
     clicked = time.time()
     click_node(page, "lb1")
     assert "crash lb1" in page_text(page, "menu")  # the catalogue's description under the address
@@ -136,6 +152,22 @@ def test_a_click_on_lb1_crashes_it_and_the_page_shows_the_failover_then_heal_bri
     assert "healed node:lb1 (page)" in page_text(page, "timeline")
     assert page_text(page, "injected") == "none"
     screenshot(page, "lb1-healed")
+
+    # Lab 2's self-check on the page, answered from what the page shows, as a student would.
+    events = js(page, "return window.dashboard.events.filter(e => e.t >= arguments[0]);", clicked - 1)
+    injected = next(e["t"] for e in events if e["text"] == "injected node:lb1 (page)")
+    master = next(e["t"] for e in events if e["text"] == "lb2 MASTER" and e["t"] >= injected)
+    red = [m for m in js(page, "return window.dashboard.marks;") if not m["server"] and injected - 1 <= m["t"] <= master + 1]
+    record_on_page(page, 2, "vip-move-ms", "answer", f"{(master - injected) * 1000:.0f}")
+    record_on_page(page, 2, "lost-requests", "answer", str(len(red)))
+    record_on_page(page, 2, "failback", "answer", "no")  # nopreempt: lb1 stays BACKUP
+    time.sleep(5)  # failback is judged 5 s after the heal
+    page.find_element("id", "lab-check").click()
+    wait_until(lambda: "[done] failback" in page_text(page, "lab-verdicts"), 10, "lab 2 checked on the page")
+    verdicts = page_text(page, "lab-verdicts")
+    assert "[done] vip-move-ms" in verdicts and "[done] lost-requests" in verdicts, verdicts
+    assert "you predicted 100 ms; the testbed measured" in verdicts and "after the event" not in verdicts
+    screenshot(page, "lab-check")
 
 
 def test_a_fail_typed_in_the_cli_shows_on_the_page(testbed, served, page, tmp_path):

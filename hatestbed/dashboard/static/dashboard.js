@@ -323,6 +323,32 @@ function paintSpof() {
   $("spof-note").textContent = on ? `· also SPOF: ${apart.join("; ") || "nothing else"}` : "";
 }
 
+// -- the labs' self-check ------------------------------------------------------------------------
+async function showLab() {
+  const answer = await fetch(`/api/lab/${$("lab-select").value}`);
+  renderLab(await answer.json());
+}
+
+function renderLab(view) {
+  if (view.error) {
+    $("lab-verdicts").prepend(el("li", {class: "bad"}, view.error));
+    return;
+  }
+  const record = (step, kind) => {
+    const input = el("input", {type: "text", "data-step": step.key, "data-kind": kind, placeholder: kind});
+    const button = el("button", {type: "button", "data-step": step.key, "data-kind": kind}, kind === "predict" ? "predict" : "answer");
+    button.addEventListener("click", async () => {
+      renderLab(await post(`/api/lab/${view.lab}`, {key: step.key, kind, value: input.value}));
+    });
+    return el("td", {}, input, button);
+  };
+  $("lab-steps").replaceChildren(...view.steps.map((step) => el("tr", {id: `lab-step-${step.key}`},
+    el("td", {title: `read it: ${step.how}`}, step.ask),
+    step.predict ? record(step, "predict") : el("td", {}, "–"), record(step, "answer"))));
+  $("lab-verdicts").replaceChildren(...view.verdicts.map((v) => el("li", {class: `state-${v.state.replace(" ", "-")}`,
+    "data-step": v.key}, `[${v.state}] ${v.key}: ${v.text}`, v.prediction ? el("br") : null, v.prediction || null)));
+}
+
 // -- the stream ----------------------------------------------------------------------------------
 function connect() {
   const source = new EventSource("/events");
@@ -371,6 +397,10 @@ async function start() {
   const other = $("other-faults");
   for (const fault of dash.model.other_faults) other.append(faultButton(fault, other));
   $("heal-all").addEventListener("click", () => dash.board.forEach((address) => post("/api/heal", {address})));
+  for (const [n, title] of Object.entries(dash.model.labs)) $("lab-select").append(el("option", {value: n}, `lab ${n}: ${title}`));
+  $("lab-select").addEventListener("change", showLab);
+  $("lab-check").addEventListener("click", showLab);
+  showLab();
   $("spof-toggle").addEventListener("change", paintSpof);
   $("cut-set").addEventListener("change", paintSpof);
   drawGraph();
