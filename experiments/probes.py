@@ -177,8 +177,14 @@ class HttpsProbe:
         if self.proc is not None:
             raise ProbeError(f"probe {self.label} already started")
         self.dir.mkdir(parents=True, exist_ok=True)
-        if self.csv_path.exists():
-            raise ProbeError(f"probe output {self.csv_path} exists: give each probe its own label")
+        # An experiment run again on the same testbed (the CLI's `experiment NAME` twice) uses
+        # its labels again: the second run's files get a number, the first run's stay as they were.
+        base, again = self.label, 1
+        while self.csv_path.exists():
+            again += 1
+            self.label = f"{base}.{again}"
+            self.csv_path, self.log_path = self.dir / f"{self.label}.csv", self.dir / f"{self.label}.log"
+            self.log = RequestLog(self.csv_path)
         self.started = time.time()
         # Recorded at once: a crash of the experiment still gets it stopped by teardown/--clean.
         self.proc = self.testbed.processes.start(f"probe-{self.label}", self.argv(), node=self.testbed.net[self.client],

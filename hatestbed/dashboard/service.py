@@ -21,6 +21,7 @@ import asyncio
 import json
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from hatestbed.dashboard.model import page_model, spof_overlay
@@ -63,6 +64,7 @@ class Dashboard:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.shown_path = testbed.run_dir.sub("logs") / "dashboard-shown.jsonl"
+        self.turn_seconds: dict[str, deque] = {"fast": deque(maxlen=600), "slow": deque(maxlen=600)}
 
     # -- lifecycle --------------------------------------------------------------------------------
     def start(self) -> Dashboard:
@@ -235,6 +237,7 @@ class Dashboard:
     def _guarded(self, which: str, turn, *args) -> None:
         """One poller turn; an error (a host torn down under it, a journal half written) is shown
         on the page and the next turn tries again, rather than the poller dying silently."""
+        began = time.monotonic()
         try:
             turn(*args)
         except Exception as exc:
@@ -242,6 +245,8 @@ class Dashboard:
         else:
             if self.state.get(f"{which}_error"):
                 self._update({f"{which}_error": ""})
+        finally:  # what a turn costs (scripts/bench_dashboard.py reports it)
+            self.turn_seconds[which].append(time.monotonic() - began)
 
     def _update(self, part: dict) -> None:
         changed = {k: v for k, v in part.items() if self.state.get(k) != v}

@@ -108,7 +108,7 @@ def grade(lab: int, session: Session, book: LabBook) -> list[Verdict]:
         else:
             state = "wrong"
             text = f"your {show(step.kind, answer['value'])} is off: the testbed measured {show(step.kind, measured.value)} ({measured.how})"
-        if predicted and isinstance(measured, Measured):
+        if predicted and isinstance(measured, Measured) and answer is not None:  # not before the answer
             prediction += f"; the testbed measured {show(step.kind, measured.value)}"
         verdicts.append(Verdict(lab, step.key, step.ask, step.how, state, text, prediction))
     return verdicts

@@ -142,6 +142,7 @@ def test_a_click_on_lb1_crashes_it_and_the_page_shows_the_failover_then_heal_bri
                "green marks after the red ones")
     timeline = page_text(page, "timeline")
     assert "injected node:lb1 (page)" in timeline and "lb2 MASTER" in timeline
+    time.sleep(1)  # the strip chart redraws twice a second: let it show the red mark
     screenshot(page, "lb1-crashed")
 
     click_node(page, "lb1")

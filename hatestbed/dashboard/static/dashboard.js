@@ -6,7 +6,7 @@
 
 const dash = window.dashboard = {
   model: null, state: {}, events: [], marks: [], board: [], spof: null,
-  cy: null, chart: null, shown: {}, connected: false,
+  cy: null, chart: null, shown: {}, renderMs: [],
 };
 const $ = (id) => document.getElementById(id);
 const WINDOW_S = 60;        // the strip chart's width
@@ -97,7 +97,8 @@ function paintGraph() {
       node.toggleClass("degraded", !down && dead > 0);
       node.toggleClass("vip", vip.includes(id));
       let label = node.data("base");
-      if (vrrp[id]) label += "\n" + vrrp[id];
+      const keepalived = (daemons[id] || {}).keepalived;  // a dead keepalived's last word is stale
+      if (vrrp[id] && keepalived !== false) label += "\n" + vrrp[id];
       if (vip.includes(id)) label += "\n★ VIP";
       node.data("label", label);
     });
@@ -368,10 +369,14 @@ function connect() {
     $("connection").className = "ok";
   });
   source.addEventListener("state", (e) => {
+    const began = performance.now();
     const changed = JSON.parse(e.data);
     Object.assign(dash.state, changed);
     renderPanels(new Set(Object.keys(changed)));
     paintGraph();
+    // How long each update keeps the page busy (scripts/bench_dashboard.py reads the last ones).
+    dash.renderMs.push(performance.now() - began);
+    if (dash.renderMs.length > 500) dash.renderMs.shift();
   });
   source.addEventListener("events", (e) => addEvents(JSON.parse(e.data)));
   source.addEventListener("marks", (e) => {
@@ -380,7 +385,11 @@ function connect() {
     if (dash.marks.length && dash.marks[0].t < from) dash.marks = dash.marks.filter((mark) => mark.t >= from);
     queueChart();
   });
-  source.addEventListener("board", (e) => { dash.board = JSON.parse(e.data); renderBoard(); });
+  source.addEventListener("board", (e) => {
+    dash.board = JSON.parse(e.data);
+    renderBoard();
+    setTimeout(showLab, 1500);  // the self-check's "to do" may be done now (after the failover settles)
+  });
   source.onerror = () => {  // EventSource reconnects by itself; say so meanwhile
     $("connection").textContent = "disconnected (the testbed stopped?)";
     $("connection").className = "bad";
