@@ -27,6 +27,7 @@ from pathlib import Path
 
 from experiments.probe_client import FIELDS
 from topo.errors import TestbedError
+from runtime.jsonl import LineTail
 from runtime.processes import OwnedProcess, ProcessError
 from runtime.wait import NotReadyError
 
@@ -91,30 +92,22 @@ class RequestLog:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.offset = 0  # bytes consumed: the header and every whole row parsed so far
+        self.tail = LineTail(self.path)  # the whole lines since the last read, a torn one waiting
         self.rows: list[Request] = []
 
     def read(self) -> list[Request]:
         """Every row so far, sorted by seq (rows are written in completion order)."""
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            return []
-        whole = chunk[:chunk.rfind(b"\n") + 1]  # a torn last line waits for its end
-        if whole:
-            lines = whole.decode().splitlines()
-            if self.offset == 0:
-                header = next(csv.reader(lines[:1]))
-                if header != FIELDS:
-                    raise ProbeError(f"{self.path}: not a probe CSV (header {header})")
-                lines = lines[1:]
-            self.offset += len(whole)
-            new = [row for row in map(parse_row, csv.reader(lines)) if row is not None]
-            if new:
-                self.rows.extend(new)
-                self.rows.sort(key=lambda r: r.seq)  # nearly sorted already: cheap
+        first = self.tail.offset == 0
+        lines = self.tail.read()
+        if lines and first:
+            header = next(csv.reader(lines[:1]))
+            if header != FIELDS:
+                raise ProbeError(f"{self.path}: not a probe CSV (header {header})")
+            lines = lines[1:]
+        new = [row for row in map(parse_row, csv.reader(lines)) if row is not None]
+        if new:
+            self.rows.extend(new)
+            self.rows.sort(key=lambda r: r.seq)  # nearly sorted already: cheap
         return list(self.rows)
 
 

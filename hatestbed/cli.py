@@ -148,7 +148,6 @@ class TestbedCLI(CLI):
                 self.dashboard = Dashboard(self.testbed, self.board).start()
             except TestbedError as exc:
                 print(f"ui: {exc}")
-                self.dashboard = None
                 return
         for line in self.dashboard.addresses():
             print(line)

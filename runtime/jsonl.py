@@ -12,6 +12,11 @@ def read_jsonl(path: Path) -> list[dict]:
         lines = Path(path).read_text().splitlines()
     except FileNotFoundError:
         return []
+    return parse_lines(lines)
+
+
+def parse_lines(lines: list[str]) -> list[dict]:
+    """The records of these lines; a torn or foreign line is skipped."""
     records = []
     for line in lines:
         try:
@@ -21,12 +26,12 @@ def read_jsonl(path: Path) -> list[dict]:
     return records
 
 
-
 class LineTail:
     """A log read as it grows: each read() returns only the whole lines written since the last
     one (a line still being written waits for its end). The dashboard polls a handful of logs
-    ten times a second for as long as a class runs; reading each from the start every time
-    would cost more the longer it ran."""
+    ten times a second for as long as a class runs, and the experiments poll their probes' CSV
+    files (experiments/probes.py); reading each from the start every time would cost more the
+    longer it ran."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -50,10 +55,4 @@ class JsonlTail(LineTail):
     """A JSON-lines journal read as it grows: the records of the new whole lines, torn ones skipped."""
 
     def records(self) -> list[dict]:
-        found = []
-        for line in self.read():
-            try:
-                found.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return found
+        return parse_lines(self.read())

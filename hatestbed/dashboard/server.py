@@ -118,21 +118,18 @@ def make_app(dashboard) -> web.Application:
         dashboard.shown(body)
         return web.json_response({"ok": True})
 
-    async def lab_view(request):
-        from hatestbed.labs.grade import LabInputError
-
+    def lab_action(lab: str, body: dict | None = None):
         try:
-            lab = int(request.match_info["lab"])
-            if request.method == "GET":
-                view = await asyncio.get_running_loop().run_in_executor(dashboard.workers, dashboard.lab, lab)
-                return web.json_response(view)
-            if WRITE_HEADER not in request.headers:
-                return web.json_response({"error": f"missing header {WRITE_HEADER}"}, status=403)
-            body = await request.json()
-            view = await asyncio.get_running_loop().run_in_executor(dashboard.workers, dashboard.lab, lab, body)
-            return web.json_response(view)
-        except (ValueError, LabInputError) as exc:  # a bad number, step or value: the page shows it
+            return web.json_response(dashboard.lab(int(lab), body))
+        except ValueError as exc:  # a bad lab number, step or value (LabInputError): the page shows it
             return web.json_response({"error": str(exc)}, status=400)
+
+    async def lab_get(request):
+        return await asyncio.get_running_loop().run_in_executor(dashboard.workers, lab_action,
+                                                                request.match_info["lab"])
+
+    async def lab_post(request):
+        return await write(request, lambda body: lab_action(request.match_info["lab"], body))
 
     async def fail(request):
         return await write(request, fault_action("fail"))
@@ -147,5 +144,5 @@ def make_app(dashboard) -> web.Application:
     app.add_routes([web.get("/", page), web.get("/favicon.ico", no_icon), web.get("/api/model", model), web.get("/api/spof", spof),
                     web.get("/events", events), web.post("/api/fail", fail), web.post("/api/heal", heal),
                     web.post("/api/shown", seen),
-                    web.get("/api/lab/{lab}", lab_view), web.post("/api/lab/{lab}", lab_view), web.static("/static", STATIC)])
+                    web.get("/api/lab/{lab}", lab_get), web.post("/api/lab/{lab}", lab_post), web.static("/static", STATIC)])
     return app

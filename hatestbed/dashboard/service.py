@@ -73,7 +73,7 @@ class Dashboard:
             raise DashboardError(f"the page's libraries are missing ({STATIC / 'vendor' / missing[0]}): "
                                  "run `sudo ./testbed setup`")
         self._model = page_model(self.testbed)
-        self.board.listeners.append(self.timeline.board_record)
+        self.board.listeners += [self.timeline.board_record, self._board_changed]
         self.timeline.poll()  # what happened before the page opened (bring-up's VRRP, ...)
         self.state = {**self.live.fast(), **self.live.slow()}
         self.port = self._serve()
@@ -133,8 +133,9 @@ class Dashboard:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        if self.timeline.board_record in self.board.listeners:
-            self.board.listeners.remove(self.timeline.board_record)
+        for listener in (self.timeline.board_record, self._board_changed):
+            if listener in self.board.listeners:
+                self.board.listeners.remove(listener)
         if self.strip is not None:
             self.strip.stop()
         for proc in self._relays:
@@ -172,8 +173,6 @@ class Dashboard:
             fault = getattr(self.board, verb)(address, by="page")
         except BoardError as exc:
             return str(exc), None
-        finally:
-            self.hub.publish("board", self.board.addresses())
         return None, fault.injected_at if verb == "fail" else fault.recovered_at
 
     def lab(self, lab: int, record: dict | None = None) -> dict:
@@ -192,6 +191,10 @@ class Dashboard:
             book.record(lab, step.key, record["kind"], parse_value(step, str(record.get("value", ""))))
         return {"lab": lab, "steps": [{"key": s.key, "ask": s.ask, "how": s.how, "predict": s.predict} for s in steps],
                 "verdicts": [v.as_json() for v in grade(lab, Session(self.testbed, self.board), book)]}
+
+    def _board_changed(self, _record: dict) -> None:
+        """The board's listener: the pages' list of injected faults, whoever injected or healed."""
+        self.hub.publish("board", self.board.addresses())
 
     def shown(self, record: dict) -> None:
         line = {"t_shown": record.get("t"), "what": str(record.get("what", ""))[:40],

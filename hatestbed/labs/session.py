@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 
 from experiments.probes import Request, read_requests
-from hosts.haproxy import parse_state_changes
 from runtime.jsonl import read_jsonl
 
 # The probes a student looks at: the page's strip chart, the CLI's `probe` and `dist`.
@@ -60,14 +59,10 @@ class Session:
         return [e for e in read_jsonl(site.vrrp_events) if e["t"] >= self.started] if site else []
 
     def server_downs(self) -> list[tuple[float, str, str]]:
-        site, found = self.testbed.site, []
-        for lb in site.lbs if site else []:
-            try:
-                text = site.log(lb, "haproxy").read_text(errors="replace")
-            except FileNotFoundError:
-                continue
-            found += [(c.time, lb, c.server) for c in parse_state_changes(text)
-                      if c.state == "DOWN" and c.time >= self.started]
+        services = self.testbed.services
+        found = [(c.time, daemon.host, c.server) for daemon in (services.daemons if services else [])
+                 if daemon.name == "haproxy" for c in daemon.state_changes()
+                 if c.state == "DOWN" and c.time >= self.started]
         return sorted(found)
 
     def requests(self, *kinds: str) -> list[Request]:

@@ -16,6 +16,8 @@ from hatestbed.labs.book import LabBook
 from hatestbed.labs.grade import LabInputError, check_lines, grade, parse_value, step_of
 from hatestbed.labs.session import Session
 from hatestbed.testbed import Testbed
+from hosts.manager import ServiceManager
+from hosts.roles import daemons_for
 from hosts.site import Site
 from topo.model import load_topology
 
@@ -26,6 +28,7 @@ T0 = 1_700_000_000.0
 def session(tmp_path, monkeypatch):
     tb = Testbed(load_topology())
     tb.site = Site(tb.plan, tmp_path)
+    tb.services = ServiceManager(tb.site, daemons_for(tb.site))  # HAProxy's log is its daemon's
     tb.run_dir = SimpleNamespace(path=tmp_path)
     (tmp_path / "logs").mkdir()
     (tmp_path / "probes").mkdir()
