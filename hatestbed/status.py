@@ -41,7 +41,7 @@ def health_checks(testbed) -> list[Check]:
     controller = testbed.controller
     for instance in controller.instances if controller else []:
         pid = instance.process.pid if instance.process else "-"
-        where = f"{instance.name} pid {pid}, 127.0.0.1:{instance.port}"
+        where = f"{instance.name} pid {pid}, {instance.host}:{instance.port}"
         answer = instance.role()
         if answer is None:
             detail = "not running" if not instance.alive() else "running, not answering"

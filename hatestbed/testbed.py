@@ -104,6 +104,7 @@ class Testbed:
         self.processes: ProcessOwner | None = None  # starts and records every process of the run
         self.timings = Timings()
         self.cleaned: list[str] = []  # what preflight removed of crashed runs
+        self.machines: dict = {}  # the other machines of a split placement: name → runtime.machines.Machine
 
     # -- preflight ------------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -169,8 +170,15 @@ class Testbed:
 
         self.run_dir = RunDir.create(self.topology.name, self.run_root)
         self.processes = ProcessOwner(self.run_dir)
+        layout = self.topology.layout
+        controller_host = "127.0.0.1"
+        if layout.split:  # the other machines first: made (simulated) or checked (real)
+            from runtime.cluster import LOCAL_SERVER, connect_machines
+            self.machines, underlay = connect_machines(layout, self.run_dir)
+            controller_host = underlay[LOCAL_SERVER]  # where every machine's switches reach it
+            self._mark("machines_ready", began)
         self.controller = ControllerService(self.run_dir, self.plan.fabric(), self.topology.controller.port,
-                                            self.topology.controller.instances)
+                                            self.topology.controller.instances, host=controller_host)
         # The controller's instances start (~1 s of Python, one after the other: the second
         # asks the first for its role) while Mininet builds the hosts and links beside them; the
         # switches start, and so connect, once the controller listens (OVS would otherwise back
@@ -178,7 +186,14 @@ class Testbed:
         with ThreadPoolExecutor(max_workers=1) as pool:
             listening = pool.submit(self.controller.start)
             try:
-                self.net = build_network(self.plan, self.run_dir, self.controller.ports)
+                if layout.split:
+                    from runtime.cluster import build_cluster_network
+                    from runtime.network import controller_targets
+                    self.net = build_cluster_network(self.plan, self.run_dir,
+                                                     controller_targets(self.controller.ports, controller_host),
+                                                     self.machines, underlay)
+                else:
+                    self.net = build_network(self.plan, self.run_dir, self.controller.ports)
             finally:
                 listening.result()  # its error first: nothing connects without it
         self._mark("controller_listening", began)
@@ -312,6 +327,8 @@ class Testbed:
         script run with SIGINT ignored), kill the shell's children by pid. A signal can land
         between Mininet writing a command and marking the host busy, so a running child counts
         as busy too."""
+        if getattr(host, "machine", None) is not None:
+            return  # its pid is another machine's: its processes are stopped by record there
         if not host.waiting and not child_pids(host.pid):
             return
         host.sendInt()

@@ -57,8 +57,9 @@ class ControllerProcess:
     """One controller instance."""
 
     def __init__(self, run_dir: RunDir, fabric: dict, port: int, name: str = "controller",
-                 peer: str | None = None):
+                 peer: str | None = None, host: str = "127.0.0.1"):
         self.run_dir = run_dir
+        self.host = host  # where switches reach it: loopback, or this machine's underlay address
         self.fabric = fabric
         self.port = port
         self.name = name
@@ -74,7 +75,7 @@ class ControllerProcess:
         self.started_at = time.time()
         self.fabric_path.write_text(json.dumps(self.fabric, indent=2))
         argv = [sys.executable, "-m", "controllers.launch", "--fabric", str(self.fabric_path),
-                "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+                "--listen-host", self.host, "--listen-port", str(self.port),
                 "--events", str(self.events_path), "--name", self.name]
         if self.control_path is not None:
             self.control_path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ class ControllerProcess:
                 argv += ["--peer-control", str(peer_path)]
         self.process = ProcessOwner(self.run_dir).start(self.name, argv, log=self.log_path, cwd=REPO)
         try:
-            self.process.wait_ready(self.listening, timeout, f"the controller listening on 127.0.0.1:{self.port}")
+            self.process.wait_ready(self.listening, timeout, f"the controller listening on {self.host}:{self.port}")
         except ProcessError as exc:
             raise ControllerError(f"the controller exited at start: {exc}") from None
 
@@ -93,7 +94,7 @@ class ControllerProcess:
 
     def listening(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+            with socket.create_connection((self.host, self.port), timeout=0.2):
                 return True
         except OSError:
             return False
@@ -192,10 +193,11 @@ class ControllerService:
     the first and stays standby), all before the switches, which connect to every instance.
     """
 
-    def __init__(self, run_dir: RunDir, fabric: dict, port: int, instances: int = 1):
+    def __init__(self, run_dir: RunDir, fabric: dict, port: int, instances: int = 1, host: str = "127.0.0.1"):
         names = instance_names(instances)
         peers = {names[0]: names[1], names[1]: names[0]} if instances == 2 else {}
-        self.instances = [ControllerProcess(run_dir, fabric, port + i, name, peers.get(name))
+        self.host = host
+        self.instances = [ControllerProcess(run_dir, fabric, port + i, name, peers.get(name), host)
                           for i, name in enumerate(names)]
 
     @property

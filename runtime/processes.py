@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TypeVar
 
+from runtime.machines import Machine
 from topo.errors import TestbedError
 from runtime.wait import NotReadyError, wait_until
 
@@ -69,18 +70,26 @@ def tail(path: Path | str | None, lines: int = 3) -> str:
 
 @dataclass(frozen=True)
 class ProcessRecord:
-    """What the run directory remembers of a process: enough to signal it, and only it, later."""
+    """What the run directory remembers of a process: enough to signal it, and only it, later.
+    A process on another machine (a split placement) carries that machine: its pid and start
+    time are that machine's, and every question about it is asked there (runtime/machines.py)."""
     name: str
     pid: int
     start: int
     signal: int = signal.SIGTERM
     # Signal the whole process group (a host daemon leads one with its workers).
     group: bool = False
+    machine: Machine | None = None
 
     def alive(self) -> bool:
+        if self.machine is not None:
+            return self.machine.start_times([self.pid]).get(self.pid) == self.start
         return process_start_time(self.pid) == self.start
 
     def send(self, sig: int) -> None:
+        if self.machine is not None:
+            self.machine.signal(sig, [self.pid], group=self.group)
+            return
         try:
             if self.group:
                 os.killpg(self.pid, sig)
@@ -90,18 +99,27 @@ class ProcessRecord:
             pass
 
 
+def living(records: Sequence[ProcessRecord]) -> list[ProcessRecord]:
+    """Those of `records` whose pid still has its recorded start time: one look at /proc here,
+    one round trip per other machine."""
+    times: dict[Machine, dict[int, int]] = {}
+    for machine in {r.machine for r in records if r.machine is not None}:
+        times[machine] = machine.start_times(r.pid for r in records if r.machine == machine)
+    return [r for r in records
+            if (times[r.machine].get(r.pid) if r.machine is not None else process_start_time(r.pid)) == r.start]
+
+
 def stop_records(records: Sequence[ProcessRecord], grace: float = 3.0) -> list[ProcessRecord]:
     """Stop recorded processes we hold no handle of (a crashed run's): each one's own stop signal,
     then SIGKILL after `grace`, only while pid and start time match. Returns those signalled."""
-    alive = [r for r in records if r.alive()]
+    alive = living(records)
     for record in alive:
         record.send(record.signal)
     deadline = time.monotonic() + grace
-    while any(r.alive() for r in alive) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    for record in alive:
-        if record.alive():
-            record.send(signal.SIGKILL)
+    while living(alive) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for record in living(alive):
+        record.send(signal.SIGKILL)
     return alive
 
 
@@ -115,7 +133,8 @@ class OwnedProcess:
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        """The process's pid (on its machine: for a remote one, popen is the local ssh)."""
+        return self.record.pid
 
     @property
     def returncode(self) -> int | None:
@@ -132,7 +151,10 @@ class OwnedProcess:
     def signal_leader(self, sig: int) -> None:
         """`sig` to the main pid only, not its workers."""
         if self.running():
-            self.popen.send_signal(sig)
+            if self.record.machine is not None:
+                self.record.machine.signal(sig, [self.record.pid])
+            else:
+                self.popen.send_signal(sig)
 
     def wait(self, timeout: float) -> bool:
         """Wait (bounded) for the process to exit; False if it still runs."""
@@ -209,6 +231,9 @@ class ProcessOwner:
         argv = [str(a) for a in argv]
         if log is not None:
             Path(log).parent.mkdir(parents=True, exist_ok=True)
+        machine = getattr(node, "machine", None)
+        if machine is not None:
+            return self._start_remote(name, argv, node, log, group, cwd, env)
         with open(log if log is not None else os.devnull, "ab") as out:
             if node is None:
                 popen = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
@@ -220,4 +245,19 @@ class ProcessOwner:
         except TestbedError:
             popen.wait()
             raise ProcessError(f"{name} exited at once (code {popen.returncode}); see {log}: {tail(log)}") from None
+        return OwnedProcess(name, popen, record, Path(log) if log is not None else None)
+
+    def _start_remote(self, name, argv, node, log, group, cwd, env) -> OwnedProcess:
+        """The same on another machine (runtime/cluster.py's spawn): recorded under its machine,
+        by its pid there."""
+        if cwd is not None or env is not None:
+            raise ProcessError(f"{name}: a working directory or environment cannot be passed to "
+                               f"{node.machine.name} (start it through a wrapper script instead)")
+        popen, pid = node.spawn(argv, log if log is not None else os.devnull)
+        try:
+            record = self.run_dir.record_process(name, pid, group=group, machine=node.machine)
+        except TestbedError:
+            popen.wait()
+            raise ProcessError(f"{name} exited at once on {node.machine.name} (code {popen.returncode}); "
+                               f"see {log}: {tail(log)}") from None
         return OwnedProcess(name, popen, record, Path(log) if log is not None else None)

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from runtime import command
+from runtime.machines import Machine
 from topo.errors import TestbedError
 from runtime.processes import ProcessRecord, process_start_time, stop_records
 
@@ -103,22 +104,30 @@ class RunDir:
             os.fsync(f.fileno())
 
     def record_process(self, name: str, pid: int, stop_signal: int = signal.SIGTERM,
-                       group: bool = False) -> ProcessRecord:
-        start = process_start_time(pid)
+                       group: bool = False, machine: Machine | None = None) -> ProcessRecord:
+        """Write a process down (by pid and start time, on `machine` if it is another one's)."""
+        start = machine.start_times([pid]).get(pid) if machine is not None else process_start_time(pid)
+        where = f" on {machine.name}" if machine is not None else ""
         if start is None:
-            raise RunStateError(f"{name} (pid {pid}) exited before it could be recorded")
-        (self.path / "pids" / f"{name}.pid").write_text(f"{pid}\n")
+            raise RunStateError(f"{name} (pid {pid}{where}) exited before it could be recorded")
+        suffix = f"@{machine.name}" if machine is not None else ""
+        (self.path / "pids" / f"{name}{suffix}.pid").write_text(f"{pid}\n")
         self._append({"kind": "process", "name": name, "pid": pid, "start": start,
-                      "signal": int(stop_signal), "group": group})
-        return ProcessRecord(name, pid, start, int(stop_signal), group)
+                      "signal": int(stop_signal), "group": group, **_on(machine)})
+        return ProcessRecord(name, pid, start, int(stop_signal), group, machine)
 
-    def record_bridges(self, names: list[str]) -> None:
-        for name in names:
-            self._append({"kind": "bridge", "name": name})
+    def record_machine(self, machine: Machine) -> None:
+        """Another machine this run uses: how to reach it again (for teardown and --clean)."""
+        self._append({"kind": "machine", "name": machine.name, "address": machine.address,
+                      "ssh_config": machine.ssh_config})
 
-    def record_interfaces(self, names: list[str]) -> None:
+    def record_bridges(self, names: list[str], machine: Machine | None = None) -> None:
         for name in names:
-            self._append({"kind": "interface", "name": name})
+            self._append({"kind": "bridge", "name": name, **_on(machine)})
+
+    def record_interfaces(self, names: list[str], machine: Machine | None = None) -> None:
+        for name in names:
+            self._append({"kind": "interface", "name": name, **_on(machine)})
 
     # -- reading ------------------------------------------------------------------------------
     def records(self, kind: str) -> list[dict]:
@@ -136,8 +145,14 @@ class RunDir:
                 out.append(record)
         return out
 
+    def machines(self) -> dict[str, Machine]:
+        """The other machines this run used, by name."""
+        return {r["name"]: Machine(r["name"], r["address"], r["ssh_config"]) for r in self.records("machine")}
+
     def processes(self) -> list[ProcessRecord]:
-        return [ProcessRecord(r["name"], r["pid"], r["start"], r.get("signal", signal.SIGTERM), r.get("group", False))
+        machines = self.machines()
+        return [ProcessRecord(r["name"], r["pid"], r["start"], r.get("signal", signal.SIGTERM), r.get("group", False),
+                              machines.get(r["machine"]) if "machine" in r else None)
                 for r in self.records("process")]
 
     def active(self) -> bool:
@@ -161,15 +176,43 @@ class RunDir:
                    for proc in stop_records(list(reversed(self.processes())), grace)]
 
         existing_bridges = set(list_bridges())
-        doomed = [r["name"] for r in self.records("bridge") if r["name"] in existing_bridges]
+        doomed = [r["name"] for r in self.records("bridge") if "machine" not in r and r["name"] in existing_bridges]
         if doomed:
             removed += remove_bridges(doomed)
 
-        for name in dict.fromkeys(r["name"] for r in self.records("interface")):
+        for name in dict.fromkeys(r["name"] for r in self.records("interface") if "machine" not in r):
             if interface_exists(name):
                 command.run(["ip", "link", "del", name], check=False)
                 removed.append(f"interface {name}")
+        for machine in self.machines().values():
+            removed += self._remove_on(machine)
         return removed
+
+    def _remove_on(self, machine: Machine) -> list[str]:
+        """This run's bridges and interfaces on another machine, deleted there by name (and only
+        those that exist there: one round trip to list, one to delete)."""
+        bridges = [r["name"] for r in self.records("bridge") if r.get("machine") == machine.name]
+        interfaces = list(dict.fromkeys(r["name"] for r in self.records("interface")
+                                        if r.get("machine") == machine.name))
+        listing = machine.run(["sh", "-c", "ovs-vsctl --timeout=5 list-br; echo --; ls /sys/class/net"],
+                              check=False, timeout=20)
+        if not listing.ok:
+            return [f"machine {machine.name} unreachable ({listing.stderr.strip()[-200:] or listing.rc}): "
+                    f"its bridges and interfaces were not checked"]
+        there_bridges, _, there_intfs = listing.stdout.partition("--")
+        bridges = [b for b in bridges if b in there_bridges.split()]
+        interfaces = [i for i in interfaces if i in there_intfs.split()]
+        script = []
+        if bridges:
+            script.append("ovs-vsctl --timeout=20 " + " ".join(f"-- --if-exists del-br {b}" for b in bridges))
+        script += [f"ip link del {i} 2>/dev/null" for i in interfaces]
+        if script:
+            machine.run(["sh", "-c", "; ".join(script) + "; true"], check=False, timeout=60)
+        return [f"{machine.name}: bridge {b}" for b in bridges] + [f"{machine.name}: interface {i}" for i in interfaces]
+
+
+def _on(machine: Machine | None) -> dict:
+    return {"machine": machine.name} if machine is not None else {}
 
 
 def list_bridges() -> list[str]:

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from topo.errors import BadInputError
+from topo.placement import Placement, resolve_placement
 
 DEFAULT_TOPOLOGY = Path(__file__).resolve().parent / "default.yaml"
 
@@ -283,6 +284,11 @@ class Topology(_Strict):
     switch_links: list[tuple[str, str]] = []
     hosts: dict[str, Host] = Field(min_length=1)
     services: Services = Services()
+    # Several machines (topo/placement.py): name → `local` (exactly one), `simulated` or an IPv4
+    # address; none: everything on this machine.
+    machines: dict[str, str] = {}
+    # Switch, host or role → machine; a switch not named stays local, a host follows its switch.
+    placement: dict[str, str] = {}
 
     @field_validator("switches")
     @classmethod
@@ -359,7 +365,13 @@ class Topology(_Strict):
                 raise ValueError(f"hosts.{host_name}: a load balancer needs an interface in the VIP network {self.vip.network!r}")
         self._check_address_room(seen_addresses)
         self._check_services()
+        resolve_placement(self)
         return self
+
+    @property
+    def layout(self) -> Placement:
+        """Which machine each switch and host is on (topo/placement.py)."""
+        return resolve_placement(self)
 
     def _check_address_room(self, explicit) -> None:
         """Every interface without an explicit address gets one from its network, from host number

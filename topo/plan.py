@@ -106,9 +106,13 @@ class NetworkPlan:
 
     def root_namespace_interfaces(self) -> list[str]:
         """Interface names the testbed creates in the root namespace (switch ends of every veth)."""
-        names = [intf.switch_intf for intf in self.interfaces]
+        return self.switch_side_interfaces(set(self.topology.switches))
+
+    def switch_side_interfaces(self, switches: set[str]) -> list[str]:
+        """The root-namespace interfaces of `switches` (those on one machine, in a split placement)."""
+        names = [intf.switch_intf for intf in self.interfaces if intf.switch in switches]
         for link in self.switch_links:
-            names.extend(link.intf_names)
+            names.extend(name for switch, name in zip((link.a, link.b), link.intf_names) if switch in switches)
         return names
 
 

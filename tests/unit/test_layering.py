@@ -55,6 +55,8 @@ DIRECT_SIGNALS = {
     "runtime/processes.py": "the process owner itself",
     "runtime/command.py": "kills a short command it ran itself when it outlives its timeout",
     "hatestbed/testbed.py": "kills the children of a busy Mininet shell at teardown (not testbed daemons)",
+    "runtime/cluster.py": "kills the ssh it started when the remote side never gave a pid (nothing to record)",
+    "runtime/simmachine.py": "ends a simulated machine by its recorded init and ssh master (pid + start time)",
 }
 
 
