@@ -99,11 +99,19 @@ def _raise_terminated(signum, _frame):
 def clean() -> int:
     from runtime.runstate import active_runs, clean_stale
 
+    from runtime.simmachine import simulated_machines
+
     removed = clean_stale()
+    active = active_runs()
+    # A simulated machine outlives runs (the suite's testbeds share it): it goes here, unless an
+    # active run may be using it.
+    if not active:
+        for machine in simulated_machines():
+            removed += machine.remove()
     for line in removed:
         print(f"removed {line}")
-    for run in active_runs():
-        print(f"left alone: {run.path} (its topo/run.py is still running)")
+    for run in active:
+        print(f"left alone: {run.path} (its topo/run.py is still running; simulated machines kept)")
     if not removed:
         print("nothing to clean")
     return 0

@@ -54,10 +54,10 @@ def health_checks(testbed) -> list[Check]:
     checks.append(Check("controller", "log", not errors, errors[0][:80] if errors else "no errors logged"))
     ports = {(i.switch, i.switch_port): i.host for i in testbed.plan.interfaces}
     for switch, connected in testbed.switch_connections().items():
-        flows = observe.flow_count(switch)
+        flows = observe.flow_count(switch, testbed.net[switch])
         guards = "edge guards off"
         if testbed.topology.controller.edge_guards:
-            drops = observe.guard_drops(switch)
+            drops = observe.guard_drops(switch, testbed.net[switch])
             stopped = ", ".join(f"{ports.get((switch, p), p)} {n}" for p, n in sorted(drops.items()) if n)
             guards = f"edge guards dropped {sum(drops.values())} packets" + (f" ({stopped})" if stopped else "")
         checks.append(Check("switch", switch, connected and bool(flows),

@@ -6,6 +6,10 @@ edge-guard drops, as metrics every Prometheus replica scrapes (hosts/fabricexpor
                             ├─ <run>/s/controller.sock, <run>/s/controller2.sock   {"op": "role"}
                             └─ OVS: ovs-ofctl dump-flows s1 ... s5
 
+In a split placement (topo/placement.py) an exporter asks only the switches of its own machine:
+the OVS sockets are that machine's. Prometheus takes the `max` over exporters, so every switch is
+seen while its machine has a live monitor; a machine without one has its switches unobserved.
+
 One exporter per monitor host, so that losing a monitor loses no view of the fabric. Each
 answers a scrape from what it asked at most MIN_INTERVAL_S ago: two replicas scraping two
 exporters every second would otherwise run ovs-ofctl for every switch four times a second.
@@ -39,12 +43,18 @@ class FabricExporter(Daemon):
     def config_path(self) -> Path:
         return self.conf_path("fabric-exporter.json")
 
+    def switches_seen(self) -> list[str]:
+        """The switches whose OVS this exporter can ask: those on its host's machine."""
+        layout = self.site.topology.layout
+        here = layout.machine_of(self.host)
+        return [s for s in self.site.topology.switches if layout.machine_of(s) == here]
+
     def files(self) -> dict[Path, str]:
         site = self.site
         controllers = {name: str(site.run_path / "s" / f"{name}.sock")
                        for name in instance_names(site.topology.controller.instances)}
         config = {"address": site.backend_ip(self.host), "port": site.services.ports.fabric_exporter,
-                  "controllers": controllers, "switches": list(site.topology.switches),
+                  "controllers": controllers, "switches": self.switches_seen(),
                   "min_interval_s": MIN_INTERVAL_S}
         return {self.config_path: json.dumps(config, indent=2) + "\n"}
 

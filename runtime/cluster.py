@@ -55,14 +55,24 @@ class _OnMachine:
         self.sshbase = machine.ssh_argv(tty=True)[:-1]  # RemoteMixin appends user@address
         params.update(server=machine.name, serverIP=machine.address, user="root", controlPath=False)
         super().__init__(name, **params)
-        if self.sshcmd[:1] == ["sudo"]:  # ['sudo', '-E', '-u', 'root', 'ssh', ...]
-            self.sshcmd = self.sshcmd[4:]
 
     def _popen(self, cmd, sudo=True, tt=True, **params):
         # The engine prefixes `sudo -E` on the far side: root logs in already.
         return super()._popen(cmd, sudo=False, tt=tt, **params)
 
+    def popen(self, *args, **kwargs):
+        """A command in this node's namespaces on its machine (a switch's: the machine's root
+        namespace), argv quoted for the remote shell. No mnexec -d: as the login shell's only
+        command it would lead a session, fork and leave, taking the output with it."""
+        argv = _argv(args)
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        remote = shlex.join(["mnexec", "-a", str(self.pid), *argv])
+        return subprocess.Popen(self.machine.ssh_argv() + [remote], **kwargs)
+
     def startShell(self, *args, **kwargs):
+        if self.sshcmd[:1] == ["sudo"]:  # ['sudo', '-E', '-u', 'root', 'ssh', ...], set just before
+            self.sshcmd = self.sshcmd[4:]
         super().startShell(*args, **kwargs)  # RemoteMixin: self.pid is the shell's pid *there*
         self.run_dir.record_process(f"{self.name}-shell", self.pid, signal.SIGHUP, group=True, machine=self.machine)
 
@@ -74,14 +84,6 @@ class TestbedRemoteHost(_OnMachine, RemoteHost):
         # The veth end was made inside this host's namespace (on its machine) already; the
         # engine's default would `ip link set ... netns <pid>` here, with a pid of another machine.
         return super().addIntf(intf, port=port, moveIntfFn=lambda *_: True)
-
-    def popen(self, *args, **kwargs):
-        """A command in this host's namespaces on its machine, argv quoted for the remote shell."""
-        argv = _argv(args)
-        kwargs.setdefault("stdout", subprocess.PIPE)
-        kwargs.setdefault("stderr", subprocess.PIPE)
-        remote = shlex.join(["mnexec", "-a", str(self.pid), *argv])
-        return subprocess.Popen(self.machine.ssh_argv() + [remote], **kwargs)
 
     def spawn(self, argv, log) -> tuple[subprocess.Popen, int]:
         """A long-lived process in this host, its output appended to `log` on the machine: the

@@ -66,7 +66,8 @@ class Machine:
         """kill -<sig> on the machine (process groups with group=True); a gone pid is no error."""
         targets = [f"-{pid}" if group else str(pid) for pid in pids]
         if targets:
-            self.run(["sh", "-c", f"kill -{int(sig)} -- {' '.join(targets)} 2>/dev/null; true"], check=False, timeout=15)
+            # No `--`: dash's kill (sh on Debian) takes a negative pid after the signal as a group.
+            self.run(["sh", "-c", f"kill -{int(sig)} {' '.join(targets)} 2>/dev/null; true"], check=False, timeout=15)
 
     def reachable(self) -> bool:
         return self.run(["true"], check=False, timeout=10).ok

@@ -43,15 +43,29 @@ def dpid(switch: str) -> int:
 
 
 # -- data plane ------------------------------------------------------------------------------------
-def flow_count(switch: str) -> int | None:
-    """Flows installed on `switch` (None if the switch does not answer)."""
-    result = command.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", switch], check=False, timeout=10)
+def on_machine(node):
+    """Where a root-namespace command about `node` (a switch, its ports) runs: None for this
+    machine's root namespace, or the node itself when it is on another machine (its popen goes
+    there: runtime/cluster.py)."""
+    return node if getattr(node, "machine", None) is not None else None
+
+
+def switch_node(testbed, intf: str):
+    """The Mininet node of the switch a root-namespace interface ("s1-eth3") belongs to."""
+    return testbed.net[intf.partition("-eth")[0]]
+
+
+def flow_count(switch: str, node=None) -> int | None:
+    """Flows installed on `switch` (None if the switch does not answer); node: the switch's
+    Mininet node, needed when it is on another machine."""
+    result = command.run(["ovs-ofctl", "-O", "OpenFlow13", "dump-aggregate", switch], on_machine(node),
+                         check=False, timeout=10)
     match = re.search(r"flow_count=(\d+)", result.stdout)
     return int(match.group(1)) if result.ok and match else None
 
 
 def flow_counts(testbed) -> dict[str, int | None]:
-    return {switch: flow_count(switch) for switch in testbed.topology.switches}
+    return {switch: flow_count(switch, testbed.net[switch]) for switch in testbed.topology.switches}
 
 
 _OUTPUT = re.compile(r"priority=(\d+).*\bactions=output:(\d+)\s*$")
@@ -66,10 +80,10 @@ def parse_guard_drops(dump: str) -> dict[int, int]:
     return {int(m.group(2)): int(m.group(1)) for m in map(_GUARD_DROP.search, dump.splitlines()) if m}
 
 
-def guard_drops(switch: str) -> dict[int, int]:
+def guard_drops(switch: str, node=None) -> dict[int, int]:
     """What the edge guards of `switch` dropped so far, per host port (empty with guards off)."""
     out = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows", switch,
-                                f"table={GUARD_TABLE}"], timeout=10)
+                                f"table={GUARD_TABLE}"], on_machine(node), timeout=10)
     return parse_guard_drops(out)
 
 
@@ -109,25 +123,29 @@ def parse_group_buckets(dump: str, group: int) -> list[tuple[int, str]]:
     return []
 
 
-def out_port(switch: str, mac: str) -> int | None:
+def out_port(switch: str, mac: str, node=None) -> int | None:
     """The port `switch` forwards frames for `mac` from a host to (the forwarding table's
     highest-priority dl_dst entry; through a fast-failover group, its first bucket whose port
     has carrier)."""
     out = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-flows", switch,
-                                f"table={FORWARD_TABLE},dl_dst={mac}"], timeout=10)
+                                f"table={FORWARD_TABLE},dl_dst={mac}"], on_machine(node), timeout=10)
     group = parse_group_entry(out, mac)
     if group is None:
         return parse_out_port(out, mac)
     groups = command.check_output(["ovs-ofctl", "-O", "OpenFlow13", "--no-names", "dump-groups", switch,
-                                   str(group)], timeout=10)
+                                   str(group)], on_machine(node), timeout=10)
     for watch, action in parse_group_buckets(groups, group):
-        if action.isdigit() and carrier(f"{switch}-eth{watch}"):
+        if action.isdigit() and carrier(f"{switch}-eth{watch}", node):
             return int(action)
     return None
 
 
-def carrier(intf: str) -> bool:
-    """The root-namespace interface (a switch port's veth end) is up with carrier."""
+def carrier(intf: str, node=None) -> bool:
+    """The root-namespace interface (a switch port's veth end) is up with carrier; node: its
+    switch's Mininet node, needed when that is on another machine."""
+    if on_machine(node) is not None:
+        result = command.run(["cat", f"/sys/class/net/{intf}/operstate"], node, check=False, timeout=10)
+        return result.ok and result.stdout.strip() == "up"
     try:
         return open(f"/sys/class/net/{intf}/operstate").read().strip() == "up"
     except OSError:
@@ -183,7 +201,7 @@ def active_path(testbed, src: str, dst: str, timeout: float = LEARN_TIMEOUT) -> 
     def walk() -> list[dict] | None:
         hops, switch = [], sintf.switch
         for _ in range(len(testbed.topology.switches) + 1):
-            port = out_port(switch, mac)
+            port = out_port(switch, mac, testbed.net[switch])
             if port is None:
                 return None
             nxt = isl.get((switch, port))

@@ -36,7 +36,7 @@ class LinkDown(Fault):
         ports = set()
         for pair in self.ends:
             for intf, host in pair:
-                if host is None and observe.carrier(intf) == carrier:  # "s1-eth3"
+                if host is None and observe.carrier(intf, observe.switch_node(self.testbed, intf)) == carrier:
                     switch, _, port = intf.partition("-eth")
                     ports.add((switch, int(port)))
         return ports
@@ -45,7 +45,8 @@ class LinkDown(Fault):
         touched = []
         for pair in self.ends:
             for intf, host in pair:
-                set_link(intf, state, self.testbed.net[host] if host else None)
+                set_link(intf, state, self.testbed.net[host] if host
+                         else observe.on_machine(observe.switch_node(self.testbed, intf)))
                 touched.append(intf)
         return touched
 

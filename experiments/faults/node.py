@@ -68,7 +68,8 @@ class NodeCrash(Fault):
         require_started(self.testbed)
         testbed, node = self.testbed, self.testbed.net[self.host]
         interfaces = testbed.plan.host_interfaces(self.host)
-        ports = {(i.switch, i.switch_port) for i in interfaces if observe.carrier(i.switch_intf)}  # to see go down
+        ports = {(i.switch, i.switch_port) for i in interfaces
+                 if observe.carrier(i.switch_intf, testbed.net[i.switch])}  # to see go down
         self.injected_at = now()
         downed = []
         victims = self._running()
@@ -83,7 +84,7 @@ class NodeCrash(Fault):
                 set_link(intf.name, "down", node)
                 downed.append(intf.name)
                 if self.side == "both":
-                    set_link(intf.switch_intf, "down")
+                    set_link(intf.switch_intf, "down", observe.on_machine(testbed.net[intf.switch]))
                     downed.append(intf.switch_intf)
         links_down_at = now()
         killed = self._kill(victims)
@@ -120,13 +121,14 @@ class NodeCrash(Fault):
         require_started(self.testbed)
         testbed = self.testbed
         interfaces = testbed.plan.host_interfaces(self.host)
-        ports = {(i.switch, i.switch_port) for i in interfaces if not observe.carrier(i.switch_intf)}  # to see come up
+        ports = {(i.switch, i.switch_port) for i in interfaces
+                 if not observe.carrier(i.switch_intf, testbed.net[i.switch])}  # to see come up
         self.recovered_at = now()
         # Every interface of the host, whatever inject() managed to do (idempotent: `ip link
         # set up` on an up interface is a no-op). Switch ends first so carrier comes at once.
         upped = []
         for intf in interfaces:
-            set_link(intf.switch_intf, "up")
+            set_link(intf.switch_intf, "up", observe.on_machine(testbed.net[intf.switch]))
             set_link(intf.name, "up", testbed.net[self.host])
             upped += [intf.switch_intf, intf.name]
         links_up_at = now()
@@ -187,7 +189,7 @@ class SwitchCrash(Fault):
 
     def _set(self, state: str) -> list[str]:
         for port in self.ports:
-            set_link(port, state)
+            set_link(port, state, observe.on_machine(self.testbed.net[self.switch]))
         return list(self.ports)
 
     def inject(self) -> dict:
