@@ -123,7 +123,7 @@ class PacketFaults(Experiment):
             vrrp = {lb: pool.submit(lambda lb=lb: sum(services.find(lb, "firewall").vrrp_dropped(net[lb]).values()))
                     for lb in lbs}
             tcp = {h: pool.submit(observe.tcp_counters, net[h], TCP_COUNTERS) for h in (*lbs, self.victim)}
-            guards = [pool.submit(observe.guard_drops, switch) for switch in switches]
+            guards = [pool.submit(observe.guard_drops, switch, net[switch]) for switch in switches]
             syn = {lb: pool.submit(observe.syn_recv, net[lb]) for lb in lbs}
             holders = pool.submit(vip_holders, self.testbed)
             arp = pool.submit(self.victim_arp)

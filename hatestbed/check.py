@@ -61,17 +61,25 @@ GALERA_NODES_SEEN_FORMING = 20
 
 
 def design_notes(topology) -> list[str]:
-    """Valid settings known not to work on a small VM, each one line naming the setting."""
+    """Valid settings known not to work on a small VM, or a placement with a blind spot, each one
+    line naming the setting."""
     if not topology.services.enabled:
         return []
+    notes = []
+    layout = topology.layout
+    for machine in layout.machines if layout.split else ():
+        here = layout.nodes_on(machine)
+        if any(s in here for s in topology.switches) and not any(h in here for h in topology.hosts_with_role("monitor")):
+            notes.append(f"placement: machine {machine} has switches but no monitor: their OVS is asked only by a "
+                         "fabric exporter on the same machine, so they go unobserved")
     mariadb = topology.services.mariadb
     nodes = len(topology.database_nodes())
     if mariadb.mode == "galera" and nodes > GALERA_NODES_SEEN_FORMING:
-        return [f"services.mariadb.nodes: {nodes} Galera nodes; "
+        return notes + [f"services.mariadb.nodes: {nodes} Galera nodes; "
                 f"more than {GALERA_NODES_SEEN_FORMING} were not seen forming a cluster on a 2-core VM: "
                 "list fewer there, or leave the list out for the default tier (3 nodes spread over the "
                 "servers' switches beyond 5 servers) (README \"Scale\")"]
-    return []
+    return notes
 
 
 def check_topology(topology, scratch_root: Path | None = None) -> list[Checked]:

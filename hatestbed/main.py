@@ -262,6 +262,7 @@ def check_mode(topology, source: str) -> int:
     """--check: the topology already loaded and validated; now every daemon's own checker."""
     from hatestbed.check import check_topology, design_notes
     from runtime.text import format_table
+    from topo.placement import describe as describe_placement
 
     if os.geteuid() != 0:
         fail("must run as root (the checkers run in network namespaces): sudo python3 topo/run.py --check", 1)
@@ -276,6 +277,8 @@ def check_mode(topology, source: str) -> int:
         print(f"note: {source}: {note}")
     if topology.services.enabled:
         print(f"database tier ({topology.services.mariadb.mode}): {', '.join(topology.database_nodes())}")
+    for line in describe_placement(topology.layout):
+        print(line)
     print(f"check: {source} is good: {len(results)} configurations rendered and checked, nothing started")
     return 0
 

@@ -9,7 +9,7 @@ MAC gets learned). Each takes the running testbed (anything with .net, .plan, .t
                     out_port(switch, mac) ← parse_out_port(dump)    table 2, eth_dst → output, or
                                   ← parse_group_buckets(dump)      → fast-failover group: first live bucket
                     active_path(testbed, src, dst) → hops;  active_switch_link(...) → (a, b)
-                    carrier(intf)                                  /sys/class/net/<intf>/operstate
+                    carrier(intf)                                  /sys/class/net/<intf>/carrier
     hosts           addresses(node, intf), runtime_addresses(testbed, host)   ip -4 addr
                     vip_holders(testbed)                          load balancers with the VIP on
                     neighbour(testbed, host, address)              ip neigh: {"mac", "state", "owner"}
@@ -143,11 +143,13 @@ def out_port(switch: str, mac: str, node=None) -> int | None:
 def carrier(intf: str, node=None) -> bool:
     """The root-namespace interface (a switch port's veth end) is up with carrier; node: its
     switch's Mininet node, needed when that is on another machine."""
+    # The carrier file, not operstate: a VXLAN device (a link crossing machines) is "unknown"
+    # there when up. Reading it fails (EINVAL) while the interface is admin down.
     if on_machine(node) is not None:
-        result = command.run(["cat", f"/sys/class/net/{intf}/operstate"], node, check=False, timeout=10)
-        return result.ok and result.stdout.strip() == "up"
+        result = command.run(["cat", f"/sys/class/net/{intf}/carrier"], node, check=False, timeout=10)
+        return result.ok and result.stdout.strip() == "1"
     try:
-        return open(f"/sys/class/net/{intf}/operstate").read().strip() == "up"
+        return open(f"/sys/class/net/{intf}/carrier").read().strip() == "1"
     except OSError:
         return False
 

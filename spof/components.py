@@ -6,6 +6,7 @@
     link:<a>-<b>            an inter-switch link        kind "isl"      (parallel links: all of them)
     link:<host>-<switch>    a host's access link        kind "host_link"
     controller              the OpenFlow controller     kind "controller"
+    machine:<name>          another machine, all on it  kind "machine"  (split placements only)
     vip                     the floating address        kind "vip"      (logical: judged, never injected)
 
 The same words as experiments/faults (a switch is `node:<switch>`), so a prediction and the
@@ -48,6 +49,10 @@ def components(topology, plan) -> list[Component]:
     for intf in plan.interfaces:
         found.append(Component(f"link:{intf.host}-{intf.switch}", "host_link", (intf.host, intf.switch),
                                f"{intf.host}'s {intf.network} link to {intf.switch}"))
+    layout = topology.layout
+    for machine in layout.remote_machines():  # the local machine runs the testbed: it cannot fail in it
+        nodes = tuple(layout.nodes_on(machine))
+        found.append(Component(f"machine:{machine}", "machine", nodes, f"machine {machine} ({len(nodes)} nodes)"))
     found.append(Component("controller", "controller", (), "the OpenFlow controller"))
     if topology.services.enabled and topology.hosts_with_role("lb"):
         found.append(Component("vip", "vip", tuple(topology.hosts_with_role("lb")), f"the VIP {topology.vip.address}"))

@@ -28,8 +28,8 @@ SCHEMA = {
             "required": ["component", "kind", "service", "predicted", "reason", "mitigation"],
             "additionalProperties": False,
             "properties": {
-                "component": {"type": "string", "pattern": r"^(node:\S+|daemon:\S+@\S+|link:\S+-\S+|controller|vip)$"},
-                "kind": {"enum": ["host", "switch", "daemon", "isl", "host_link", "controller", "vip"]},
+                "component": {"type": "string", "pattern": r"^(node:\S+|daemon:\S+@\S+|link:\S+-\S+|machine:\S+|controller|vip)$"},
+                "kind": {"enum": ["host", "switch", "daemon", "isl", "host_link", "controller", "vip", "machine"]},
                 "service": {"type": "string"}, "predicted": {"type": "boolean"},
                 "reason": {"type": "string"}, "mitigation": {"type": "string"}}}},
         "client_access": {"type": "array", "items": {

@@ -144,3 +144,15 @@ def _check_machines(machines: dict[str, str]) -> None:
     addresses = [kind for kind in machines.values() if kind not in (LOCAL, SIMULATED)]
     if len(set(addresses)) != len(addresses):
         raise ValueError("machines: two machines share an address")
+
+
+def describe(layout: Placement) -> list[str]:
+    """What --check prints about a split placement: each machine and what runs there, then the
+    crossing links with their VNIs."""
+    if not layout.split:
+        return []
+    lines = [f"machine {name} ({kind}): {', '.join(layout.nodes_on(name)) or 'the controllers only'}"
+             for name, kind in layout.machines.items()]
+    links = ", ".join(f"{'-'.join(layout.links[i])} VNI {layout.vni(i)}" for i in layout.crossing)
+    lines.append(f"crossing links (VXLAN, UDP {VXLAN_PORT}; every host interface MTU {SPLIT_MTU}): {links}")
+    return lines

@@ -6,6 +6,7 @@
     daemon:<daemon>@<host>            kill one daemon (freeze=True: hang it)  DaemonKill / DaemonFreeze
     link:<a>-<b>                      cut a switch-switch or host-switch link  LinkDown
     partition:<hosts>|<hosts>         drop all traffic between two groups  Partition
+    machine:<name>                    another machine down, all on it    MachineCrash (split placements)
     controller                        stop the OpenFlow controller       ControllerStop
     attack:<name>                     one Scapy attack row               Attack
 
@@ -29,12 +30,14 @@ from experiments.faults.base import Fault, FaultError
 from experiments.faults.controller import ControllerStop
 from experiments.faults.daemon import DaemonFreeze, DaemonKill
 from experiments.faults.link import LinkDown
+from experiments.faults.machine import MachineCrash
 from experiments.faults.node import NodeCrash, ProcessCrash, SwitchCrash
 from experiments.faults.partition import Partition
 from spof.components import components
 from topo.plan import plan_network
 
-FORMS = "node:<host>, processes:<host>, daemon:<daemon>@<host>, link:<a>-<b>, partition:<hosts>|<hosts>, controller, attack:<name>"
+FORMS = ("node:<host>, processes:<host>, daemon:<daemon>@<host>, link:<a>-<b>, partition:<hosts>|<hosts>, "
+         "machine:<name>, controller, attack:<name>")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ def catalogue(topology) -> list[Entry]:
         host, switch = link.where
         intf = next(i for i in plan.host_interfaces(host) if i.switch == switch)
         entries.append(Entry(link.address, f"cut {host}'s {intf.network} link ({intf.name} to {intf.switch_intf})"))
+    for machine in found.get("machine", []):
+        name = machine.address.removeprefix("machine:")
+        entries.append(Entry(machine.address, f"machine {name} loses power: {', '.join(machine.where)} down at once"))
     for group_a, group_b, why in _partitions(topology):
         entries.append(Entry(f"partition:{','.join(group_a)}|{','.join(group_b)}", why))
     entries.append(Entry("controller", "stop the OpenFlow controller (switches keep their flows: fail-secure)"))
@@ -135,5 +141,7 @@ def parse(address: str, testbed, *, freeze: bool = False, rng=None) -> Fault:
         return Partition(testbed, [h for h in left.split(",") if h], [h for h in right.split(",") if h])
     if kind == "attack":
         return Attack(testbed, rest, rng=rng)
+    if kind == "machine":
+        return MachineCrash(testbed, rest)
     raise FaultError(f"unknown fault address {address!r}; the forms are {FORMS}")
 
