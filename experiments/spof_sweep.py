@@ -78,7 +78,16 @@ REACH_TIMEOUT_S = 2.0  # the MASTER's barriers to every switch: back in ms when 
 MAX_PAIRS = 20
 CONTROL_PAIRS = 5  # pairs predicted harmless, tried to catch a model that calls too much "up"
 CLIENT_SERVICES = {"web": ("GET", "/", 0.05), "read": ("GET", "/read", 0.1), "write": ("POST", "/write", 0.1)}
-SWEPT = ("node:", "daemon:", "link:", "controller")
+SWEPT = ("node:", "daemon:", "link:", "machine:", "controller")
+
+
+def nodes_failed(topology, addresses) -> set[str]:
+    """The hosts and switches `addresses` take down: node:<name>, and all on a machine:<name>."""
+    nodes = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
+    for address in addresses:
+        if address.startswith("machine:"):
+            nodes |= set(topology.layout.nodes_on(address.removeprefix("machine:")))
+    return nodes
 
 
 class InconclusiveError(ExperimentError):
@@ -359,10 +368,11 @@ class SpofSweep(Experiment):
     def excused(self, client: str, addresses) -> bool:
         """A client's own access is not held against the design for it: its host, or every leg it
         has on the VIP network lost (its access link or access switch), as the model excuses it."""
-        if f"node:{client}" in addresses:
+        failed = nodes_failed(self.testbed.topology, addresses)
+        if client in failed:
             return True
         legs = [i for i in self.site.plan.host_interfaces(client) if i.network == self.site.vip_network]
-        return all({f"link:{client}-{i.switch}", f"node:{i.switch}"} & set(addresses) for i in legs)
+        return all(f"link:{client}-{i.switch}" in addresses or i.switch in failed for i in legs)
 
     def client_service(self, service: str, addresses, fault_t: float, hold_end: float, recover_t: float,
                        back: dict) -> dict:
@@ -470,7 +480,7 @@ class SpofSweep(Experiment):
         """Each replica's own view at the hold's end; monitoring is up when some replica works."""
         if not self.site.monitors:
             return {"down": True, "error": "no monitor", "replicas": {}}
-        failed_hosts = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
+        failed_hosts = nodes_failed(self.testbed.topology, addresses)
         # Asked at once: a replica cut off costs its timeouts once, not once per replica.
         with ThreadPoolExecutor(max_workers=len(self.site.monitors)) as pool:
             seen = pool.map(lambda m: self.observe_replica(m, failed_hosts), self.site.monitors)
@@ -550,7 +560,7 @@ class SpofSweep(Experiment):
         that runs may not be in charge: neither counts."""
         controller = self.testbed.controller
         switches = self.testbed.topology.switches
-        crashed = sorted(a.removeprefix("node:") for a in addresses if a.removeprefix("node:") in switches)
+        crashed = sorted(nodes_failed(self.testbed.topology, addresses) & set(switches))
         required = [s for s in switches if s not in crashed]
         alive = controller is not None and controller.alive()
         master = controller.master() if alive else None

@@ -21,8 +21,8 @@ BROKEN = "_hatestbed_broken"
 # (server_failover's double node crash that once left Galera with no primary component was a
 # restart race, not the testbed's history: see MariaDB.before_retry.)
 ORDER = (
-    "test_check_live", "test_controller_live", "test_lifecycle", "test_variants", "test_network",
-    "test_database_tier",
+    "test_check_live", "test_controller_live", "test_lifecycle", "test_machines_lifecycle", "test_variants",
+    "test_network", "test_machines", "test_database_tier",
     "test_experiment_suite", "test_services", "test_alerting_live", "test_faults_live", "test_cli_script",
     "test_dashboard",
     "test_labs",
