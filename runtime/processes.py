@@ -18,6 +18,10 @@
 
 `mnexec -d` makes every host process lead its own process group: a group record signals the
 workers too (nginx, gunicorn), so none outlives its master holding a port.
+
+A host on another machine (a split placement, runtime/cluster.py) starts its processes over SSH:
+the Popen here is the local ssh, which lives as long as the process does; the record holds the
+machine and the pid *there*, and signals and liveness go through that machine (runtime/machines.py).
 """
 
 from __future__ import annotations

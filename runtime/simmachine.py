@@ -45,7 +45,7 @@ MACHINE_ROOT = Path(os.environ.get("HATESTBED_MACHINE_ROOT", "/run/hatestbed-mac
 UNDERLAY_PREFIX = "10.250"
 # binary → Debian package (named in the error a user sees)
 REQUIRED = {"sshd": "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
-            "unshare": "util-linux", "sudo": "sudo"}
+            "unshare": "util-linux"}
 
 
 class SimulatedMachineError(TestbedError):

@@ -24,6 +24,7 @@ PACKAGES=(
     stress-ng                             # timer_sweep: the bounded CPU stressor inside the testbed
     chromium chromium-driver              # tests: report.html and the dashboard seen in a headless browser
     socat                                 # the dashboard's loopback relays to Prometheus, Alertmanager, HAProxy stats
+    openssh-server openssh-client         # several machines: ssh to them; the simulated second machine's sshd
 )
 
 missing=()
