@@ -174,7 +174,7 @@ class Testbed:
         controller_host = "127.0.0.1"
         if layout.split:  # the other machines first: made (simulated) or checked (real)
             from runtime.cluster import LOCAL_SERVER, connect_machines
-            self.machines, underlay = connect_machines(layout, self.run_dir)
+            self.machines, underlay = connect_machines(layout, self.topology.switches, self.run_dir)
             controller_host = underlay[LOCAL_SERVER]  # where every machine's switches reach it
             self._mark("machines_ready", began)
         self.controller = ControllerService(self.run_dir, self.plan.fabric(), self.topology.controller.port,

@@ -23,6 +23,7 @@ What is ours and what is the engine's:
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import subprocess
@@ -267,11 +268,13 @@ REMOTE_PROGRAMS = {"mnexec": "mininet", "ovs-vsctl": "openvswitch-switch", "ip":
                    "ethtool": "ethtool", "ifconfig": "net-tools"}
 
 
-def connect_machines(layout, run_dir, sim_root=None) -> tuple[dict[str, Machine], dict[str, str]]:
+def connect_machines(layout, switches, run_dir, sim_root=None) -> tuple[dict[str, Machine], dict[str, str]]:
     """Every remote machine of the placement, reachable and ready: simulated ones made (or
     reused), real ones checked (SSH as root, the programs, the same run directory). Returns
     (machine name → Machine, machine name → underlay address, the local one as LOCAL_SERVER).
-    ClusterError (or the simulated machine's error) says which machine and what is missing."""
+    A bridge a crashed run left on a machine (tagged, its run not active) is removed; any other
+    bridge with a switch's name there is an error, as on this machine. ClusterError (or the
+    simulated machine's error) says which machine and what is missing."""
     from runtime.simmachine import SimulatedMachine
 
     simulated = layout.simulated()
@@ -286,6 +289,7 @@ def connect_machines(layout, run_dir, sim_root=None) -> tuple[dict[str, Machine]
     first = next(iter(locals_.values()))
     for name, machine in machines.items():
         _check_ready(machine, run_dir)
+        _check_bridges(machine, [node for node in layout.nodes_on(name) if node in switches])
         if locals_[name] == first:
             continue
         if name not in simulated:
@@ -319,3 +323,26 @@ def _check_ready(machine: Machine, run_dir) -> None:
             raise ClusterError(f"machine {machine.name}: it does not see this run's directory {run_dir.path}; the "
                                "machines must share the project and the run root (HATESTBED_RUN_ROOT) at the same "
                                "paths, e.g. over NFS")
+
+
+def _check_bridges(machine: Machine, switches: list[str]) -> None:
+    """The switches placed on `machine` have their names free there."""
+    from runtime.runstate import RunDir, parse_bridge_tags
+
+    listing = machine.run(["ovs-vsctl", "--timeout=5", "--format=json", "--columns=name,external_ids", "list",
+                           "Bridge"], check=False, timeout=20)
+    if not listing.ok:
+        raise ClusterError(f"machine {machine.name}: Open vSwitch does not answer (ovs-vsctl: "
+                           f"{listing.stderr.strip()[-200:]})")
+    present = {name for name, _ in json.loads(listing.stdout)["data"]}
+    tags = parse_bridge_tags(listing.stdout)
+    stale = [s for s in switches if s in tags and not RunDir(tags[s]).active()]
+    if stale:  # a crashed run's whose records are gone: its tag says it is the testbed's
+        machine.run(["ovs-vsctl", "--timeout=20", *[a for s in stale for a in ("--", "--if-exists", "del-br", s)]])
+    for switch in switches:
+        if switch in tags and switch not in stale:
+            raise ClusterError(f"machine {machine.name}: bridge {switch} belongs to an active run ({tags[switch]}); "
+                               "stop it first")
+        if switch in present and switch not in tags:
+            raise ClusterError(f"machine {machine.name}: an OVS bridge named {switch!r} exists there and is not the "
+                               "testbed's; rename the switch in the topology or remove that bridge")

@@ -3,6 +3,7 @@
 where it goes.
 
     sudo .venv/bin/python scripts/bench_machines.py [--remote 8,16,32] [--no-services]
+    .venv/bin/python scripts/bench_machines.py --plot results/<time>-bench_machines/summary.json [--out PNG]
 
   network   for each count N, topo/examples/two-machines.yaml grown (topo/scale.py: servers in
             turn on s3 (m1) and s4 (m2), four clients) until N hosts are on m2, services off,
@@ -38,6 +39,14 @@ from topo.scale import scaled_topology  # noqa: E402
 TWO = DEFAULT_TOPOLOGY.parent / "examples" / "two-machines.yaml"
 PHASES = ("machines_ready", "controller_listening", "network_built", "switches_connected", "hosts_reachable",
           "services_ready")
+# What happens in each phase (Testbed._bring_up): the controller starts while Mininet makes the
+# hosts and links, so the second phase ends when both are done.
+PHASE_LABELS = {"machines_ready": "other machines ready (SSH, OVS)",
+                "controller_listening": "hosts and links made (controller starting beside)",
+                "network_built": "switches started, host settings",
+                "switches_connected": "switches connected",
+                "hosts_reachable": "hosts reachable (pings)",
+                "services_ready": "services ready"}
 CLIENTS = 4
 
 
@@ -88,7 +97,7 @@ def plot(runs: list[dict], path: Path) -> None:
             if phase not in run["phases"]:
                 continue
             ax.bar(index, run["phases"][phase] - bottom, bottom=bottom, color=colours[phase],
-                   label=None if phase in labelled else phase.replace("_", " "))
+                   label=None if phase in labelled else PHASE_LABELS[phase])
             labelled.add(phase)
             bottom = run["phases"][phase]
         ax.text(index, bottom, f"{bottom:.1f} s", ha="center", va="bottom", fontsize=8)
@@ -107,7 +116,13 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--remote", default="8,16,32", help="hosts on the other machine, comma-separated")
     parser.add_argument("--no-services", action="store_true", help="skip the two-machine site with its services")
+    parser.add_argument("--plot", metavar="SUMMARY", type=Path,
+                        help="only draw the plot of an earlier run's summary.json (beside it, or at --out)")
+    parser.add_argument("--out", type=Path, help="with --plot: where to write the PNG")
     args = parser.parse_args(argv)
+    if args.plot:
+        plot(json.loads(args.plot.read_text())["runs"], args.out or args.plot.parent / "bringup.png")
+        return 0
     try:
         counts = [int(c) for c in args.remote.split(",") if c.strip()]
     except ValueError:

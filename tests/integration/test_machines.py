@@ -1,28 +1,29 @@
 """Two machines, one of them simulated on this VM (runtime/simmachine.py), joined by VXLAN: the
-network of topo/examples/two-machines.yaml with no daemons, from the shared provider.
+site of topo/examples/two-machines.yaml from the shared provider, then machine:m2 in the SPOF
+sweep, prediction beside observation.
 
     m1: client1 ─ s1 ═══ VXLAN 4200 ═══ s2 ─ client2 :m2      ping, and 1400 bytes unfragmented
 """
 
+import json
+
 import pytest
-import yaml
 
 from runtime import command
 from runtime.runstate import list_bridges
-from topo.model import DEFAULT_TOPOLOGY, parse_topology
+from topo.model import DEFAULT_TOPOLOGY, load_topology
 from topo.placement import SPLIT_MTU
 from tests.tiers import acquired
 
 pytestmark = pytest.mark.root
 
 TWO = DEFAULT_TOPOLOGY.parent / "examples" / "two-machines.yaml"
+SWEEP = ["--experiment", "spof_sweep", "--faults", "machine:m2", "--trials", "1", "--topology", str(TWO)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def split(provider, request):
-    data = yaml.safe_load(TWO.read_text())
-    data["services"] = {"enabled": False}
-    with acquired(provider, request, parse_topology(data, str(TWO))) as testbed:
+    with acquired(provider, request, load_topology(TWO)) as testbed:
         yield testbed
 
 
@@ -54,3 +55,20 @@ def test_a_ping_and_a_1400_byte_unfragmented_ping_cross_machines(split):
     # The MTU holds: a frame too big for the tunnel is refused at the sender, not lost inside it.
     too_big = command.run(["ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s", "1472", target], client1, check=False)
     assert too_big.rc != 0 and f"mtu={SPLIT_MTU}" in too_big.stderr, too_big.stderr
+
+
+def test_losing_machine_m2_is_predicted_and_observed_alike(topo_run):
+    ran = topo_run(SWEEP)
+    assert ran.code == 0, ran.printed[-3000:]
+    summary = json.loads((ran.folder("spof_sweep") / "summary.json").read_text())
+    [trial] = summary["trials"]["tuned"]
+    assert trial["faults"] == ["machine:m2"] and trial["status"] == "passed", trial
+    assert trial["disagreements"] == [] and trial["observed_down"] == trial["predicted_down"] == []
+    for service in ("web", "read", "write"):
+        judged = trial["services"][service]["clients"]
+        assert list(judged) == ["client1"]  # client2 was on m2: its own loss is not held against the site
+        assert judged["client1"]["ok_judged"] > 0
+    monitoring = trial["services"]["monitoring"]
+    assert monitoring["working_replicas"] == ["monitor2"]  # the monitor on m2 went with it
+    text = json.dumps(summary)
+    assert '"kind": "machine_crash"' in text and "lb2-keepalived" in text

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runtime.runstate import interface_exists, list_bridges
 from runtime.simmachine import netns_name, simulated_machines, underlay_names
@@ -22,13 +23,22 @@ REPO = Path(__file__).resolve().parents[2]
 TWO = REPO / "topo" / "examples" / "two-machines.yaml"
 
 
+def bare_split(tmp_path) -> Path:
+    """The two-machine network with no daemons: the crashed runs need the machines, not the site."""
+    data = yaml.safe_load(TWO.read_text())
+    data["services"] = {"enabled": False}
+    path = tmp_path / "bare-split.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
 def m2():
     [machine] = [m for m in simulated_machines() if m.name == "m2"]
     return machine
 
 
 def test_smoke_is_healthy_on_two_machines_after_a_crashed_split_run(run_py, run_root, tmp_path):
-    crashed = crash_a_run(run_root, tmp_path, "--topology", str(TWO))
+    crashed = crash_a_run(run_root, tmp_path, "--topology", str(bare_split(tmp_path)))
     remote = [p for p in crashed.processes() if p.machine is not None and p.alive()]
     assert {p.name for p in remote} >= {"client2-shell", "s2-shell"}
     assert m2().machine.run(["ovs-vsctl", "list-br"]).stdout.split() == ["s2", "s4"]
@@ -42,7 +52,7 @@ def test_smoke_is_healthy_on_two_machines_after_a_crashed_split_run(run_py, run_
 
 
 def test_clean_after_kill_9_leaves_nothing_on_either_machine(run_root, tmp_path):
-    crashed = crash_a_run(run_root, tmp_path, "--topology", str(TWO))
+    crashed = crash_a_run(run_root, tmp_path, "--topology", str(bare_split(tmp_path)))
     machine = m2()
     env = dict(os.environ, HATESTBED_RUN_ROOT=str(run_root))
     result = subprocess.run([sys.executable, str(REPO / "topo" / "run.py"), "--clean"], env=env,
