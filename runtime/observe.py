@@ -154,6 +154,24 @@ def carrier(intf: str, node=None) -> bool:
         return False
 
 
+def carriers(testbed, intfs) -> dict[str, bool]:
+    """carrier() of many switch-side interfaces: read here, or in one round trip per other
+    machine (the dashboard asks ten times a second)."""
+    found, remote = {}, {}
+    for intf in dict.fromkeys(intfs):
+        node = on_machine(switch_node(testbed, intf))
+        if node is None:
+            found[intf] = carrier(intf)
+        else:
+            remote.setdefault(node.machine, (node, []))[1].append(intf)
+    for machine, (node, names) in remote.items():
+        script = "; ".join(f'echo "{name} $(cat /sys/class/net/{name}/carrier 2>/dev/null)"' for name in names)
+        result = command.run(["sh", "-c", script], node, check=False, timeout=10)
+        lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+        found.update({name: lines.get(name, "").strip() == "1" for name in names})
+    return found
+
+
 def host_of_mac(plan, mac: str | None) -> str | None:
     """The host whose interface has `mac` (None for no MAC, "unknown" for a MAC not in the plan)."""
     if not mac:

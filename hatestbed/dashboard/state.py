@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from hosts.alert_receiver import deliveries, journal_path as alerts_journal
 from runtime.jsonl import read_jsonl
-from runtime.observe import carrier, switch_node, vip_holders
+from runtime.observe import carriers, vip_holders
 
 
 class LiveState:
@@ -32,8 +32,8 @@ class LiveState:
 
     def fast(self) -> dict:
         testbed, site = self.testbed, self.testbed.site
-        state = {"links": {address: all(carrier(i, switch_node(testbed, i)) for i in intfs)
-                           for address, intfs in self.links.items()}}
+        up = carriers(testbed, [i for intfs in self.links.values() for i in intfs])
+        state = {"links": {address: all(up[i] for i in intfs) for address, intfs in self.links.items()}}
         if site is None or testbed.services is None:
             return state
         state["vip"] = vip_holders(testbed)

@@ -1,6 +1,6 @@
 """Two machines, one of them simulated on this VM (runtime/simmachine.py), joined by VXLAN: the
-site of topo/examples/two-machines.yaml from the shared provider, then machine:m2 in the SPOF
-sweep, prediction beside observation.
+site of topo/examples/two-machines.yaml from the shared provider: --smoke healthy, then
+machine:m2 in the SPOF sweep, prediction beside observation.
 
     m1: client1 ─ s1 ═══ VXLAN 4200 ═══ s2 ─ client2 :m2      ping, and 1400 bytes unfragmented
 """
@@ -55,6 +55,16 @@ def test_a_ping_and_a_1400_byte_unfragmented_ping_cross_machines(split):
     # The MTU holds: a frame too big for the tunnel is refused at the sender, not lost inside it.
     too_big = command.run(["ping", "-n", "-c", "1", "-W", "1", "-M", "do", "-s", "1472", target], client1, check=False)
     assert too_big.rc != 0 and f"mtu={SPLIT_MTU}" in too_big.stderr, too_big.stderr
+
+
+def test_smoke_is_healthy_on_two_machines(topo_run):
+    ran = topo_run(["--smoke", "--topology", str(TWO)])
+    assert ran.code == 0, ran.printed[-3000:]
+    assert "smoke: healthy" in ran.printed
+    rows = {tuple(line.split()[:2]) for line in ran.printed.splitlines() if line.strip()}
+    # m2's daemons answered from there: its balancer is the VRRP backup, its server serves via the VIP.
+    assert ("lb2", "keepalived") in rows and ("server2", "mariadb") in rows and ("monitor", "prometheus") in rows
+    assert "from server2" in ran.printed and "held by lb1" in ran.printed
 
 
 def test_losing_machine_m2_is_predicted_and_observed_alike(topo_run):
