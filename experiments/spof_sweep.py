@@ -392,6 +392,11 @@ class SpofSweep(Experiment):
                 partial_clients.append(f"{client} {judged['ok_judged']}/{judged['requests_judged']}")
             if worst is None or judged["outage_ms"] > worst:
                 worst = judged["outage_ms"]
+        if all(v.get("excused") for v in per_client.values()):
+            # Every client was on the failed part: nobody is left to see the site, and an
+            # unwitnessed service is not "up" (the model cannot judge it either).
+            raise InconclusiveError(f"no client is left to judge {service}: every client lost its own access "
+                                    f"to {', '.join(addresses)}")
         down = bool(down_clients)
         failed_during = any(v.get("failed") for v in per_client.values())
         return {"down": down, "down_for": down_clients, "partial_for": [] if down else partial_clients,

@@ -67,8 +67,13 @@ def design_notes(topology) -> list[str]:
         return []
     notes = []
     layout = topology.layout
+    clients = topology.hosts_with_role("client")
     for machine in layout.machines if layout.split else ():
         here = layout.nodes_on(machine)
+        if machine != layout.local and clients and all(c in here for c in clients):
+            notes.append(f"placement: every client is on machine {machine}: when it fails nobody is left to reach "
+                         f"the site, so machine:{machine} cannot be judged (the SPOF analysis and the sweep need a "
+                         "client elsewhere)")
         if any(s in here for s in topology.switches) and not any(h in here for h in topology.hosts_with_role("monitor")):
             notes.append(f"placement: machine {machine} has switches but no monitor: their OVS is asked only by a "
                          "fabric exporter on the same machine, so they go unobserved")

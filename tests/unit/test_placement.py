@@ -144,3 +144,27 @@ def test_start_times_come_from_stat_lines_with_odd_names_and_no_zombies():
     stat = ("42 (a) b) S 1 42 42 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n"
             "43 (dead) Z 1 43 43 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 888 0 0\n")
     assert parse_stat_lines(stat) == {42: 777}
+
+
+def test_a_machine_is_a_failure_domain_in_the_spof_model():
+    from spof.analysis import analyze
+
+    split = analyze(load_topology(TWO), pairs=False)
+    m2 = [j for j in split.judgements if j.component == "machine:m2"]
+    assert {j.service for j in m2} >= {"web", "read", "write", "monitoring"} and not any(j.predicted for j in m2)
+    # Both balancers' switches on one machine: that machine takes the site down with it, as the
+    # client left on m1 (client3, on s5) sees.
+    data = yaml.safe_load(TWO.read_text())
+    data["placement"] = {"s1": "m2", "s2": "m2", "s3": "m2", "s4": "m2"}
+    data["hosts"]["client3"] = {"role": "client", "interfaces": [{"network": "internet", "switch": "s5"}]}
+    crowded = analyze(parse_topology(data), pairs=False)
+    web = next(j for j in crowded.judgements if j.component == "machine:m2" and j.service == "web")
+    assert web.predicted and "lb1 is down" in web.reason and "lb2 is down" in web.reason
+
+
+def test_a_placement_with_every_client_on_one_machine_is_noted():
+    data = yaml.safe_load(TWO.read_text())
+    data["placement"] = {"s1": "m2", "s2": "m2", "s3": "m2", "s4": "m2"}
+    notes = [n for n in design_notes(parse_topology(data)) if "every client" in n]
+    assert notes == ["placement: every client is on machine m2: when it fails nobody is left to reach the site, so "
+                     "machine:m2 cannot be judged (the SPOF analysis and the sweep need a client elsewhere)"]
