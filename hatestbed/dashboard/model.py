@@ -22,12 +22,16 @@ def page_model(testbed) -> dict:
     graph = topology_graph(topology, plan)
     pos = layered_positions(graph)
     menus = fault_menus(topology, set(graph), {d["address"] for _a, _b, d in graph.edges(data=True)})
+    layout = topology.layout
     nodes = []
     for name, data in graph.nodes(data=True):
         spec = topology.hosts.get(name)
         x, y = pos[name]
+        # A split placement: each node says its machine under its name (machine:<name> highlights them all).
+        machine = layout.machine_of(name) if layout.split else None
         nodes.append({"id": name, "kind": "host" if spec else "switch", "role": spec.role if spec else "switch",
-                      "backup": bool(spec and spec.backup), "label": data["label"], "colour": data["colour"],
+                      "backup": bool(spec and spec.backup), "colour": data["colour"], "machine": machine,
+                      "label": data["label"] + (f"\n[{machine}]" if machine else ""),
                       "x": round(x * X_SCALE), "y": round(-y * Y_SCALE), "faults": menus.pop(name, [])})
     edges = []
     for a, b, data in graph.edges(data=True):

@@ -59,7 +59,8 @@ function drawGraph() {
   const elements = [];
   for (const n of dash.model.nodes) {
     elements.push({group: "nodes", classes: n.kind, position: {x: n.x, y: n.y},
-                   data: {id: n.id, label: n.label, base: n.label, colour: n.colour, spofColour: "#000"}});
+                   data: {id: n.id, label: n.label, base: n.label, colour: n.colour, spofColour: "#000",
+                          machine: n.machine}});
   }
   for (const e of dash.model.edges) {
     elements.push({group: "edges", data: {id: e.id, source: e.source, target: e.target, spofColour: "#000"}});
@@ -78,6 +79,7 @@ function component(address) {
   if (kind === "link") return dash.cy.getElementById(address);
   if (kind === "node") return dash.cy.getElementById(rest);
   if (kind === "daemon" || kind === "processes") return dash.cy.getElementById(rest.split("@").pop());
+  if (kind === "machine") return dash.cy.nodes().filter((n) => n.data("machine") === rest);
   return dash.cy.collection();
 }
 
