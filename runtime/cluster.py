@@ -75,6 +75,7 @@ class _OnMachine:
         if self.sshcmd[:1] == ["sudo"]:  # ['sudo', '-E', '-u', 'root', 'ssh', ...], set just before
             self.sshcmd = self.sshcmd[4:]
         super().startShell(*args, **kwargs)  # RemoteMixin: self.pid is the shell's pid *there*
+        self.run_dir.record_process(f"{self.name}-shell-ssh", self.shell.pid)  # the local end, ours too
         self.run_dir.record_process(f"{self.name}-shell", self.pid, signal.SIGHUP, group=True, machine=self.machine)
 
 

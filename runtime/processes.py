@@ -259,6 +259,7 @@ class ProcessOwner:
                                f"{node.machine.name} (start it through a wrapper script instead)")
         popen, pid = node.spawn(argv, log if log is not None else os.devnull)
         try:
+            self.run_dir.record_process(f"{name}-ssh", popen.pid)  # the local end: it ends with the process
             record = self.run_dir.record_process(name, pid, group=group, machine=node.machine)
         except TestbedError:
             popen.wait()
