@@ -81,15 +81,6 @@ CLIENT_SERVICES = {"web": ("GET", "/", 0.05), "read": ("GET", "/read", 0.1), "wr
 SWEPT = ("node:", "daemon:", "link:", "machine:", "controller")
 
 
-def nodes_failed(topology, addresses) -> set[str]:
-    """The hosts and switches `addresses` take down: node:<name>, and all on a machine:<name>."""
-    nodes = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
-    for address in addresses:
-        if address.startswith("machine:"):
-            nodes |= set(topology.layout.nodes_on(address.removeprefix("machine:")))
-    return nodes
-
-
 class InconclusiveError(ExperimentError):
     """A window with too few requests to judge: a probe that died or stalled saw nothing, and
     nothing seen is never "up"."""
@@ -368,7 +359,7 @@ class SpofSweep(Experiment):
     def excused(self, client: str, addresses) -> bool:
         """A client's own access is not held against the design for it: its host, or every leg it
         has on the VIP network lost (its access link or access switch), as the model excuses it."""
-        failed = nodes_failed(self.testbed.topology, addresses)
+        failed = self.testbed.topology.layout.failed_nodes(addresses)
         if client in failed:
             return True
         legs = [i for i in self.site.plan.host_interfaces(client) if i.network == self.site.vip_network]
@@ -485,7 +476,7 @@ class SpofSweep(Experiment):
         """Each replica's own view at the hold's end; monitoring is up when some replica works."""
         if not self.site.monitors:
             return {"down": True, "error": "no monitor", "replicas": {}}
-        failed_hosts = nodes_failed(self.testbed.topology, addresses)
+        failed_hosts = self.testbed.topology.layout.failed_nodes(addresses)
         # Asked at once: a replica cut off costs its timeouts once, not once per replica.
         with ThreadPoolExecutor(max_workers=len(self.site.monitors)) as pool:
             seen = pool.map(lambda m: self.observe_replica(m, failed_hosts), self.site.monitors)
@@ -565,7 +556,7 @@ class SpofSweep(Experiment):
         that runs may not be in charge: neither counts."""
         controller = self.testbed.controller
         switches = self.testbed.topology.switches
-        crashed = sorted(nodes_failed(self.testbed.topology, addresses) & set(switches))
+        crashed = sorted(self.testbed.topology.layout.failed_nodes(addresses) & set(switches))
         required = [s for s in switches if s not in crashed]
         alive = controller is not None and controller.alive()
         master = controller.master() if alive else None

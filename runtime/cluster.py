@@ -16,8 +16,8 @@ What is ours and what is the engine's:
     this kernel); this link class follows its GRE link: one kernel VXLAN device at each end, on
     the switch's machine, then an ordinary OVS port. Frames above the tunnel's MTU would vanish,
     so every host interface gets topo/placement.SPLIT_MTU (runtime/network.prepare_hosts).
-  - What the engine does not do for us: it would clean a machine with `mn -c` (which kills by
-    name); it starts commands through sudo and joins argv unquoted. So remote hosts and switches
+  - What the engine does not do for us: its own cleanup of a machine is Mininet's global one
+    (processes found by name, every bridge); it starts commands through sudo and joins argv unquoted. So remote hosts and switches
     are recorded by machine and pid in the run directory, and popen() quotes.
 """
 
@@ -147,9 +147,7 @@ def _server(node) -> str:
 
 def _root(node, args, check=True):
     """`args` in the root namespace of the node's machine."""
-    machine = getattr(node, "machine", None)
-    run = machine.run if machine is not None else command.run
-    return run([str(a) for a in args], check=check)
+    return command.run([str(a) for a in args], getattr(node, "machine", None), check=check)
 
 
 def _argv(args) -> list[str]:
@@ -169,7 +167,7 @@ def _read_pid(popen: subprocess.Popen, what: str, timeout: float = 15.0) -> int:
         if left <= 0 or not select.select([popen.stdout], [], [], left)[0]:
             popen.kill()
             raise ClusterError(f"{what}: no pid from mnexec within {timeout:g} s")
-        chunk = popen.stdout.read1(64) if hasattr(popen.stdout, "read1") else popen.stdout.read(1)
+        chunk = popen.stdout.read1(64)
         if not chunk:
             popen.wait()
             raise ClusterError(f"{what}: exited at once (code {popen.returncode}) before it had a pid")

@@ -22,7 +22,8 @@ import subprocess
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from runtime.command import CommandError, Result
+from runtime import command
+from runtime.command import Result
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,13 @@ class Machine:
     def argv(self, args: Sequence[str]) -> list[str]:
         return self.ssh_argv() + [shlex.join(str(a) for a in args)]
 
+    def popen(self, argv: Sequence[str], **kwargs) -> subprocess.Popen:
+        """`argv` in the machine's root namespace: what runtime.command.run asks of a node."""
+        return subprocess.Popen(self.argv(argv), **kwargs)
+
     def run(self, args: Sequence[str], *, timeout: float = 30, check: bool = True, input: str | None = None) -> Result:
-        """`args` in the machine's root namespace; a Result like runtime.command.run's."""
-        args = tuple(str(a) for a in args)
-        try:
-            proc = subprocess.run(self.argv(args), input=input, capture_output=True, text=True, timeout=timeout,
-                                  stdin=None if input is not None else subprocess.DEVNULL)
-        except subprocess.TimeoutExpired as exc:
-            raise CommandError(Result(args, f"machine {self.name}", -9, str(exc.stdout or ""), str(exc.stderr or "")),
-                               f"no answer within {timeout:g} s") from None
-        result = Result(args, f"machine {self.name}", proc.returncode, proc.stdout, proc.stderr)
-        if check and not result.ok:
-            raise CommandError(result)
-        return result
+        """`args` in the machine's root namespace; runtime.command.run's Result and errors."""
+        return command.run(args, self, timeout=timeout, check=check, input=input)
 
     def start_times(self, pids: Iterable[int]) -> dict[int, int]:
         """pid → kernel start time on the machine, for those of `pids` that run there (zombies

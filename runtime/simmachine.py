@@ -36,7 +36,8 @@ from pathlib import Path
 
 from runtime import command
 from runtime.machines import Machine
-from runtime.processes import process_start_time
+from runtime.processes import process_start_time, tail
+from runtime.runstate import child_pids
 from runtime.wait import wait_until
 from topo.errors import TestbedError
 
@@ -143,7 +144,7 @@ class SimulatedMachine:
                    f"simulated machine {self.name}'s sshd on {self.address}")
         if unshare.poll() is not None:
             raise SimulatedMachineError(f"simulated machine {self.name}: its init exited (code {unshare.returncode}); "
-                                        f"see {self.dir / 'init.log'}: {_tail(self.dir / 'init.log')}")
+                                        f"see {self.dir / 'init.log'}: {tail(self.dir / 'init.log')}")
         # The shared connection, started here so it is ours by pid (ControlMaster=auto would
         # leave it to whichever ssh came first).
         master = subprocess.run(self.machine.ssh_argv()[:-1] + ["-o", "ControlMaster=yes", "-f", "-N",
@@ -259,14 +260,8 @@ class SimulatedMachine:
 
 
 def _only_child(pid: int) -> int | None:
-    from runtime.runstate import child_pids
     children = child_pids(pid)
     return children[0] if children else None
-
-
-def _tail(path: Path) -> str:
-    from runtime.processes import tail
-    return tail(path)
 
 
 def simulated_machines(root: Path | None = None) -> list[SimulatedMachine]:

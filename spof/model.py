@@ -142,10 +142,7 @@ class State:
         self.d = design
         self.failed = failed
         self.holder = holder or design.holder
-        self._down = {a.removeprefix("node:") for a in failed if a.startswith("node:")}  # hosts and switches
-        for address in failed:  # a machine takes every host and switch on it
-            if address.startswith("machine:"):
-                self._down |= set(design.topology.layout.nodes_on(address.removeprefix("machine:")))
+        self._down = design.topology.layout.failed_nodes(failed)  # hosts and switches, a machine's all
         # `controller`: the MASTER stops; a standby instance takes its place.
         self.controller = "controller" not in failed or design.topology.controller.instances > 1
         self.dead_links = {self._split_link(a) for a in failed if a.startswith("link:")}

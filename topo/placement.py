@@ -67,6 +67,14 @@ class Placement:
     def nodes_on(self, machine: str) -> list[str]:
         return [node for node, where in self.node_machine.items() if where == machine]
 
+    def failed_nodes(self, addresses) -> set[str]:
+        """The hosts and switches fault `addresses` take down: node:<name>, and all on a machine:<name>."""
+        nodes = {a.removeprefix("node:") for a in addresses if a.startswith("node:")}
+        for address in addresses:
+            if address.startswith("machine:"):
+                nodes |= set(self.nodes_on(address.removeprefix("machine:")))
+        return nodes
+
     def remote_machines(self) -> list[str]:
         """Machines other than the local one that hold at least one node, in file order."""
         used = set(self.node_machine.values())

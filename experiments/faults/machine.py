@@ -23,11 +23,9 @@ groups, which watch carrier, cannot see a dead tunnel; only the controller can r
 
 from __future__ import annotations
 
-import signal
-
-from experiments.faults.base import Fault, FaultError, now, require_started, signame
-from experiments.faults.node import NodeCrash, SwitchCrash
-from runtime import command, observe
+from experiments.faults.base import Fault, FaultError, now, require_started
+from experiments.faults.node import NodeCrash, SwitchCrash, drop_runtime_addresses, host_link_line, kill_line
+from runtime import observe
 
 
 class MachineCrash(Fault):
@@ -59,8 +57,8 @@ class MachineCrash(Fault):
         """The machine's side of every link: its switches' ports, its hosts' interfaces."""
         net, plan = self.testbed.net, self.testbed.plan
         lines = [f"ip link set dev {port} {state}" for crash in self.switch_crashes for port in crash.ports]
-        lines += [f"mnexec -a {net[host].pid} ip link set dev {intf.name} {state}"
-                  for host in self.hosts for intf in plan.host_interfaces(host)]
+        lines += [host_link_line(net[host], intf.name, state) for host in self.hosts
+                  for intf in plan.host_interfaces(host)]
         return lines
 
     def _watched(self) -> set[tuple[str, int]]:
@@ -71,25 +69,17 @@ class MachineCrash(Fault):
         testbed = self.testbed
         remote = testbed.machines[self.machine]
         victims = [proc for crash in self.host_crashes for proc in crash._running()]
-        groups = " ".join(f"-{proc.pid}" for proc in victims)
-        script = ([f"kill -STOP {groups} 2>/dev/null"] if victims else []) + self._links_script("down") \
-            + ([f"kill -KILL {groups} 2>/dev/null"] if victims else [])
+        script = kill_line("STOP", victims) + self._links_script("down") + kill_line("KILL", victims)
         self.injected_at = now()
         result = remote.run(["sh", "-c", "; ".join(script) + "; true"], check=False, timeout=30)
         done = now()
         if not result.ok:
             raise FaultError(f"machine_crash {self.machine}: the machine did not run the crash script "
                              f"(exit {result.rc}): {result.stderr.strip()[-300:]}")
-        killed = []
-        for proc in victims:
-            exited = proc.wait(5.0)  # the local ssh of each ends with its process
-            killed.append({"daemon": proc.name, "pid": proc.pid, "signal": signame(signal.SIGKILL), "group": True,
-                           "exited": exited})
-        removed = []
-        for host in self.hosts:  # a powered-off host holds no VIP when it boots again
-            for intf, cidr in observe.runtime_addresses(testbed, host):
-                command.run(["ip", "addr", "del", cidr, "dev", intf], testbed.net[host], timeout=10)
-                removed.append(f"{cidr} dev {intf} on {host}")
+        killed = NodeCrash._reap(victims)  # the local ssh of each ends with its process
+        # A powered-off host holds no VIP when it boots again.
+        removed = [f"{cidr} dev {intf} on {host}" for host in self.hosts
+                   for intf, cidr in drop_runtime_addresses(testbed, host)]
         seen = observe.port_events(testbed, self.injected_at, self._watched(), up=False)
         return self._details(injected_at=self.injected_at, done_at=done, duration_s=round(done - self.injected_at, 3),
                              killed=killed, addresses_removed=removed, script=script, controller_port_down=seen)

@@ -26,6 +26,24 @@ from experiments.faults.base import Fault, FaultError, check_host, now, require_
 from runtime import command, observe
 
 
+def kill_line(sig: str, victims: list) -> list[str]:
+    """`kill -<sig>` of every victim's process group, a line of a script run on their machine."""
+    return [f"kill -{sig} {' '.join(f'-{proc.pid}' for proc in victims)} 2>/dev/null || true"] if victims else []
+
+
+def host_link_line(node, intf: str, state: str) -> str:
+    """`ip link set` of an interface inside a host, a line of a script run on the host's machine."""
+    return f"mnexec -a {node.pid} ip link set dev {intf} {state}"
+
+
+def drop_runtime_addresses(testbed, host: str) -> list[tuple[str, str]]:
+    """Remove the addresses a power-off loses (a VIP the host held); (interface, cidr) removed."""
+    addresses = observe.runtime_addresses(testbed, host)
+    for intf, cidr in addresses:
+        command.run(["ip", "addr", "del", cidr, "dev", intf], testbed.net[host], timeout=10)
+    return addresses
+
+
 class NodeCrash(Fault):
     """A powered-off host. The Mininet host shell survives (the namespace must stay for
     recovery); processes the testbed did not start are not touched.
@@ -90,9 +108,8 @@ class NodeCrash(Fault):
                     downed.append(intf.switch_intf)
         links_down_at = now()
         killed = self._kill(victims)
-        addresses = observe.runtime_addresses(testbed, self.host) if self.links_down else []
-        for intf, cidr in addresses:  # a powered-off host holds no VIP when it boots again
-            command.run(["ip", "addr", "del", cidr, "dev", intf], node, timeout=10)
+        # A powered-off host holds no VIP when it boots again.
+        addresses = drop_runtime_addresses(testbed, self.host) if self.links_down else []
         done = now()
         seen = observe.port_events(testbed, self.injected_at, ports, up=False) if self.links_down else {}
         return self._details(injected_at=self.injected_at, done_at=done,
@@ -105,11 +122,10 @@ class NodeCrash(Fault):
         """The same freeze and links down for a host on another machine, as one script run there:
         one SSH round trip, not one per daemon and interface (each ~7 ms, which would sit between
         the fault's time and the host's real end). The host's switches are on its machine too."""
-        groups = " ".join(f"-{proc.pid}" for proc in victims)
-        script = [f"kill -STOP {groups} 2>/dev/null || true"] if victims else []
+        script = kill_line("STOP", victims)
         downed = []
         for intf in interfaces:
-            script.append(f"mnexec -a {node.pid} ip link set dev {intf.name} down")
+            script.append(host_link_line(node, intf.name, "down"))
             downed.append(intf.name)
             if self.side == "both":
                 script.append(f"ip link set dev {intf.switch_intf} down")
@@ -137,6 +153,11 @@ class NodeCrash(Fault):
                 proc.send(signal.SIGKILL)
         for machine, pids in remote.items():
             machine.signal(signal.SIGKILL, pids, group=True)
+        return NodeCrash._reap(victims)
+
+    @staticmethod
+    def _reap(victims: list) -> list[dict]:
+        """Wait (bounded) for each killed process; what was killed, for the fault's details."""
         killed = []
         for proc in victims:
             exited = proc.wait(5.0)
